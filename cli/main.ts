@@ -1,0 +1,74 @@
+/**
+ * `gpk` entry point: one registry table from command name to its module, loaded lazily
+ * so `gpk simulate` does not pay for loading Pulumi.
+ */
+import { ExitCode, UsageError, type Command } from "./contract";
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
+  preview: {
+    summary: "Render a stack under Pulumi's mock runtime, validate every object and print the resource tree",
+    load: async () => (await import("./commands/preview")).command,
+  },
+};
+
+function topLevelUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    "gpk — gpu-platform-kit command line",
+    "",
+    "Usage: gpk <command> [flags]   (gpk <command> --help for a command's flags)",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Exit codes: 0 success, 1 finding (schema error, mandatory policy violation), 2 bad usage or input.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${topLevelUsage()}\n`);
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`gpk: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(", ")}\n`);
+    return ExitCode.Usage;
+  }
+  const command = await entry.load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.usage.trimEnd()}\n`);
+    return ExitCode.Ok;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gpk ${name}: ${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    throw err;
+  }
+}
+
+/** Runs `gpk` with the process arguments and sets the exit code (called by bin/gpk.js). */
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`gpk: internal error: ${message}\n`);
+      if (process.env.GPK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = ExitCode.Finding;
+    },
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * The one home of the GPU facts the kit shares between components, policies and the
+ * in-cluster runtime: resource names, taints, labels, scheduler name and GPU products.
+ * Pure data and tiny helpers, no Pulumi import, so runtime bundles can import it too.
+ */
+
+/** Extended resource advertised by the NVIDIA device plugin (and by ours on kind). */
+export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** The ResourceQuota key that caps a namespace's GPU requests. */
+export const GPU_QUOTA_KEY = `requests.${GPU_RESOURCE}`;
+
+/** Taint on every GPU node, so only pods that ask for GPUs land there. */
+export const GPU_TAINT = { key: GPU_RESOURCE, value: "present", effect: "NoSchedule" } as const;
+
+/** Labels GPU Feature Discovery puts on GPU nodes; the kit sets the same ones on its pools. */
+export const GFD_LABELS = {
+  product: "nvidia.com/gpu.product",
+  count: "nvidia.com/gpu.count",
+  /** GPU memory in MiB, as GFD reports it. */
+  memory: "nvidia.com/gpu.memory",
+  replicas: "nvidia.com/gpu.replicas",
+} as const;
+
+/** The kit's own labels. */
+export const KIT_LABELS = {
+  pool: "gpk.dev/pool",
+  tenant: "gpk.dev/tenant",
+  managedBy: "app.kubernetes.io/managed-by",
+} as const;
+
+export const MANAGED_BY = "gpu-platform-kit";
+
+/** Taint key of a pool dedicated to one tenant: `gpk.dev/tenant=<tenant>:NoSchedule`. */
+export function dedicatedPoolTaint(tenant: string) {
+  return { key: KIT_LABELS.tenant, value: tenant, effect: "NoSchedule" } as const;
+}
+
+/** Toleration matching a taint exactly (operator Equal). */
+export function tolerationFor(taint: { key: string; value: string; effect: string }) {
+  return { key: taint.key, operator: "Equal", value: taint.value, effect: taint.effect };
+}
+
+/** Name of the second kube-scheduler profile that calls the gpk extender. */
+export const GPK_SCHEDULER_NAME = "gpk-scheduler";
+
+/** Namespace of the kit's system components (device plugin, telemetry, extender, operators). */
+export const SYSTEM_NAMESPACE = "gpk-system";
+
+/** Namespaces that are not tenant workload namespaces. */
+export const SYSTEM_NAMESPACES = [SYSTEM_NAMESPACE, "kube-system", "kube-public", "kube-node-lease", "default"] as const;
+
+/**
+ * GPU products the kit knows. `gfdProduct` is the value GFD writes to
+ * `nvidia.com/gpu.product` (nvidia-smi's name with spaces as dashes); `memoryMiB` is the
+ * framebuffer nvidia-smi reports (H100: 81559 MiB in ../shared/data/h100/nvidia-smi-q.xml).
+ */
+export const GPU_PRODUCTS = {
+  h100: { smiName: "NVIDIA H100 80GB HBM3", gfdProduct: "NVIDIA-H100-80GB-HBM3", memoryMiB: 81559 },
+  a100: { smiName: "NVIDIA A100-SXM4-80GB", gfdProduct: "NVIDIA-A100-SXM4-80GB", memoryMiB: 81920 },
+  l40s: { smiName: "NVIDIA L40S", gfdProduct: "NVIDIA-L40S", memoryMiB: 46068 },
+  a10g: { smiName: "NVIDIA A10G", gfdProduct: "NVIDIA-A10G", memoryMiB: 23028 },
+  l4: { smiName: "NVIDIA L4", gfdProduct: "NVIDIA-L4", memoryMiB: 23034 },
+} as const;
+export type GpuProduct = keyof typeof GPU_PRODUCTS;
+export const GPU_PRODUCT_IDS = Object.keys(GPU_PRODUCTS) as GpuProduct[];
+
+/**
+ * EC2 GPU instance types: product and GPUs per instance (AWS accelerated-computing
+ * instance pages). Used to derive GFD labels and pool capacity from `instanceType`.
+ */
+export const EC2_GPU_INSTANCES: Record<string, { product: GpuProduct; gpus: number }> = {
+  "p5.4xlarge": { product: "h100", gpus: 1 },
+  "p5.48xlarge": { product: "h100", gpus: 8 },
+  "p4de.24xlarge": { product: "a100", gpus: 8 },
+  "g6e.xlarge": { product: "l40s", gpus: 1 },
+  "g6e.2xlarge": { product: "l40s", gpus: 1 },
+  "g6e.4xlarge": { product: "l40s", gpus: 1 },
+  "g6e.8xlarge": { product: "l40s", gpus: 1 },
+  "g6e.16xlarge": { product: "l40s", gpus: 1 },
+  "g6e.12xlarge": { product: "l40s", gpus: 4 },
+  "g6e.24xlarge": { product: "l40s", gpus: 4 },
+  "g6e.48xlarge": { product: "l40s", gpus: 8 },
+  "g5.xlarge": { product: "a10g", gpus: 1 },
+  "g5.2xlarge": { product: "a10g", gpus: 1 },
+  "g5.4xlarge": { product: "a10g", gpus: 1 },
+  "g5.8xlarge": { product: "a10g", gpus: 1 },
+  "g5.16xlarge": { product: "a10g", gpus: 1 },
+  "g5.12xlarge": { product: "a10g", gpus: 4 },
+  "g5.24xlarge": { product: "a10g", gpus: 4 },
+  "g5.48xlarge": { product: "a10g", gpus: 8 },
+  "g6.xlarge": { product: "l4", gpus: 1 },
+  "g6.2xlarge": { product: "l4", gpus: 1 },
+  "g6.4xlarge": { product: "l4", gpus: 1 },
+  "g6.8xlarge": { product: "l4", gpus: 1 },
+  "g6.16xlarge": { product: "l4", gpus: 1 },
+  "g6.12xlarge": { product: "l4", gpus: 4 },
+  "g6.24xlarge": { product: "l4", gpus: 4 },
+  "g6.48xlarge": { product: "l4", gpus: 8 },
+};
