@@ -51,16 +51,34 @@ export const SYSTEM_NAMESPACE = "gpk-system";
 export const SYSTEM_NAMESPACES = [SYSTEM_NAMESPACE, "kube-system", "kube-public", "kube-node-lease", "default"] as const;
 
 /**
- * GPU products the kit knows. `gfdProduct` is the value GFD writes to
- * `nvidia.com/gpu.product` (nvidia-smi's name with spaces as dashes); `memoryMiB` is the
- * framebuffer nvidia-smi reports (H100: 81559 MiB in ../shared/data/h100/nvidia-smi-q.xml).
+ * GPU products the kit knows, with the datasheet figures the simulators need.
+ * - `gfdProduct`: the value GFD writes to `nvidia.com/gpu.product` (nvidia-smi's name, spaces as dashes).
+ * - `memoryMiB`: framebuffer as nvidia-smi reports it (H100: 81559 MiB in ../shared/data/h100/nvidia-smi-q.xml).
+ * - `memBandwidthGBps`, `bf16DenseTflops`: NVIDIA datasheets (dense, without sparsity). A10G uses the A10 figures.
+ * - `powerLimitW`, `maxSmClockMHz`, `maxMemClockMHz`: default power limit and max clocks
+ *   (H100 from the capture: 700 W, 1980 MHz, 2619 MHz; others from datasheets / nvidia-smi -q on AWS instances).
  */
 export const GPU_PRODUCTS = {
-  h100: { smiName: "NVIDIA H100 80GB HBM3", gfdProduct: "NVIDIA-H100-80GB-HBM3", memoryMiB: 81559 },
-  a100: { smiName: "NVIDIA A100-SXM4-80GB", gfdProduct: "NVIDIA-A100-SXM4-80GB", memoryMiB: 81920 },
-  l40s: { smiName: "NVIDIA L40S", gfdProduct: "NVIDIA-L40S", memoryMiB: 46068 },
-  a10g: { smiName: "NVIDIA A10G", gfdProduct: "NVIDIA-A10G", memoryMiB: 23028 },
-  l4: { smiName: "NVIDIA L4", gfdProduct: "NVIDIA-L4", memoryMiB: 23034 },
+  h100: {
+    smiName: "NVIDIA H100 80GB HBM3", gfdProduct: "NVIDIA-H100-80GB-HBM3", memoryMiB: 81559,
+    memBandwidthGBps: 3350, bf16DenseTflops: 989, powerLimitW: 700, maxSmClockMHz: 1980, maxMemClockMHz: 2619,
+  },
+  a100: {
+    smiName: "NVIDIA A100-SXM4-80GB", gfdProduct: "NVIDIA-A100-SXM4-80GB", memoryMiB: 81920,
+    memBandwidthGBps: 2039, bf16DenseTflops: 312, powerLimitW: 400, maxSmClockMHz: 1410, maxMemClockMHz: 1593,
+  },
+  l40s: {
+    smiName: "NVIDIA L40S", gfdProduct: "NVIDIA-L40S", memoryMiB: 46068,
+    memBandwidthGBps: 864, bf16DenseTflops: 362, powerLimitW: 350, maxSmClockMHz: 2520, maxMemClockMHz: 9001,
+  },
+  a10g: {
+    smiName: "NVIDIA A10G", gfdProduct: "NVIDIA-A10G", memoryMiB: 23028,
+    memBandwidthGBps: 600, bf16DenseTflops: 125, powerLimitW: 300, maxSmClockMHz: 1710, maxMemClockMHz: 6251,
+  },
+  l4: {
+    smiName: "NVIDIA L4", gfdProduct: "NVIDIA-L4", memoryMiB: 23034,
+    memBandwidthGBps: 300, bf16DenseTflops: 121, powerLimitW: 72, maxSmClockMHz: 2040, maxMemClockMHz: 6251,
+  },
 } as const;
 export type GpuProduct = keyof typeof GPU_PRODUCTS;
 export const GPU_PRODUCT_IDS = Object.keys(GPU_PRODUCTS) as GpuProduct[];
