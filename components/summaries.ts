@@ -1,0 +1,76 @@
+/**
+ * What each kit component registers as its outputs (`registerOutputs`). Policy packs read
+ * these from the component resources in `AnalyzeStack` (the engine hands stack policies a
+ * component's registered outputs as its properties), so these shapes are a contract
+ * between components/ and policies/. Plain JSON values only.
+ */
+import type { GpuProduct } from "./gpu";
+
+export type Target = "kind" | "eks";
+
+/** Outputs of `gpk:index:GpuNodeGroup`. */
+export interface GpuPoolSummary {
+  poolName: string;
+  target: Target;
+  product: GpuProduct;
+  /** `nvidia.com/gpu.product` value of the pool's nodes. */
+  gfdProduct: string;
+  gpusPerNode: number;
+  /** Time-slicing replicas per physical GPU (1 = no sharing). */
+  timeSlicingReplicas: number;
+  migStrategy: "none" | "single" | "mixed";
+  minNodes: number;
+  desiredNodes: number;
+  maxNodes: number;
+  /** Schedulable `nvidia.com/gpu` units at max scale: maxNodes × gpusPerNode × timeSlicingReplicas. */
+  gpuCapacity: number;
+  /** Tenant the pool is dedicated to (tainted `gpk.dev/tenant=<name>:NoSchedule`), if any. */
+  dedicatedTenant?: string;
+  nodeLabels: Record<string, string>;
+  nodeTaints: { key: string; value: string; effect: string }[];
+}
+
+/** Outputs of `gpk:index:Tenant`. */
+export interface TenantSummary {
+  tenantName: string;
+  namespace: string;
+  /** `requests.nvidia.com/gpu` in the tenant's ResourceQuota. */
+  gpuQuota: number;
+  /** Pools the tenant may schedule onto. */
+  allowedPools: string[];
+  /** IAM/OIDC group bound to the tenant's Role. */
+  group: string;
+}
+
+/** Outputs of `gpk:index:NvidiaDevicePlugin`. */
+export interface DevicePluginSummary {
+  target: Target;
+  namespace: string;
+  /** Pools whose nodes the plugin's pods are scheduled on. */
+  pools: string[];
+}
+
+/** Outputs of `gpk:index:GpuTelemetry`. */
+export interface GpuTelemetrySummary {
+  target: Target;
+  namespace: string;
+  /** Pools whose nodes run an exporter pod. */
+  pools: string[];
+}
+
+/** Outputs of `gpk:index:SchedulerExtender`. */
+export interface SchedulerExtenderSummary {
+  schedulerName: string;
+  namespace: string;
+  /** Whether placement avoids power-capped / hot GPUs using telemetry. */
+  thermalAware: boolean;
+}
+
+/** Outputs of `gpk:index:Platform`. */
+export interface PlatformSummary {
+  stack: string;
+  target: Target;
+  pools: GpuPoolSummary[];
+  tenants: TenantSummary[];
+  totalGpuCapacity: number;
+}
