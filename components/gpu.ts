@@ -44,11 +44,21 @@ export function tolerationFor(taint: { key: string; value: string; effect: strin
 /** Name of the second kube-scheduler profile that calls the gpk extender. */
 export const GPK_SCHEDULER_NAME = "gpk-scheduler";
 
-/** Namespace of the kit's system components (device plugin, telemetry, extender, operators). */
+/** Namespace of the kit's cluster services (scheduler extender, second scheduler, operators): PSA `restricted`. */
 export const SYSTEM_NAMESPACE = "gpk-system";
 
+/**
+ * Namespace of the per-node GPU agents (device plugin, GPU telemetry). Its PSA level is
+ * `privileged` because the device plugin must mount the kubelet's device-plugin socket
+ * directory from the host; nothing else runs there.
+ */
+export const NODE_AGENT_NAMESPACE = "gpk-node";
+
 /** Namespaces that are not tenant workload namespaces. */
-export const SYSTEM_NAMESPACES = [SYSTEM_NAMESPACE, "kube-system", "kube-public", "kube-node-lease", "default"] as const;
+export const SYSTEM_NAMESPACES = [SYSTEM_NAMESPACE, NODE_AGENT_NAMESPACE, "kube-system", "kube-public", "kube-node-lease", "default"] as const;
+
+/** Node label that selects which named device-plugin config a node uses (NVIDIA device plugin `config.map`). */
+export const DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config";
 
 /**
  * GPU products the kit knows, with the datasheet figures the simulators need.
