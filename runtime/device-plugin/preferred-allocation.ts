@@ -8,10 +8,11 @@
  *    free to fill, new ones are added by the smallest count that covers the rest.
  * 4. Among NUMA node sets of equal count, the one with the fewest free devices (best fit), so
  *    large free groups stay whole for later multi-GPU requests; then the lowest node IDs.
- * 5. Inside a NUMA node, devices spread over distinct physical GPUs first (time-slice replicas
- *    of one GPU share its compute), preferring GPUs with the most free replicas — the same
- *    "fewest allocated replicas" idea as NVIDIA's distributed policy for shared GPUs — then
- *    the lowest GPU index.
+ * 5. Within the chosen nodes, devices spread over distinct physical GPUs first (time-slice
+ *    replicas of one GPU share its compute); then nodes fill in order (best fit first; when
+ *    new nodes are opened, the largest first, so leftovers sit on one node); then GPUs with the
+ *    most free replicas — the "fewest allocated replicas" idea of NVIDIA's distributed policy
+ *    for shared GPUs — then the lowest GPU index.
  *
  * The result does not depend on the order of `available`.
  */
@@ -92,15 +93,15 @@ export function preferredAllocation(input: PreferredAllocationInput): string[] {
     ];
   }
 
-  for (const node of fillOrder) {
-    const candidates = [...byNode.get(node)!];
-    while (need > 0 && candidates.length > 0) {
-      const pick = spreadPick(candidates, chosen, freeOnGpu);
-      chosen.push(candidates[pick]);
-      candidates.splice(pick, 1);
-      need--;
-    }
-    if (need === 0) break;
+  // Pick from all chosen nodes at once so replicas spread over every GPU there. Node sets are
+  // minimal, so any `need` devices drawn from them touch each node the span requires.
+  const nodeRank = new Map(fillOrder.map((n, i) => [n, i]));
+  const candidates = pool.filter((c) => nodeRank.has(c.numaNode));
+  while (need > 0) {
+    const pick = spreadPick(candidates, chosen, freeOnGpu, nodeRank);
+    chosen.push(candidates[pick]);
+    candidates.splice(pick, 1);
+    need--;
   }
   return chosen.map((c) => c.id);
 }
@@ -139,8 +140,16 @@ function compareSets(a: number[], aTotal: number, b: number[], bTotal: number): 
   return 0;
 }
 
-/** Index in `candidates` of the next device: least-used GPU in this answer, most free replicas. */
-function spreadPick(candidates: Candidate[], chosen: Candidate[], freeOnGpu: Map<string, number>): number {
+/**
+ * Index in `candidates` of the next device: the GPU least used by this answer so far, then the
+ * node earliest in fill order, then the GPU with the most free replicas, then the lowest index.
+ */
+function spreadPick(
+  candidates: Candidate[],
+  chosen: Candidate[],
+  freeOnGpu: Map<string, number>,
+  nodeRank: Map<number, number>,
+): number {
   const usedOnGpu = countBy(chosen, (c) => c.uuid);
   let best = 0;
   for (let i = 1; i < candidates.length; i++) {
@@ -148,6 +157,7 @@ function spreadPick(candidates: Candidate[], chosen: Candidate[], freeOnGpu: Map
     const b = candidates[best];
     const order =
       (usedOnGpu.get(a.uuid) ?? 0) - (usedOnGpu.get(b.uuid) ?? 0) ||
+      nodeRank.get(a.numaNode)! - nodeRank.get(b.numaNode)! ||
       freeOnGpu.get(b.uuid)! - freeOnGpu.get(a.uuid)! ||
       byGpuThenId(a, b);
     if (order < 0) best = i;
