@@ -1,0 +1,98 @@
+/**
+ * gpk: our placement policy. See docs/placement.md for the idea and the figures.
+ *
+ * 1. Fragmentation first, exactly: the node score is FGD's fragmentation delta in milli-GPU
+ *    (F_before − F_after, fragmentation.ts) without the artifact's sigmoid-and-truncate to an
+ *    integer, which lumps every placement within ~40 milli-GPU of the best into one tie that
+ *    a random rank then settles.
+ * 2. Among placements that fragment equally, pack: prefer the node left with the least free
+ *    GPU, then the least free CPU, so big holes stay whole for the multi-GPU tasks.
+ * 3. Health: a GPU that is power-capped or at/above the hot threshold costs HOT_PENALTY milli-GPU
+ *    of score per GPU the pod would get there; shared pods avoid such GPUs on a node, whole-GPU
+ *    pods take healthy free GPUs first.
+ * 4. Topology: a multi-GPU pod takes its GPUs from one NUMA node / NVLink domain when the
+ *    topology is known (the fullest domain that still fits, to keep big domains whole);
+ *    a placement that has to span domains costs SPAN_PENALTY.
+ */
+import type { PlacementPolicy, PolicyContext } from "../policy";
+import { MILLI, type GpuAssignment, type GpuState, type NodeState, type PodRequest } from "../types";
+import { FragDeltas } from "./fgd";
+
+/** Penalty per hot or power-capped GPU, in milli-GPU of fragmentation (two whole GPUs' worth). */
+export const HOT_PENALTY = 2 * MILLI;
+/** Penalty for a multi-GPU placement that spans NUMA nodes / NVLink domains. */
+export const SPAN_PENALTY = MILLI;
+/** Default hot threshold, °C: above the 69 °C plateau of a capped H100 under full load (../shared/data/h100). */
+export const DEFAULT_HOT_TEMPERATURE_C = 83;
+/** Weights of the packing tie-break; small enough never to outweigh one milli-GPU of fragmentation. */
+const GPU_LEFT_WEIGHT = 1e-6;
+const CPU_LEFT_WEIGHT = 1e-10;
+
+export function gpuIsUnhealthy(gpu: GpuState, hotC: number): boolean {
+  const t = gpu.telemetry;
+  return t !== undefined && (t.powerCapped === true || (t.temperatureC !== undefined && t.temperatureC >= hotC));
+}
+
+/**
+ * Whole GPUs for the pod on this node: healthy before unhealthy, and with a known topology
+ * all from the fullest NUMA domain that can hold them. Returns [] when the node lacks them.
+ */
+export function chooseWholeGpus(node: NodeState, pod: PodRequest, hotC: number): GpuAssignment {
+  const free: number[] = [];
+  node.gpus.forEach((g, i) => {
+    if (g.usedMilli === 0 && (pod.gpuModels.length === 0 || pod.gpuModels.includes(g.model))) free.push(i);
+  });
+  if (free.length < pod.numGpu) return [];
+  const healthyFirst = (ids: number[]) =>
+    [...ids].sort((a, b) => Number(gpuIsUnhealthy(node.gpus[a]!, hotC)) - Number(gpuIsUnhealthy(node.gpus[b]!, hotC)) || a - b);
+  const topologyKnown = node.gpus.some((g) => g.numaNode !== undefined);
+  if (pod.numGpu > 1 && topologyKnown) {
+    const domains = new Map<number, number[]>();
+    for (const i of free) {
+      const d = node.gpus[i]!.numaNode ?? -1;
+      domains.set(d, [...(domains.get(d) ?? []), i]);
+    }
+    const fitting = [...domains.entries()]
+      .filter(([, ids]) => ids.length >= pod.numGpu)
+      .sort(([da, a], [db, b]) => a.length - b.length || da - db);
+    if (fitting.length > 0) return healthyFirst(fitting[0]![1]).slice(0, pod.numGpu).sort((a, b) => a - b);
+  }
+  return healthyFirst(free).slice(0, pod.numGpu).sort((a, b) => a - b);
+}
+
+function spansDomains(node: NodeState, gpus: GpuAssignment): boolean {
+  const domains = new Set(gpus.map((i) => node.gpus[i]!.numaNode));
+  return domains.size > 1 && !domains.has(undefined);
+}
+
+export function gpkPolicy(ctx: PolicyContext): PlacementPolicy {
+  const hotC = ctx.hotTemperatureC ?? DEFAULT_HOT_TEMPERATURE_C;
+  const penalty = (node: NodeState, i: number) => (gpuIsUnhealthy(node.gpus[i]!, hotC) ? HOT_PENALTY : 0);
+  const deltas = new FragDeltas(ctx, (a, b) => a > b, penalty);
+  const chooseGpus = (node: NodeState, pod: PodRequest): GpuAssignment => {
+    if (pod.numGpu === 0) return [];
+    if (pod.gpuMilli < MILLI) {
+      const i = deltas.move(node, pod).shareGpu;
+      return i < 0 ? [] : [i];
+    }
+    return chooseWholeGpus(node, pod, hotC);
+  };
+  return {
+    name: "gpk",
+    chooseGpus,
+    score(node, pod) {
+      // Shared pods: the penalty of the chosen GPU is already inside the move's delta.
+      let score = deltas.move(node, pod).delta;
+      if (pod.numGpu > 0 && pod.gpuMilli >= MILLI) {
+        const gpus = chooseWholeGpus(node, pod, hotC);
+        for (const i of gpus) score -= penalty(node, i);
+        if (gpus.length > 1 && spansDomains(node, gpus)) score -= SPAN_PENALTY;
+      }
+      let gpuLeft = 0;
+      for (const g of node.gpus) gpuLeft += MILLI - g.usedMilli;
+      gpuLeft -= pod.numGpu * pod.gpuMilli;
+      const cpuLeft = node.cpuMilli - node.cpuUsedMilli - pod.cpuMilli;
+      return score - GPU_LEFT_WEIGHT * gpuLeft - CPU_LEFT_WEIGHT * cpuLeft;
+    },
+  };
+}
