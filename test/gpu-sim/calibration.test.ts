@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { H100_CALIBRATION } from "../../runtime/gpu-sim/h100-calibration";
+import { SIM_PROFILES } from "../../runtime/gpu-sim/profiles";
+import { ClockEventReason } from "../../runtime/gpu-sim/reasons";
+import { median, parseThermalTrace, replayTrace, rmse } from "../../runtime/gpu-sim/trace";
+
+const repoRoot = path.resolve(__dirname, "../..");
+const trace = parseThermalTrace(readFileSync(path.resolve(repoRoot, "../shared/data/h100/thermal_trace.csv"), "utf8"));
+const replay = replayTrace(SIM_PROFILES.h100, trace);
+const burnStart = trace.find((s) => s.phase === "burn")!.tS;
+const coolStart = trace.find((s) => s.phase === "cool")!.tS;
+const during = (from: number, to: number) => replay.filter((p) => p.tS > from && p.tS <= to);
+
+describe("H100 model replaying the measured trace", () => {
+  it("follows the measured temperature within 2 °C RMSE over the whole trace", () => {
+    const error = rmse(replay.map((p) => p.gpuTempC), trace.map((s) => s.gpuTempC));
+    expect(trace.length).toBe(480);
+    expect(error).toBeLessThanOrEqual(2);
+  });
+
+  it("plateaus within 2 °C of the measured 69 °C at the end of the burn", () => {
+    const plateau = during(coolStart - 5, coolStart - 0.1).map((p) => p.dieC);
+    expect(plateau.length).toBeGreaterThan(10);
+    expect(Math.abs(median(plateau) - 69)).toBeLessThanOrEqual(2);
+  });
+
+  it("reports the SW power cap (0x4) throughout the burn and holds ~700 W", () => {
+    const burn = during(burnStart + 1, coolStart - 0.1);
+    expect(burn.every((p) => (p.reasons & ClockEventReason.SwPowerCap) !== 0)).toBe(true);
+    expect(burn.every((p) => (p.reasons & ClockEventReason.SwThermalSlowdown) === 0)).toBe(true);
+    expect(median(burn.map((p) => p.powerW))).toBeGreaterThan(690);
+    expect(Math.max(...burn.map((p) => p.powerW))).toBeLessThanOrEqual(700.5);
+  });
+
+  it("runs the burn at an SM clock within 5% of the measured median 1365 MHz", () => {
+    const clock = median(during(burnStart + 2, coolStart - 0.1).map((p) => p.smClockMHz));
+    expect(Math.abs(clock - 1365) / 1365).toBeLessThanOrEqual(0.05);
+  });
+
+  it("idles at 1980 MHz with no reason bits while a context is open, before and after the burn", () => {
+    const idle = [...during(-1, burnStart - 0.1), ...during(coolStart + 1, Infinity)];
+    expect(idle.every((p) => p.smClockMHz === 1980 && p.reasons === 0)).toBe(true);
+  });
+
+  it("cools back to the measured 42 °C within 2 °C", () => {
+    expect(Math.abs(replay.at(-1)!.dieC - trace.at(-1)!.gpuTempC)).toBeLessThanOrEqual(2);
+  });
+
+  it("commits a fit where two stages beat one (one RC stage cannot follow jump and slow rise)", () => {
+    expect(H100_CALIBRATION.fit.samples).toBe(480);
+    expect(H100_CALIBRATION.fit.twoStageRmseC).toBeLessThanOrEqual(2);
+    expect(H100_CALIBRATION.fit.singleStageRmseC).toBeGreaterThan(2 * H100_CALIBRATION.fit.twoStageRmseC);
+  });
+});
