@@ -1,0 +1,78 @@
+/**
+ * The device plugin's settings from its environment (the DaemonSet sets these; every one has a
+ * default that matches a kind GPU node of 8 simulated H100s). Bad values fail at start with
+ * the variable named.
+ */
+import * as os from "node:os";
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { DEFAULT_DEVICE_PLUGIN_DIR } from "./proto";
+import { DEFAULT_SOCKET_NAME } from "./server";
+
+export const ENV = {
+  nodeName: "GPK_NODE_NAME",
+  product: "GPK_GPU_PRODUCT",
+  count: "GPK_GPU_COUNT",
+  numaNodes: "GPK_GPU_NUMA_NODES",
+  replicas: "GPK_TIME_SLICING_REPLICAS",
+  pluginDir: "GPK_DEVICE_PLUGIN_DIR",
+  socketName: "GPK_DEVICE_PLUGIN_SOCKET",
+  toolsDir: "GPK_GPU_SIM_TOOLS_DIR",
+  pollMs: "GPK_DEVICE_PLUGIN_POLL_MS",
+} as const;
+
+export interface DevicePluginConfig {
+  /** Node name (downward API `spec.nodeName`); seeds the GPU UUIDs so they are stable per node. */
+  nodeName: string;
+  product: GpuProduct;
+  count: number;
+  numaNodes: number;
+  replicas: number;
+  pluginDir: string;
+  socketName: string;
+  /**
+   * Host directory (a hostPath the DaemonSet mounts read-write at the same path) where the plugin
+   * installs the simulated nvidia-smi and its GPU state, and which Allocate mounts into
+   * containers. "" (the default) mounts nothing: a mount of a host path that does not exist
+   * would fail container creation.
+   */
+  toolsDir: string;
+  pollIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function parseDevicePluginEnv(env: NodeJS.ProcessEnv): DevicePluginConfig {
+  const product = (env[ENV.product] ?? "h100").toLowerCase();
+  if (!(GPU_PRODUCT_IDS as string[]).includes(product)) {
+    throw new ConfigError(`${ENV.product}: expected one of ${GPU_PRODUCT_IDS.join(", ")}, got ${JSON.stringify(env[ENV.product])}`);
+  }
+  const count = integer(env, ENV.count, 8, 1, 64);
+  const numaNodes = integer(env, ENV.numaNodes, count >= 2 ? 2 : 1, 1, count);
+  const socketName = env[ENV.socketName] ?? DEFAULT_SOCKET_NAME;
+  if (socketName === "" || socketName.includes("/")) {
+    throw new ConfigError(`${ENV.socketName}: expected a file name, got ${JSON.stringify(socketName)}`);
+  }
+  return {
+    nodeName: env[ENV.nodeName] || env.NODE_NAME || os.hostname(),
+    product: product as GpuProduct,
+    count,
+    numaNodes,
+    replicas: integer(env, ENV.replicas, 1, 1, 64),
+    pluginDir: env[ENV.pluginDir] || DEFAULT_DEVICE_PLUGIN_DIR,
+    socketName,
+    toolsDir: env[ENV.toolsDir] ?? "",
+    pollIntervalMs: integer(env, ENV.pollMs, 1000, 10, 60_000),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}: expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}

@@ -1,0 +1,43 @@
+/**
+ * In-cluster entry of the simulated device plugin (`node /opt/gpk/device-plugin.js`): reads its
+ * settings from the environment (config.ts), advertises the node's simulated GPUs to kubelet,
+ * and shuts down cleanly on SIGTERM/SIGINT (removing its socket, so kubelet marks the resource
+ * unavailable at once instead of waiting for the stream to break).
+ */
+import { ConfigError, parseDevicePluginEnv } from "./config";
+import { startDaemon } from "./daemon";
+
+async function main(): Promise<void> {
+  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+  let config;
+  try {
+    config = parseDevicePluginEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`device-plugin: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const daemon = await startDaemon(config, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`device-plugin: ${signal}, shutting down`);
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log(`device-plugin: shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`device-plugin: ${err.message}\n`);
+  process.exit(1);
+});

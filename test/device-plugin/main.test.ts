@@ -1,0 +1,106 @@
+/**
+ * The shipped artifact: runtime/device-plugin/main.ts bundled exactly as the component bundles
+ * it, run as `node device-plugin.js` against a kubelet played by the test, then stopped with
+ * SIGTERM.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { bundleRuntime, CONFIGMAP_LIMIT_BYTES } from "../../components/runtime-bundle";
+import { ConfigError, parseDevicePluginEnv } from "../../runtime/device-plugin/config";
+import type { ListAndWatchResponse } from "../../runtime/device-plugin/proto";
+import { dialPlugin, startKubelet, tempPluginDir, waitFor, type KubeletPeer } from "./kubelet-peer";
+
+describe("environment", () => {
+  it("defaults to 8 H100s on 2 NUMA nodes without sharing", () => {
+    expect(parseDevicePluginEnv({ GPK_NODE_NAME: "n1" })).toEqual({
+      nodeName: "n1",
+      product: "h100",
+      count: 8,
+      numaNodes: 2,
+      replicas: 1,
+      pluginDir: "/var/lib/kubelet/device-plugins",
+      socketName: "gpk-nvidia-gpu.sock",
+      toolsDir: "",
+      pollIntervalMs: 1000,
+    });
+  });
+
+  it.each([
+    [{ GPK_GPU_PRODUCT: "v100" }, 'GPK_GPU_PRODUCT: expected one of h100, a100, l40s, a10g, l4, got "v100"'],
+    [{ GPK_GPU_COUNT: "0" }, 'GPK_GPU_COUNT: expected an integer between 1 and 64, got "0"'],
+    [{ GPK_GPU_COUNT: "2", GPK_GPU_NUMA_NODES: "3" }, 'GPK_GPU_NUMA_NODES: expected an integer between 1 and 2, got "3"'],
+    [{ GPK_TIME_SLICING_REPLICAS: "1.5" }, 'GPK_TIME_SLICING_REPLICAS: expected an integer between 1 and 64, got "1.5"'],
+    [{ GPK_DEVICE_PLUGIN_SOCKET: "a/b.sock" }, 'GPK_DEVICE_PLUGIN_SOCKET: expected a file name, got "a/b.sock"'],
+  ])("rejects %o naming the variable", (env, message) => {
+    expect(() => parseDevicePluginEnv(env)).toThrow(new ConfigError(message));
+  });
+});
+
+describe("bundled device plugin process", () => {
+  let kubelet: KubeletPeer | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await kubelet?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("bundles into one file that fits a ConfigMap, registers, serves, and exits 0 on SIGTERM", async () => {
+    const bundle = bundleRuntime("device-plugin");
+    expect(bundle.bytes).toBeLessThan(CONFIGMAP_LIMIT_BYTES);
+    dir = tempPluginDir();
+    const file = path.join(dir, "device-plugin.js");
+    fs.writeFileSync(file, bundle.code);
+    kubelet = await startKubelet(dir);
+
+    const child = spawn(process.execPath, [file], {
+      env: {
+        PATH: process.env.PATH,
+        GPK_NODE_NAME: "kind-worker",
+        GPK_GPU_COUNT: "4",
+        GPK_TIME_SLICING_REPLICAS: "2",
+        GPK_DEVICE_PLUGIN_DIR: dir,
+        GPK_DEVICE_PLUGIN_POLL_MS: "50",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await waitFor(() => kubelet!.registrations.length === 1, "Register from the bundled plugin", 10_000);
+      expect(kubelet.registrations[0].resource_name).toBe("nvidia.com/gpu");
+
+      const client = dialPlugin(path.join(dir, kubelet.registrations[0].endpoint));
+      const responses: ListAndWatchResponse[] = [];
+      const call = client.client.ListAndWatch({});
+      call.on("data", (r: ListAndWatchResponse) => responses.push(r));
+      call.on("error", () => {});
+      await waitFor(() => responses.length === 1, "device list");
+      const ids = responses[0].devices.map((d) => d.ID);
+      expect(ids).toHaveLength(8);
+      expect(ids[0]).toMatch(/^GPU-[0-9a-f-]{36}::0$/);
+      expect(responses[0].devices.map((d) => d.topology!.nodes[0].ID)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+      client.close();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("SIGTERM, shutting down");
+    expect(fs.existsSync(path.join(dir, "gpk-nvidia-gpu.sock"))).toBe(false);
+  });
+
+  it("exits 2 with the variable named on bad configuration", async () => {
+    const bundle = bundleRuntime("device-plugin");
+    dir = tempPluginDir();
+    const file = path.join(dir, "device-plugin.js");
+    fs.writeFileSync(file, bundle.code);
+    const child = spawn(process.execPath, [file], { env: { GPK_GPU_COUNT: "lots" }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(stderr).toBe('device-plugin: GPK_GPU_COUNT: expected an integer between 1 and 64, got "lots"\n');
+  });
+});
