@@ -64,7 +64,8 @@ export interface DeviceSettings {
 
 const POWER_AVERAGE_WINDOW_S = 1; // NVML's averaged power.draw covers the last second.
 const MAX_SUBSTEP_S = 0.1;
-const SW_THERMAL_GAIN_MHZ_PER_C_S = 20;
+// Integral gain of the SW thermal loop; the die answers a clock change within ~0.15 s, so the loop can be fast.
+const SW_THERMAL_GAIN_MHZ_PER_C_S = 200;
 
 export class SimGpu {
   readonly profile: SimProfile;
