@@ -6,13 +6,22 @@ import { ExitCode, UsageError, type Command } from "./contract";
 
 interface CommandEntry {
   summary: string;
-  load: () => Promise<Command>;
+  load: () => Command;
+}
+
+/** Commands load on demand (synchronous require: tsx compiles TypeScript on require). */
+function commandModule(name: string): Command {
+  return (require(`./commands/${name}`) as { command: Command }).command;
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
   preview: {
     summary: "Render a stack under Pulumi's mock runtime, validate every object and print the resource tree",
-    load: async () => (await import("./commands/preview")).command,
+    load: () => commandModule("preview"),
+  },
+  serve: {
+    summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
+    load: () => commandModule("serve"),
   },
 };
 
@@ -42,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`gpk: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(", ")}\n`);
     return ExitCode.Usage;
   }
-  const command = await entry.load();
+  const command = entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${command.usage.trimEnd()}\n`);
     return ExitCode.Ok;

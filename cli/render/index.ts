@@ -1,0 +1,68 @@
+/**
+ * Renders a stack: runs the real program (stacks/program.ts) under Pulumi's mock runtime and
+ * records every resource the program registers — type, name, parent and inputs — and, for
+ * components, the outputs they register. Used by `gpk preview` and `gpk check`.
+ *
+ * Pulumi's runtime is process-global: render one stack per process.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import { loadStackConfig } from "../../stacks/load-config";
+import { deployPlatform } from "../../stacks/program";
+import { renderMocks } from "./mocks";
+import { DEFAULT_STACKS_DIR, readStackConfig, stackFile } from "./stack-files";
+import type { RenderedResource, RenderedStack } from "./types";
+
+export type { RenderedResource, RenderedStack, SchemaError } from "./types";
+export { listStacks } from "./stack-files";
+
+export const PROJECT_NAME = "gpu-platform-kit";
+
+export interface RenderOptions {
+  /** Folder holding `Pulumi.<stack>.yaml` files. Default: the repo's stacks/. */
+  stacksDir?: string;
+}
+
+let rendered = false;
+
+export async function renderStack(stack: string, options: RenderOptions = {}): Promise<RenderedStack> {
+  if (rendered) throw new Error("renderStack: Pulumi's runtime is process-global; render one stack per process");
+  rendered = true;
+  const file = stackFile(stack, options.stacksDir ?? DEFAULT_STACKS_DIR);
+  pulumi.runtime.setAllConfig(readStackConfig(file));
+  await pulumi.runtime.setMocks(renderMocks, PROJECT_NAME, stack, false);
+
+  // Wrap the mock monitor to see what the engine would: parents and component outputs.
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const byUrn = new Map<string, RenderedResource>();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: (err: unknown, resp?: any) => void) => {
+    register(req, (err: unknown, resp?: any) => {
+      if (!err && resp) {
+        byUrn.set(resp.getUrn(), {
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          ...(req.getParent() ? { parent: req.getParent() } : {}),
+          custom: req.getCustom(),
+          inputs: deserializeProperties(req.getObject()),
+        });
+      }
+      callback(err, resp);
+    });
+  };
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp?: any) => void) => {
+    const resource = byUrn.get(req.getUrn());
+    if (resource && !resource.custom && req.getOutputs()) resource.inputs = deserializeProperties(req.getOutputs());
+    registerOutputs(req, callback);
+  };
+
+  let config: unknown;
+  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    config = loadStackConfig();
+    return deployPlatform().outputs;
+  });
+  await pulumi.runtime.disconnect();
+  return { stack, config, resources: [...byUrn.values()], outputs: (outputs ?? {}) as Record<string, unknown> };
+}

@@ -1,0 +1,181 @@
+/**
+ * Validates rendered Kubernetes objects against upstream schemas: core kinds through
+ * kubernetes-models (the OpenAPI schemas of Kubernetes itself), custom resources through
+ * the `openAPIV3Schema` of their CRDs (e.g. the KubeRay v1.7.0 CRDs).
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import { parseAllDocuments } from "yaml";
+import { REPO_ROOT } from "./stack-files";
+import type { RenderedResource, SchemaError } from "./types";
+
+/** Folders of CRD YAML files to validate custom resources with. `GPK_CRD_SCHEMA_DIRS` (path-separated) overrides. */
+export function crdSchemaDirs(): string[] {
+  const fromEnv = process.env.GPK_CRD_SCHEMA_DIRS;
+  if (fromEnv) return fromEnv.split(path.delimiter).filter(Boolean);
+  const shared = path.resolve(REPO_ROOT, "..", "shared", "schemas");
+  return fs.existsSync(shared) ? fs.readdirSync(shared).map((d) => path.join(shared, d)) : [];
+}
+
+/** `kubernetes:apps/v1:Deployment` → apiVersion `apps/v1`, kind `Deployment`; core → `v1`. */
+export function kubernetesKind(type: string): { apiVersion: string; kind: string } | undefined {
+  const match = /^kubernetes:([^/:]+)\/([^:]+):([A-Za-z0-9]+)$/.exec(type);
+  if (!match || match[1] === "helm.sh" || match[1] === "yaml") return undefined;
+  const [, group, version, kind] = match;
+  return { apiVersion: group === "core" ? version! : `${group}/${version}`, kind: kind! };
+}
+
+/** `/spec/template/spec/containers/0/image` → `spec.template.spec.containers[0].image`. */
+export function jsonPointerToPath(pointer: string): string {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}
+
+function describeAjvError(error: ErrorObject): { path: string; message: string } {
+  const base = jsonPointerToPath(error.instancePath);
+  if (error.keyword === "required") {
+    const missing = (error.params as { missingProperty: string }).missingProperty;
+    return { path: base ? `${base}.${missing}` : missing, message: "is required" };
+  }
+  if (error.keyword === "additionalProperties") {
+    const extra = (error.params as { additionalProperty: string }).additionalProperty;
+    return { path: base ? `${base}.${extra}` : extra, message: "is not a known field" };
+  }
+  if (error.keyword === "enum") {
+    return { path: base, message: `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}` };
+  }
+  return { path: base, message: error.message ?? error.keyword };
+}
+
+const CACHE_DIR = path.join(REPO_ROOT, "node_modules", ".cache", "gpk");
+
+/** `group/version:Kind` → openAPIV3Schema of every version of every CRD in a YAML file. */
+export function crdSchemasOf(file: string): Record<string, object> {
+  const stat = fs.statSync(file);
+  const cacheKey = createHash("sha256").update(`${path.resolve(file)}:${stat.size}:${stat.mtimeMs}`).digest("hex").slice(0, 16);
+  const cacheFile = path.join(CACHE_DIR, `crd-${cacheKey}.json`);
+  try {
+    return JSON.parse(fs.readFileSync(cacheFile, "utf8"));
+  } catch {
+    // Not cached yet.
+  }
+  const schemas: Record<string, object> = {};
+  for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8"))) {
+    const crd = doc.toJS();
+    if (crd?.kind !== "CustomResourceDefinition") continue;
+    for (const version of crd.spec?.versions ?? []) {
+      const schema = version.schema?.openAPIV3Schema;
+      if (schema) schemas[`${crd.spec.group}/${version.name}:${crd.spec.names.kind}`] = schema;
+    }
+  }
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    fs.writeFileSync(cacheFile, JSON.stringify(schemas));
+  } catch {
+    // A read-only checkout parses again next time.
+  }
+  return schemas;
+}
+
+function kubernetesModelExists(apiVersion: string, kind: string): boolean {
+  try {
+    require.resolve(`kubernetes-models/${apiVersion}/${kind}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type ObjectValidator = (object: Record<string, unknown>) => ErrorObject[];
+
+export class SchemaValidator {
+  /** CRD schemas by `group/version:Kind`; compiled on first use (a RayCluster schema takes seconds to compile). */
+  private readonly crdSchemas = new Map<string, object>();
+  private readonly crdValidators = new Map<string, ValidateFunction>();
+  private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+
+  private crdsLoaded = false;
+
+  constructor(private readonly crdDirs: string[] = crdSchemaDirs()) {}
+
+  /**
+   * Reads the CRD files the first time a kind outside kubernetes-models shows up. Parsing a
+   * CRD file is slow (the KubeRay ones embed whole pod specs), so the extracted schemas are
+   * cached by file size and mtime under node_modules/.cache/gpk.
+   */
+  private loadCrds(): void {
+    if (this.crdsLoaded) return;
+    this.crdsLoaded = true;
+    for (const dir of this.crdDirs) {
+      for (const file of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))) {
+        for (const [key, schema] of Object.entries(crdSchemasOf(path.join(dir, file)))) this.crdSchemas.set(key, schema);
+      }
+    }
+  }
+
+  /** A validator for the kind, or undefined when no schema is known for it. */
+  private validatorFor(apiVersion: string, kind: string): ObjectValidator | undefined {
+    const key = `${apiVersion}:${kind}`;
+    if (!kubernetesModelExists(apiVersion, kind)) this.loadCrds();
+    const schema = this.crdSchemas.get(key);
+    if (schema && !this.crdValidators.has(key)) this.crdValidators.set(key, this.ajv.compile(schema));
+    const crd = this.crdValidators.get(key);
+    if (crd) return (object) => (crd(object) ? [] : [...(crd.errors ?? [])]);
+    let model: (new (data: unknown) => { validate(): void }) | undefined;
+    try {
+      model = require(`kubernetes-models/${apiVersion}/${kind}`)[kind];
+    } catch {
+      return undefined;
+    }
+    if (!model) return undefined;
+    const Model = model;
+    return (object) => {
+      try {
+        new Model(object).validate();
+        return [];
+      } catch (err) {
+        const errors = (err as { errors?: ErrorObject[] }).errors;
+        if (!errors) throw err;
+        return errors;
+      }
+    };
+  }
+
+  /** Schema errors of one rendered resource; `undefined` when its kind has no known schema. */
+  validate(resource: RenderedResource): SchemaError[] | undefined {
+    const kind = kubernetesKind(resource.type);
+    if (!kind) return [];
+    const validator = this.validatorFor(kind.apiVersion, kind.kind);
+    if (!validator) return undefined;
+    const object = { apiVersion: kind.apiVersion, kind: kind.kind, ...resource.inputs };
+    return validator(object).map((error) => ({ urn: resource.urn, ...describeAjvError(error) }));
+  }
+}
+
+export interface ValidationReport {
+  schemaErrors: SchemaError[];
+  /** Kubernetes kinds rendered for which no schema is known (reported, not failed). */
+  unvalidatedKinds: string[];
+  validatedObjects: number;
+}
+
+export function validateResources(resources: RenderedResource[], validator = new SchemaValidator()): ValidationReport {
+  const schemaErrors: SchemaError[] = [];
+  const unvalidated = new Set<string>();
+  let validatedObjects = 0;
+  for (const resource of resources) {
+    if (!resource.custom || !kubernetesKind(resource.type)) continue;
+    const errors = validator.validate(resource);
+    if (errors === undefined) unvalidated.add(resource.type);
+    else {
+      validatedObjects++;
+      schemaErrors.push(...errors);
+    }
+  }
+  return { schemaErrors, unvalidatedKinds: [...unvalidated].sort(), validatedObjects };
+}

@@ -1,0 +1,202 @@
+/**
+ * `gpk:index:GpuNodeGroup`: one GPU node pool. On eks an `aws.eks.NodeGroup` on the NVIDIA
+ * AL2023 AMI with its own least-privilege node role; on kind the labels and taints the
+ * simulated worker nodes get from the kind cluster config. The class is thin: the
+ * labels, taints and capacity come from the pure functions below.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  DEVICE_PLUGIN_CONFIG_LABEL,
+  EC2_GPU_INSTANCES,
+  GFD_LABELS,
+  GPU_PRODUCTS,
+  GPU_TAINT,
+  KIT_LABELS,
+  MANAGED_BY,
+  dedicatedPoolTaint,
+  type GpuProduct,
+} from "./gpu";
+import type { GpuPoolSummary, Target } from "./summaries";
+
+/** Defaults of the optional pool fields; stacks/config.ts applies the same ones. */
+export const POOL_DEFAULTS = {
+  minNodes: 0,
+  timeSlicingReplicas: 1,
+  migStrategy: "none",
+  capacityType: "ON_DEMAND",
+  diskSizeGiB: 200,
+} as const;
+
+/** EKS AMI type with the NVIDIA driver and container toolkit preinstalled. */
+export const NVIDIA_AMI_TYPE = "AL2023_x86_64_NVIDIA";
+
+/**
+ * The managed policies a worker node needs, and no more: join the cluster, pull images from
+ * ECR, and let the VPC CNI manage pod ENIs (EKS docs, "Amazon EKS node IAM role").
+ */
+export const NODE_ROLE_POLICY_ARNS = [
+  "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+  "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+] as const;
+
+/** A GPU pool as the component takes it. */
+export interface GpuPoolSpec {
+  /** Pool name; becomes the `gpk.dev/pool` label. */
+  name: string;
+  /** GPU product. Required on kind; on eks derived from `instanceType` when omitted. */
+  product?: GpuProduct;
+  /** EC2 instance type. Required on eks, ignored on kind. */
+  instanceType?: string;
+  /** GPUs per node. On eks derived from `instanceType` when omitted; required on kind. */
+  gpusPerNode?: number;
+  /** Minimum nodes. Default 0. */
+  minNodes?: number;
+  /** Nodes to start with. */
+  desiredNodes: number;
+  /** Maximum nodes the pool may scale to. */
+  maxNodes: number;
+  /** Time-slicing replicas per physical GPU. Default 1 (no sharing). */
+  timeSlicingReplicas?: number;
+  /** MIG strategy. Default `none`. */
+  migStrategy?: "none" | "single" | "mixed";
+  /** Tenant the pool is dedicated to; adds the `gpk.dev/tenant=<tenant>:NoSchedule` taint. Default: shared. */
+  dedicatedTenant?: string;
+  /** EKS capacity type. Default `ON_DEMAND`. */
+  capacityType?: "ON_DEMAND" | "SPOT";
+  /** Root volume in GiB (eks). Default 200. */
+  diskSizeGiB?: number;
+}
+
+export interface GpuNodeGroupArgs {
+  /** Where the pool runs. */
+  target: Target;
+  pool: GpuPoolSpec;
+  /** EKS cluster the node group joins. Required when `target` is eks. */
+  clusterName?: pulumi.Input<string>;
+  /** Subnets of the node group. Required when `target` is eks. */
+  subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** Product and GPUs per node, from the instance type on eks or from the pool on kind. */
+export function resolvePoolHardware(target: Target, pool: GpuPoolSpec): { product: GpuProduct; gpusPerNode: number } {
+  if (target === "eks") {
+    const instance = pool.instanceType ? EC2_GPU_INSTANCES[pool.instanceType] : undefined;
+    if (!instance) {
+      throw new pulumi.InputPropertyError({ propertyPath: "pool.instanceType", reason: `\`pool.instanceType\` must be a known EC2 GPU instance type, got ${JSON.stringify(pool.instanceType)}.` });
+    }
+    return { product: instance.product, gpusPerNode: instance.gpus };
+  }
+  if (!pool.product || !pool.gpusPerNode) {
+    throw new pulumi.InputPropertyError({ propertyPath: "pool.product", reason: "`pool.product` and `pool.gpusPerNode` are required on kind." });
+  }
+  return { product: pool.product, gpusPerNode: pool.gpusPerNode };
+}
+
+/** Taints of the pool's nodes: the GPU taint, plus the tenant taint of a dedicated pool. */
+export function poolNodeTaints(pool: GpuPoolSpec): { key: string; value: string; effect: string }[] {
+  const taints: { key: string; value: string; effect: string }[] = [{ ...GPU_TAINT }];
+  if (pool.dedicatedTenant) taints.push({ ...dedicatedPoolTaint(pool.dedicatedTenant) });
+  return taints;
+}
+
+/** GFD-style labels plus the kit's pool/tenant labels and the device-plugin config selector. */
+export function poolNodeLabels(pool: GpuPoolSpec, product: GpuProduct, gpusPerNode: number): Record<string, string> {
+  const replicas = pool.timeSlicingReplicas ?? POOL_DEFAULTS.timeSlicingReplicas;
+  const labels: Record<string, string> = {
+    [KIT_LABELS.pool]: pool.name,
+    [GFD_LABELS.product]: GPU_PRODUCTS[product].gfdProduct,
+    [GFD_LABELS.count]: String(gpusPerNode),
+    [GFD_LABELS.memory]: String(GPU_PRODUCTS[product].memoryMiB),
+    [GFD_LABELS.replicas]: String(replicas),
+    [DEVICE_PLUGIN_CONFIG_LABEL]: pool.name,
+  };
+  if (pool.dedicatedTenant) labels[KIT_LABELS.tenant] = pool.dedicatedTenant;
+  return labels;
+}
+
+/** Everything the rest of the kit (policies, device plugin, kind config) needs to know about a pool. */
+export function poolSummary(target: Target, pool: GpuPoolSpec): GpuPoolSummary {
+  const { product, gpusPerNode } = resolvePoolHardware(target, pool);
+  const timeSlicingReplicas = pool.timeSlicingReplicas ?? POOL_DEFAULTS.timeSlicingReplicas;
+  const summary: GpuPoolSummary = {
+    poolName: pool.name,
+    target,
+    product,
+    gfdProduct: GPU_PRODUCTS[product].gfdProduct,
+    gpusPerNode,
+    timeSlicingReplicas,
+    migStrategy: pool.migStrategy ?? POOL_DEFAULTS.migStrategy,
+    minNodes: pool.minNodes ?? POOL_DEFAULTS.minNodes,
+    desiredNodes: pool.desiredNodes,
+    maxNodes: pool.maxNodes,
+    gpuCapacity: pool.maxNodes * gpusPerNode * timeSlicingReplicas,
+    nodeLabels: poolNodeLabels(pool, product, gpusPerNode),
+    nodeTaints: poolNodeTaints(pool),
+  };
+  if (pool.dedicatedTenant) summary.dedicatedTenant = pool.dedicatedTenant;
+  return summary;
+}
+
+/** EKS spells taint effects in upper snake case. */
+export function eksTaintEffect(effect: string): string {
+  return effect.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+export class GpuNodeGroup extends pulumi.ComponentResource {
+  /** The pool as the rest of the kit sees it (also the registered outputs). */
+  public readonly summary: GpuPoolSummary;
+  /** The EKS node group (eks only). */
+  public readonly nodeGroup?: aws.eks.NodeGroup;
+  /** The node IAM role (eks only). */
+  public readonly nodeRole?: aws.iam.Role;
+
+  constructor(name: string, args: GpuNodeGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpk:index:GpuNodeGroup", name, {}, opts);
+    this.summary = poolSummary(args.target, args.pool);
+    if (args.target === "eks") {
+      if (args.clusterName === undefined || args.subnetIds === undefined) {
+        throw new pulumi.InputPropertiesError({
+          message: "An eks GpuNodeGroup needs its cluster.",
+          errors: [
+            ...(args.clusterName === undefined ? [{ propertyPath: "clusterName", reason: "`clusterName` is required when `target` is eks." }] : []),
+            ...(args.subnetIds === undefined ? [{ propertyPath: "subnetIds", reason: "`subnetIds` is required when `target` is eks." }] : []),
+          ],
+        });
+      }
+      this.nodeRole = new aws.iam.Role(`${name}-node`, {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        description: `Node role of GPU pool ${args.pool.name}`,
+      }, { parent: this });
+      const attachments = NODE_ROLE_POLICY_ARNS.map((policyArn) =>
+        new aws.iam.RolePolicyAttachment(`${name}-${policyArn.split("/").pop()}`, { role: this.nodeRole!.name, policyArn }, { parent: this }),
+      );
+      const pool = this.summary;
+      this.nodeGroup = new aws.eks.NodeGroup(name, {
+        clusterName: args.clusterName,
+        nodeRoleArn: this.nodeRole.arn,
+        subnetIds: args.subnetIds,
+        amiType: NVIDIA_AMI_TYPE,
+        instanceTypes: [args.pool.instanceType!],
+        capacityType: args.pool.capacityType ?? POOL_DEFAULTS.capacityType,
+        diskSize: args.pool.diskSizeGiB ?? POOL_DEFAULTS.diskSizeGiB,
+        scalingConfig: { minSize: pool.minNodes, desiredSize: pool.desiredNodes, maxSize: pool.maxNodes },
+        // One node at a time: a GPU node drains long-running training and serving pods.
+        updateConfig: { maxUnavailable: 1 },
+        labels: pool.nodeLabels,
+        taints: pool.nodeTaints.map((t) => ({ key: t.key, value: t.value, effect: eksTaintEffect(t.effect) })),
+        tags: { [KIT_LABELS.pool]: pool.poolName, [KIT_LABELS.managedBy]: MANAGED_BY },
+      }, {
+        parent: this,
+        dependsOn: attachments,
+        // The cluster autoscaler owns the current size once the pool exists.
+        ignoreChanges: ["scalingConfig.desiredSize"],
+      });
+    }
+    this.registerOutputs({ ...this.summary });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `gpk:index:Platform`: the whole GPU platform of one stack, composed from its parsed
+ * config — cluster access, system namespaces, GPU pools, device plugin and tenants.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../stacks/config";
+import { EksCluster } from "./eks-cluster";
+import { GpuNodeGroup } from "./gpu-node-group";
+import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "./gpu";
+import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
+import type { PlatformSummary } from "./summaries";
+import { Tenant } from "./tenant";
+
+export interface PlatformArgs {
+  /** Stack name, recorded in the summary. */
+  stack: string;
+  /** The validated stack config (stacks/config.ts); every default is already applied. */
+  config: StackConfig;
+}
+
+/** Labels of the kit's two system namespaces: services run `restricted`, node agents need `privileged`. */
+export function systemNamespaceLabels(level: "restricted" | "privileged"): Record<string, string> {
+  return {
+    [KIT_LABELS.managedBy]: MANAGED_BY,
+    "pod-security.kubernetes.io/enforce": level,
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": level,
+  };
+}
+
+export class Platform extends pulumi.ComponentResource {
+  public readonly summary: PlatformSummary;
+  public readonly provider: k8s.Provider;
+  public readonly pools: GpuNodeGroup[];
+  public readonly tenants: Tenant[];
+  public readonly devicePlugin: NvidiaDevicePlugin;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpk:index:Platform", name, {}, opts);
+    const { config } = args;
+    let cluster: EksCluster | undefined;
+    if (config.target === "eks") {
+      cluster = new EksCluster(`${name}-cluster`, config.cluster, { parent: this });
+      this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: cluster.kubeconfig, enableServerSideApply: true }, { parent: this });
+    } else {
+      this.provider = new k8s.Provider(`${name}-k8s`, { context: `kind-${config.cluster.name}`, enableServerSideApply: true }, { parent: this });
+    }
+    // Components take `providers`, custom resources `provider`; both inherit down the parent chain.
+    const inCluster = { parent: this, providers: [this.provider] };
+    const inClusterResource = { parent: this, provider: this.provider };
+
+    const systemNamespaces = [
+      new k8s.core.v1.Namespace(`${name}-system`, { metadata: { name: SYSTEM_NAMESPACE, labels: systemNamespaceLabels("restricted") } }, inClusterResource),
+      new k8s.core.v1.Namespace(`${name}-node-agents`, { metadata: { name: NODE_AGENT_NAMESPACE, labels: systemNamespaceLabels("privileged") } }, inClusterResource),
+    ];
+
+    this.pools = config.nodePools.map((pool) => new GpuNodeGroup(`${name}-${pool.name}`, {
+      target: config.target,
+      pool,
+      clusterName: cluster?.clusterName,
+      subnetIds: cluster?.subnetIds,
+    }, { parent: this }));
+    const pools = this.pools.map((p) => p.summary);
+
+    this.devicePlugin = new NvidiaDevicePlugin(`${name}-device-plugin`, {
+      target: config.target,
+      pools,
+      ...config.devicePlugin,
+      runtimeImage: config.runtime.image,
+    }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+
+    this.tenants = config.tenants.map((tenant) => new Tenant(`${name}-tenant-${tenant.name}`, {
+      ...tenant,
+      dedicatedPools: config.nodePools.filter((p) => p.dedicatedTenant === tenant.name).map((p) => p.name),
+    }, inCluster));
+
+    this.summary = {
+      stack: args.stack,
+      target: config.target,
+      pools,
+      tenants: this.tenants.map((t) => t.summary),
+      totalGpuCapacity: pools.reduce((sum, p) => sum + p.gpuCapacity, 0),
+    };
+    this.registerOutputs({ ...this.summary });
+  }
+}

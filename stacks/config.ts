@@ -1,0 +1,233 @@
+/**
+ * The stack configuration: every `gpk:*` key of `stacks/Pulumi.<stack>.yaml`, parsed once
+ * at program start and validated with zod. A bad value fails the run with one line per
+ * problem naming the full key path, e.g.
+ * `gpk:nodePools[1].gpusPerNode: expected a positive integer, got "8x"`.
+ */
+import { z } from "zod";
+import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES } from "../components/gpu";
+import { workloadsSchema } from "./config-workloads";
+
+/** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */
+export const CONFIG_NAMESPACE = "gpk";
+
+// Each schema states what it expects in its error, so the message reads "expected ..., got ...".
+export const expect = (what: string) => ({ error: `expected ${what}` });
+export const positiveInt = () =>
+  z.number(expect("a positive integer")).int(expect("a positive integer")).positive(expect("a positive integer"));
+export const nonNegativeInt = () =>
+  z.number(expect("a non-negative integer")).int(expect("a non-negative integer")).min(0, expect("a non-negative integer"));
+export const dnsLabel = () =>
+  z
+    .string(expect("a DNS label (lowercase letters, digits and '-')"))
+    .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, expect("a DNS label (lowercase letters, digits and '-', at most 63)"));
+export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, expect(`one of ${values.map((v) => JSON.stringify(v)).join(", ")}`));
+/** A Kubernetes resource quantity such as `64`, `500m` or `256Gi`. */
+export const quantity = () =>
+  z
+    .union([z.string(), z.number()], expect("a Kubernetes quantity such as \"64\" or \"256Gi\""))
+    .transform(String)
+    .pipe(
+      z
+        .string()
+        .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, expect("a Kubernetes quantity such as \"64\" or \"256Gi\"")),
+    );
+
+const kindClusterSchema = z
+  .object({
+    /** kind cluster name; the kubeconfig context is `kind-<name>`. Default `gpk-local`. */
+    name: dnsLabel().default("gpk-local"),
+  })
+  .strict();
+
+const eksClusterSchema = z
+  .discriminatedUnion(
+    "mode",
+    [
+      z
+        .object({
+          /** Create a new EKS cluster with its IAM role in the given subnets. */
+          mode: z.literal("create"),
+          name: dnsLabel(),
+          /** Kubernetes minor version, e.g. "1.33". */
+          kubernetesVersion: z.string().regex(/^1\.[0-9]+$/, expect('a Kubernetes minor version such as "1.33"')).default("1.33"),
+          subnetIds: z.array(z.string().min(1, expect("a subnet id")), expect("a list of subnet ids")).min(2, expect("at least two subnet ids (EKS needs two AZs)")),
+          /** Whether the API endpoint is reachable from the internet. Default false (private only). */
+          endpointPublicAccess: z.boolean(expect("true or false")).default(false),
+        })
+        .strict(),
+      z
+        .object({
+          /** Adopt an existing EKS cluster by name; node groups join it. */
+          mode: z.literal("adopt"),
+          name: dnsLabel(),
+          subnetIds: z.array(z.string().min(1), expect("a list of subnet ids")).min(1, expect("at least one subnet id for the node groups")),
+        })
+        .strict(),
+    ],
+    expect('"create" or "adopt"'),
+  );
+
+const nodePoolSchema = z
+  .object({
+    name: dnsLabel(),
+    /** GPU product id (kind: the simulated GPU; eks: derived from `instanceType`). */
+    product: oneOf(GPU_PRODUCT_IDS as [string, ...string[]]).optional(),
+    /** EC2 instance type (eks only), e.g. `p5.48xlarge`. */
+    instanceType: z.string(expect("an EC2 instance type")).optional(),
+    /** GPUs per node; on eks derived from `instanceType` when omitted. */
+    gpusPerNode: positiveInt().optional(),
+    minNodes: nonNegativeInt().default(0),
+    desiredNodes: nonNegativeInt(),
+    maxNodes: positiveInt(),
+    /** Time-slicing replicas per physical GPU. Default 1 (no sharing). */
+    timeSlicingReplicas: positiveInt().default(1),
+    /** MIG strategy of the device plugin. Default `none`. */
+    migStrategy: oneOf(["none", "single", "mixed"]).default("none"),
+    /** Tenant the pool is dedicated to; its nodes get the `gpk.dev/tenant=<tenant>:NoSchedule` taint. */
+    dedicatedTenant: dnsLabel().optional(),
+    /** EKS capacity type. Default ON_DEMAND. */
+    capacityType: oneOf(["ON_DEMAND", "SPOT"]).default("ON_DEMAND"),
+    /** Root volume size in GiB (eks). Default 200. */
+    diskSizeGiB: positiveInt().default(200),
+  })
+  .strict();
+
+const tenantSchema = z
+  .object({
+    name: dnsLabel().refine((n) => !(SYSTEM_NAMESPACES as readonly string[]).includes(n), expect("a name that is not a system namespace")),
+    /** Identity-provider group bound to the tenant's Role. Default `gpk:<tenant>`. */
+    group: z.string(expect("a group name")).min(1).optional(),
+    /** Cap on the tenant's `requests.nvidia.com/gpu`. */
+    gpuQuota: nonNegativeInt(),
+    /** Cap on the tenant's CPU requests. Default "64". */
+    cpuQuota: quantity().default("64"),
+    /** Cap on the tenant's memory requests. Default "256Gi". */
+    memoryQuota: quantity().default("256Gi"),
+    /** Pools the tenant may use. */
+    allowedPools: z.array(dnsLabel(), expect("a list of pool names")).min(1, expect("at least one pool")),
+  })
+  .strict();
+
+const policySchema = z
+  .object({
+    /** GPUs of a pool's max capacity that tenant quotas must leave free, in percent. Default 20. */
+    headroomPercent: z.number(expect("a percentage")).min(0, expect("a percentage")).max(100, expect("a percentage")).default(20),
+    /** GPU temperature that raises an alert, °C. Default 85. */
+    maxGpuTempC: positiveInt().default(85),
+    /** Pools with more GPUs than this must schedule GPU work through the thermal-aware gpk-scheduler. Default 16. */
+    thermalAwareAboveGpus: nonNegativeInt().default(16),
+    /** Highest vLLM `--gpu-memory-utilization` allowed. Default 0.9. */
+    maxGpuMemoryUtilization: z.number(expect("a fraction")).gt(0, expect("a fraction")).max(1, expect("a fraction")).default(0.9),
+    /** Registries tenant images may come from. */
+    allowedRegistries: z
+      .array(z.string().min(1), expect("a list of registry prefixes"))
+      .default(["docker.io/library/", "docker.io/vllm/", "docker.io/rayproject/", "nvcr.io/nvidia/", "registry.k8s.io/", "public.ecr.aws/"]),
+  })
+  .strict()
+  .prefault({});
+
+const devicePluginSchema = z
+  .object({
+    /** Fail the plugin pod when NVML cannot initialise. Default true. */
+    failOnInitError: z.boolean(expect("true or false")).default(true),
+    /** How the plugin passes devices to containers. Default `envvar`. */
+    deviceListStrategy: oneOf(["envvar", "volume-mounts", "cdi-annotations", "cdi-cri"]).default("envvar"),
+    /** Advertise time-sliced GPUs as `nvidia.com/gpu.shared`. Default false. */
+    renameByDefault: z.boolean(expect("true or false")).default(false),
+  })
+  .strict()
+  .prefault({});
+
+const runtimeSchema = z
+  .object({
+    /**
+     * Image that already contains the runtime bundles at /opt/gpk/<pkg>.js. When unset the
+     * bundles ship in ConfigMaps and run on the pinned Node image.
+     */
+    image: z.string(expect("an image reference")).min(1).optional(),
+  })
+  .strict()
+  .prefault({});
+
+const baseShape = {
+  nodePools: z.array(nodePoolSchema, expect("a list of GPU node pools")).min(1, expect("at least one GPU node pool")),
+  tenants: z.array(tenantSchema, expect("a list of tenants")).min(1, expect("at least one tenant")),
+  policy: policySchema,
+  devicePlugin: devicePluginSchema,
+  runtime: runtimeSchema,
+  ...workloadsSchema,
+};
+
+export const stackConfigSchema = z
+  .discriminatedUnion(
+    "target",
+    [
+      z.object({ target: z.literal("kind"), cluster: kindClusterSchema.prefault({}), ...baseShape }).strict(),
+      z.object({ target: z.literal("eks"), cluster: eksClusterSchema, ...baseShape }).strict(),
+    ],
+    expect('"kind" or "eks"'),
+  )
+  .superRefine(checkCrossReferences);
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type NodePoolConfig = StackConfig["nodePools"][number];
+export type TenantConfig = StackConfig["tenants"][number];
+export type PolicyConfig = StackConfig["policy"];
+
+/** Rules that span keys: pool sizes, instance types, references between pools and tenants. */
+function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: z.RefinementCtx): void {
+  const config = cfg as StackConfig;
+  const poolNames = new Set<string>();
+  config.nodePools.forEach((pool, i) => {
+    const at = (key: string) => ["nodePools", i, key];
+    if (poolNames.has(pool.name)) ctx.addIssue({ code: "custom", path: at("name"), message: `expected a unique pool name, got "${pool.name}" twice` });
+    poolNames.add(pool.name);
+    if (!(pool.minNodes <= pool.desiredNodes && pool.desiredNodes <= pool.maxNodes)) {
+      ctx.addIssue({ code: "custom", path: at("desiredNodes"), message: `expected minNodes ≤ desiredNodes ≤ maxNodes, got ${pool.minNodes} ≤ ${pool.desiredNodes} ≤ ${pool.maxNodes}` });
+    }
+    if (config.target === "eks") {
+      if (pool.instanceType === undefined) {
+        ctx.addIssue({ code: "custom", path: at("instanceType"), message: "expected an EC2 GPU instance type (required on eks)" });
+        return;
+      }
+      const instance = EC2_GPU_INSTANCES[pool.instanceType];
+      if (!instance) {
+        ctx.addIssue({ code: "custom", path: at("instanceType"), message: `expected a known EC2 GPU instance type (${Object.keys(EC2_GPU_INSTANCES).join(", ")}), got "${pool.instanceType}"` });
+        return;
+      }
+      if (pool.product !== undefined && pool.product !== instance.product) {
+        ctx.addIssue({ code: "custom", path: at("product"), message: `expected "${instance.product}" (the GPU of ${pool.instanceType}), got "${pool.product}"` });
+      }
+      if (pool.gpusPerNode !== undefined && pool.gpusPerNode !== instance.gpus) {
+        ctx.addIssue({ code: "custom", path: at("gpusPerNode"), message: `expected ${instance.gpus} (the GPUs of ${pool.instanceType}), got ${pool.gpusPerNode}` });
+      }
+    } else {
+      if (pool.product === undefined) ctx.addIssue({ code: "custom", path: at("product"), message: "expected a simulated GPU product (required on kind)" });
+      if (pool.gpusPerNode === undefined) ctx.addIssue({ code: "custom", path: at("gpusPerNode"), message: "expected a positive integer (required on kind)" });
+      if (pool.instanceType !== undefined) ctx.addIssue({ code: "custom", path: at("instanceType"), message: "expected no instance type on kind (pools are simulated)" });
+    }
+  });
+  const tenantNames = new Set<string>();
+  config.tenants.forEach((tenant, i) => {
+    if (tenantNames.has(tenant.name)) ctx.addIssue({ code: "custom", path: ["tenants", i, "name"], message: `expected a unique tenant name, got "${tenant.name}" twice` });
+    tenantNames.add(tenant.name);
+    tenant.allowedPools.forEach((pool, j) => {
+      if (!poolNames.has(pool)) ctx.addIssue({ code: "custom", path: ["tenants", i, "allowedPools", j], message: `expected one of the pools ${[...poolNames].join(", ")}, got "${pool}"` });
+    });
+  });
+  config.nodePools.forEach((pool, i) => {
+    if (pool.dedicatedTenant === undefined) return;
+    if (!tenantNames.has(pool.dedicatedTenant)) {
+      ctx.addIssue({ code: "custom", path: ["nodePools", i, "dedicatedTenant"], message: `expected one of the tenants ${[...tenantNames].join(", ")}, got "${pool.dedicatedTenant}"` });
+      return;
+    }
+    config.tenants.forEach((tenant, t) => {
+      const j = tenant.allowedPools.indexOf(pool.name);
+      if (j >= 0 && tenant.name !== pool.dedicatedTenant) {
+        ctx.addIssue({ code: "custom", path: ["tenants", t, "allowedPools", j], message: `expected a pool not dedicated to another tenant, got "${pool.name}" (dedicated to "${pool.dedicatedTenant}")` });
+      }
+    });
+  });
+}
