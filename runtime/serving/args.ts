@@ -1,0 +1,134 @@
+/**
+ * Command-line and environment arguments of the serving runtime, named as vLLM names its
+ * engine args (`--max-num-seqs`, `--gpu-memory-utilization`, ...), shared by the in-cluster
+ * entry (main.ts) and `gpk serve`. Each flag can also come from `GPK_SERVING_<FLAG>` (upper
+ * snake case, e.g. `GPK_SERVING_MAX_NUM_SEQS=128`); a flag beats its variable.
+ */
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { VirtualClock, WallClock, type Clock } from "./engine/clock";
+import { EngineConfigError, type EngineArgs, type KvCacheDtype } from "./engine/config";
+import type { PreemptionMode } from "./engine/scheduler";
+
+export const SERVE_FLAGS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  model: { type: "string" },
+  "served-model-name": { type: "string" },
+  gpu: { type: "string" },
+  "tensor-parallel-size": { type: "string" },
+  "gpu-memory-utilization": { type: "string" },
+  "max-model-len": { type: "string" },
+  "max-num-seqs": { type: "string" },
+  "max-num-batched-tokens": { type: "string" },
+  "block-size": { type: "string" },
+  "enable-prefix-caching": { type: "boolean" },
+  "no-enable-prefix-caching": { type: "boolean" },
+  "kv-cache-dtype": { type: "string" },
+  "num-gpu-blocks-override": { type: "string" },
+  "max-waiting": { type: "string" },
+  "preemption-mode": { type: "string" },
+  "swap-space": { type: "string" },
+  clock: { type: "string" },
+  speedup: { type: "string" },
+} as const;
+
+export type ServeFlagName = keyof typeof SERVE_FLAGS;
+export type ServeFlagValues = Partial<Record<ServeFlagName, string | boolean>>;
+
+export const SERVE_USAGE = `Flags (vLLM's names; each also read from GPK_SERVING_<FLAG>, e.g. GPK_SERVING_MAX_NUM_SEQS):
+  --port 8000                      listen port (0: any free port)
+  --host 0.0.0.0                   listen address
+  --model llama-3-8b               preset: llama-3-8b, llama-3-70b, mistral-7b, qwen2.5-0.5b (or its HF repo id)
+  --served-model-name <name>       name clients pass as "model" (default: the HF repo id)
+  --gpu h100                       simulated GPU: ${GPU_PRODUCT_IDS.join(", ")}
+  --tensor-parallel-size N         GPUs per replica (default 1; 4 for llama-3-70b)
+  --gpu-memory-utilization 0.9     fraction of GPU memory for weights, activations and KV cache
+  --max-model-len N                longest prompt + output (default: the model's context)
+  --max-num-seqs 256               most requests in a batch
+  --max-num-batched-tokens N       token budget per step (default max(2048, max-num-seqs))
+  --block-size 16                  tokens per KV block
+  --[no-]enable-prefix-caching     reuse KV blocks of equal prefixes (default on)
+  --kv-cache-dtype auto            auto | bfloat16 | fp8 | fp8_e4m3 | fp8_e5m2
+  --num-gpu-blocks-override N      use N KV blocks instead of deriving them from memory
+  --max-waiting 512                waiting-queue bound; beyond it requests get 429 + Retry-After
+  --preemption-mode recompute      recompute | swap (swap copies KV to host at ~55 GB/s)
+  --swap-space 4                   host GiB per GPU for swapped KV
+  --clock real                     real: wall time (× --speedup); virtual: steps run back to back,
+                                   latencies reported in simulated seconds
+  --speedup 1                      simulated seconds per wall second with --clock real`;
+
+export interface ServeSettings {
+  engine: EngineArgs;
+  port: number;
+  host: string;
+  servedModelName: string | undefined;
+  clock: Clock;
+}
+
+function envName(flag: string): string {
+  return `GPK_SERVING_${flag.replaceAll("-", "_").toUpperCase()}`;
+}
+
+/** Flag values merged over environment values; throws EngineConfigError naming the flag. */
+export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = process.env): ServeSettings {
+  const str = (flag: ServeFlagName): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    const e = env[envName(flag)];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const num = (flag: ServeFlagName, integer: boolean): number | undefined => {
+    const raw = str(flag);
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new EngineConfigError(flag, `expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+  const bool = (flag: ServeFlagName): boolean | undefined => {
+    if (values[flag] === true) return true;
+    const e = env[envName(flag)];
+    if (e === undefined || e === "") return undefined;
+    if (!["true", "false", "1", "0"].includes(e)) throw new EngineConfigError(flag, `expected true or false in ${envName(flag)}, got ${JSON.stringify(e)}`);
+    return e === "true" || e === "1";
+  };
+
+  const gpu = str("gpu");
+  if (gpu !== undefined && !GPU_PRODUCT_IDS.includes(gpu as GpuProduct)) {
+    throw new EngineConfigError("gpu", `unknown GPU ${JSON.stringify(gpu)}; one of ${GPU_PRODUCT_IDS.join(", ")}`);
+  }
+  const prefixOn = bool("enable-prefix-caching");
+  const prefixOff = bool("no-enable-prefix-caching");
+  if (prefixOn && prefixOff) throw new EngineConfigError("enable-prefix-caching", "given together with --no-enable-prefix-caching");
+
+  const engine: EngineArgs = {};
+  const set = <K extends keyof EngineArgs>(key: K, v: EngineArgs[K] | undefined) => {
+    if (v !== undefined) engine[key] = v;
+  };
+  set("model", str("model"));
+  set("gpu", gpu as GpuProduct | undefined);
+  set("tensorParallelSize", num("tensor-parallel-size", true));
+  set("gpuMemoryUtilization", num("gpu-memory-utilization", false));
+  set("maxModelLen", num("max-model-len", true));
+  set("maxNumSeqs", num("max-num-seqs", true));
+  set("maxNumBatchedTokens", num("max-num-batched-tokens", true));
+  set("blockSize", num("block-size", true));
+  set("enablePrefixCaching", prefixOff ? false : prefixOn);
+  set("kvCacheDtype", str("kv-cache-dtype") as KvCacheDtype | undefined);
+  set("numGpuBlocksOverride", num("num-gpu-blocks-override", true));
+  set("maxWaiting", num("max-waiting", true));
+  set("preemptionMode", str("preemption-mode") as PreemptionMode | undefined);
+  set("swapSpaceGiB", num("swap-space", false));
+
+  const port = num("port", true) ?? 8000;
+  if (port < 0 || port > 65535) throw new EngineConfigError("port", `expected 0–65535, got ${port}`);
+  const clockName = str("clock") ?? "real";
+  const speedup = num("speedup", false) ?? 1;
+  if (!(speedup > 0)) throw new EngineConfigError("speedup", `expected a positive number, got ${speedup}`);
+  let clock: Clock;
+  if (clockName === "real") clock = new WallClock(speedup);
+  else if (clockName === "virtual") clock = new VirtualClock();
+  else throw new EngineConfigError("clock", `expected real or virtual, got ${JSON.stringify(clockName)}`);
+  return { engine, port, host: str("host") ?? "0.0.0.0", servedModelName: str("served-model-name"), clock };
+}

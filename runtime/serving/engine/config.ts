@@ -1,0 +1,157 @@
+/**
+ * Engine arguments (named and defaulted like vLLM's engine args) and the capacity they imply:
+ * how many KV blocks fit on the simulated GPUs once weights and the activation reserve are
+ * taken out of `memory × gpu-memory-utilization`.
+ */
+import { GPU_PRODUCTS, GPU_PRODUCT_IDS, type GpuProduct } from "../../../components/gpu";
+import { DEFAULT_MODEL, findModel, modelNames, type ModelSpec } from "./models";
+import { PreemptionMode } from "./scheduler";
+
+export const KV_CACHE_DTYPES = ["auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"] as const;
+export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
+
+export interface EngineArgs {
+  /** Model preset, by Hugging Face repo id or alias. Default `llama-3-8b`. */
+  model?: string;
+  /** Simulated GPU product (components/gpu.ts ids). Default `h100`. */
+  gpu?: GpuProduct;
+  /** GPUs the model is sharded over. Default: the preset's (1, or 4 for Llama-3-70B). */
+  tensorParallelSize?: number;
+  /** Fraction of each GPU's memory the engine may use. Default 0.9 (vLLM's). */
+  gpuMemoryUtilization?: number;
+  /** Longest prompt + output. Default: the model's max_position_embeddings. */
+  maxModelLen?: number;
+  /** Most requests running at once. Default 256 (vLLM's). */
+  maxNumSeqs?: number;
+  /** Token budget per step. Default max(2048, maxNumSeqs) (vLLM v1 chunked-prefill default). */
+  maxNumBatchedTokens?: number;
+  /** Tokens per KV block. Default 16 (vLLM's). */
+  blockSize?: number;
+  /** Reuse cached full blocks across requests with equal prefixes. Default true (vLLM v1's). */
+  enablePrefixCaching?: boolean;
+  /** KV cache element type; fp8 variants halve the bytes per token. Default `auto` (the weights' bf16). */
+  kvCacheDtype?: KvCacheDtype;
+  /** Skip the memory arithmetic and use this many KV blocks (vLLM's `num_gpu_blocks_override`). */
+  numGpuBlocksOverride?: number;
+  /** Bound of the waiting queue; a full queue refuses with 429. Default 512. gpk's addition (vLLM queues without bound). */
+  maxWaiting?: number;
+  /** What a preemption does to the victim's KV. Default `recompute` (vLLM v1's only mode). */
+  preemptionMode?: PreemptionMode;
+  /** Host memory per GPU for swapped KV, GiB. Default 4 (vLLM's `swap_space`). */
+  swapSpaceGiB?: number;
+}
+
+/** Bad engine arguments; `flag` names the offending argument the way the CLI spells it. */
+export class EngineConfigError extends Error {
+  constructor(readonly flag: string, message: string) {
+    super(`--${flag}: ${message}`);
+  }
+}
+
+export interface EngineConfig {
+  model: ModelSpec;
+  gpu: GpuProduct;
+  tensorParallelSize: number;
+  gpuMemoryUtilization: number;
+  maxModelLen: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  blockSize: number;
+  enablePrefixCaching: boolean;
+  kvCacheDtype: KvCacheDtype;
+  maxWaiting: number;
+  preemptionMode: PreemptionMode;
+  swapSpaceBytes: number;
+  numGpuBlocks: number;
+  /** KV bytes per token summed over all tensor-parallel ranks. */
+  kvBytesPerToken: number;
+  /** How the memory was split on each GPU, in bytes (for /v1/models-style introspection and the docs). */
+  memory: { usable: number; weights: number; activationReserve: number; kvCache: number };
+}
+
+const GiB = 1024 ** 3;
+/** CUDA context, cuBLAS workspaces and CUDA graphs: memory outside the model that vLLM's profiler sees. An estimate. */
+const NON_TORCH_RESERVE_BYTES = 1 * GiB;
+
+function kvElementBytes(dtype: KvCacheDtype, model: ModelSpec): number {
+  return dtype.startsWith("fp8") ? 1 : dtype === "bfloat16" ? 2 : model.weightBytes;
+}
+
+function int(flag: string, v: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const x = v ?? fallback;
+  if (!Number.isInteger(x) || x < min || x > max) throw new EngineConfigError(flag, `expected an integer between ${min} and ${max}, got ${x}`);
+  return x;
+}
+
+/** Validates the arguments and derives the KV capacity; throws EngineConfigError naming the flag. */
+export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
+  const model = findModel(args.model ?? DEFAULT_MODEL);
+  if (!model) throw new EngineConfigError("model", `unknown model ${JSON.stringify(args.model)}; presets: ${modelNames().join(", ")}`);
+  const gpu = args.gpu ?? "h100";
+  if (!GPU_PRODUCT_IDS.includes(gpu)) throw new EngineConfigError("gpu", `unknown GPU ${JSON.stringify(gpu)}; one of ${GPU_PRODUCT_IDS.join(", ")}`);
+  const tp = int("tensor-parallel-size", args.tensorParallelSize, model.defaultTensorParallel, 1, 64);
+  if (model.numAttentionHeads % tp !== 0) {
+    throw new EngineConfigError("tensor-parallel-size", `${tp} does not divide ${model.id}'s ${model.numAttentionHeads} attention heads`);
+  }
+  const util = args.gpuMemoryUtilization ?? 0.9;
+  if (!(util > 0 && util <= 1)) throw new EngineConfigError("gpu-memory-utilization", `expected a number in (0, 1], got ${util}`);
+  const maxNumSeqs = int("max-num-seqs", args.maxNumSeqs, 256, 1);
+  const maxNumBatchedTokens = int("max-num-batched-tokens", args.maxNumBatchedTokens, Math.max(2048, maxNumSeqs), 1);
+  if (maxNumBatchedTokens < maxNumSeqs) {
+    throw new EngineConfigError("max-num-batched-tokens", `${maxNumBatchedTokens} is below --max-num-seqs ${maxNumSeqs}`);
+  }
+  const blockSize = int("block-size", args.blockSize, 16, 1, 256);
+  const kvCacheDtype = args.kvCacheDtype ?? "auto";
+  if (!KV_CACHE_DTYPES.includes(kvCacheDtype)) throw new EngineConfigError("kv-cache-dtype", `expected one of ${KV_CACHE_DTYPES.join(", ")}, got ${kvCacheDtype}`);
+  const maxWaiting = int("max-waiting", args.maxWaiting, 512, 0);
+  const preemptionMode = args.preemptionMode ?? PreemptionMode.Recompute;
+  if (!Object.values(PreemptionMode).includes(preemptionMode)) throw new EngineConfigError("preemption-mode", `expected recompute or swap, got ${preemptionMode}`);
+  const swapSpaceGiB = args.swapSpaceGiB ?? 4;
+  if (!(swapSpaceGiB >= 0)) throw new EngineConfigError("swap-space", `expected a non-negative number, got ${swapSpaceGiB}`);
+
+  // KV heads are split over TP ranks; with more ranks than KV heads each rank keeps a replica.
+  const kvHeadsPerRank = Math.max(1, model.numKvHeads / tp);
+  const kvBytesPerTokenPerRank = 2 * model.numLayers * kvHeadsPerRank * model.headDim * kvElementBytes(kvCacheDtype, model);
+  const blockBytesPerRank = blockSize * kvBytesPerTokenPerRank;
+
+  const product = GPU_PRODUCTS[gpu];
+  const usable = product.memoryMiB * 1024 * 1024 * util;
+  const weights = (model.params * model.weightBytes) / tp;
+  // vLLM profiles a forward pass of max_num_batched_tokens; estimate its peak: per token the
+  // residual stream, QKV/attention output and the gated MLP's two intermediate tensors, plus
+  // fp32 logits for the sampled rows (at most max_num_seqs).
+  const activationPeak =
+    (maxNumBatchedTokens * (4 * model.hiddenSize + 2 * model.intermediateSize) * model.weightBytes) / tp +
+    maxNumSeqs * model.vocabSize * 4;
+  const activationReserve = NON_TORCH_RESERVE_BYTES + activationPeak;
+  const kvCache = usable - weights - activationReserve;
+
+  let numGpuBlocks: number;
+  if (args.numGpuBlocksOverride !== undefined) {
+    numGpuBlocks = int("num-gpu-blocks-override", args.numGpuBlocksOverride, 0, 1);
+  } else {
+    numGpuBlocks = Math.floor(kvCache / blockBytesPerRank);
+    if (numGpuBlocks < 1) {
+      const need = ((weights + activationReserve) / GiB).toFixed(1);
+      throw new EngineConfigError(
+        "gpu-memory-utilization",
+        `no memory left for the KV cache: ${model.id} needs ${need} GiB per GPU for weights and activations at --tensor-parallel-size ${tp}, ` +
+          `${gpu} gives ${(usable / GiB).toFixed(1)} GiB at utilization ${util}; raise --tensor-parallel-size or pick a larger GPU`,
+      );
+    }
+  }
+  const capacityTokens = numGpuBlocks * blockSize;
+  const maxModelLen = int("max-model-len", args.maxModelLen, Math.min(model.maxPositionEmbeddings, capacityTokens), 1, model.maxPositionEmbeddings);
+  if (maxModelLen > capacityTokens) {
+    throw new EngineConfigError(
+      "max-model-len",
+      `${maxModelLen} tokens do not fit the KV cache (${capacityTokens} tokens in ${numGpuBlocks} blocks); lower it or raise --gpu-memory-utilization`,
+    );
+  }
+  return {
+    model, gpu, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen, maxNumSeqs, maxNumBatchedTokens,
+    blockSize, enablePrefixCaching: args.enablePrefixCaching ?? true, kvCacheDtype, maxWaiting, preemptionMode,
+    swapSpaceBytes: swapSpaceGiB * GiB * tp, numGpuBlocks, kvBytesPerToken: kvBytesPerTokenPerRank * tp,
+    memory: { usable, weights, activationReserve, kvCache: numGpuBlocks * blockBytesPerRank },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The simulated GPU worker: a roofline model of one engine step. A step runs every scheduled
+ * token through the model once, so its time is the larger of
+ * - compute: 2·params FLOPs per token (the matmuls) plus attention, 4·layers·heads·headDim FLOPs
+ *   per (new token, context token) pair (QKᵀ and PV), over the GPUs' bf16 dense TFLOPs, and
+ * - memory: the weights read once per step plus every scheduled request's KV (context read, new
+ *   tokens written), over HBM bandwidth,
+ * each divided by the tensor-parallel degree, plus a fixed per-step host overhead and any swap
+ * copies over the host↔device link. Large prefills are compute-bound, decode batches are
+ * memory-bound, and the crossover falls where the roofline says.
+ */
+import { GPU_PRODUCTS } from "../../../components/gpu";
+import type { EngineConfig } from "./config";
+import type { SchedulerOutput } from "./scheduler";
+
+/**
+ * Sustained fraction of datasheet bf16 TFLOPs: 678 TFLOP/s measured for 8192³ bf16 matmuls on
+ * an H100 (989 datasheet) held at its 700 W cap, ../shared/data/h100/thermal_trace.csv.
+ */
+export const COMPUTE_EFFICIENCY = 678 / 989;
+/** Sustained fraction of datasheet HBM bandwidth for weight/KV streaming kernels (an assumption, typical of decode GEMV/attention). */
+export const MEMORY_EFFICIENCY = 0.8;
+/** Host↔device copy bandwidth for swap, bytes/s: pinned copies in ../shared/data/h100/transfer.json run 51–55 GB/s. */
+export const SWAP_BANDWIDTH_BYTES_PER_S = 55e9;
+/** Per-step host time (scheduling, input preparation, sampling); an estimate of vLLM v1's CPU overhead with CUDA graphs. */
+export const STEP_OVERHEAD_S = 0.0015;
+
+export interface StepCost {
+  seconds: number;
+  computeSeconds: number;
+  memorySeconds: number;
+  swapSeconds: number;
+  flops: number;
+  bytes: number;
+}
+
+export class SimulatedExecutor {
+  private readonly flopsPerS: number;
+  private readonly bytesPerS: number;
+
+  constructor(private readonly config: EngineConfig) {
+    const gpu = GPU_PRODUCTS[config.gpu];
+    this.flopsPerS = gpu.bf16DenseTflops * 1e12 * COMPUTE_EFFICIENCY * config.tensorParallelSize;
+    this.bytesPerS = gpu.memBandwidthGBps * 1e9 * MEMORY_EFFICIENCY * config.tensorParallelSize;
+  }
+
+  stepCost(output: SchedulerOutput): StepCost {
+    const m = this.config.model;
+    const attnWidth = m.numAttentionHeads * m.headDim;
+    let flops = 0;
+    let bytes = output.scheduled.length > 0 ? m.params * m.weightBytes : 0;
+    for (const s of output.scheduled) {
+      const n = s.numNewTokens;
+      // Causal attention: new token j sees the context plus the new tokens before it.
+      const pairs = n * s.numContextTokens + (n * (n + 1)) / 2;
+      flops += 2 * m.params * n + 4 * m.numLayers * attnWidth * pairs;
+      bytes += this.config.kvBytesPerToken * (s.numContextTokens + n);
+    }
+    const computeSeconds = flops / this.flopsPerS;
+    const memorySeconds = bytes / this.bytesPerS;
+    // Swaps are per GPU over each GPU's own link, so TP ranks copy in parallel.
+    const swapSeconds = (output.swapOutBytes + output.swapInBytes) / this.config.tensorParallelSize / SWAP_BANDWIDTH_BYTES_PER_S;
+    const seconds = (output.scheduled.length > 0 ? Math.max(computeSeconds, memorySeconds) + STEP_OVERHEAD_S : 0) + swapSeconds;
+    return { seconds, computeSeconds, memorySeconds, swapSeconds, flops, bytes };
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Model presets: the architecture figures the simulated engine needs, from each model's
+ * Hugging Face `config.json` (hidden_size, num_hidden_layers, num_attention_heads,
+ * num_key_value_heads, intermediate_size, vocab_size, max_position_embeddings) and the
+ * parameter count on its model card. Weights are bf16 (torch_dtype bfloat16 in every config).
+ */
+
+export interface ModelSpec {
+  /** The Hugging Face repo id; also the served model name. */
+  id: string;
+  /** Short preset name accepted by `--model` besides the repo id. */
+  alias: string;
+  params: number;
+  numLayers: number;
+  hiddenSize: number;
+  numAttentionHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  /** Bytes per weight (bf16). */
+  weightBytes: number;
+  /** Tensor-parallel degree the preset needs on 80 GB GPUs (the default `--tensor-parallel-size`). */
+  defaultTensorParallel: number;
+}
+
+export const MODEL_PRESETS: readonly ModelSpec[] = [
+  {
+    // meta-llama/Meta-Llama-3-8B-Instruct config.json; 8.03B parameters.
+    id: "meta-llama/Meta-Llama-3-8B-Instruct", alias: "llama-3-8b", params: 8.03e9,
+    numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
+    intermediateSize: 14336, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 1,
+  },
+  {
+    // meta-llama/Meta-Llama-3-70B-Instruct config.json; 70.6B parameters (141 GB in bf16: needs TP).
+    id: "meta-llama/Meta-Llama-3-70B-Instruct", alias: "llama-3-70b", params: 70.6e9,
+    numLayers: 80, hiddenSize: 8192, numAttentionHeads: 64, numKvHeads: 8, headDim: 128,
+    intermediateSize: 28672, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 4,
+  },
+  {
+    // mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25B parameters.
+    id: "mistralai/Mistral-7B-Instruct-v0.3", alias: "mistral-7b", params: 7.25e9,
+    numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
+    intermediateSize: 14336, vocabSize: 32768, maxPositionEmbeddings: 32768, weightBytes: 2, defaultTensorParallel: 1,
+  },
+  {
+    // Qwen/Qwen2.5-0.5B-Instruct config.json; 0.49B parameters (tied embeddings).
+    id: "Qwen/Qwen2.5-0.5B-Instruct", alias: "qwen2.5-0.5b", params: 0.494e9,
+    numLayers: 24, hiddenSize: 896, numAttentionHeads: 14, numKvHeads: 2, headDim: 64,
+    intermediateSize: 4864, vocabSize: 151936, maxPositionEmbeddings: 32768, weightBytes: 2, defaultTensorParallel: 1,
+  },
+];
+
+export const DEFAULT_MODEL = "llama-3-8b";
+
+/** Finds a preset by repo id or alias (case-insensitive); undefined when unknown. */
+export function findModel(name: string): ModelSpec | undefined {
+  const n = name.toLowerCase();
+  return MODEL_PRESETS.find((m) => m.id.toLowerCase() === n || m.alias === n);
+}
+
+export function modelNames(): string[] {
+  return MODEL_PRESETS.flatMap((m) => [m.alias, m.id]);
+}
