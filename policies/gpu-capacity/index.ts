@@ -1,0 +1,21 @@
+/**
+ * The gpu-capacity pack: GPU over-provisioning headroom, memory padding and how pods meet
+ * GPU nodes. The only place that constructs this pack's PolicyPack (one per process).
+ */
+import { PolicyPack } from "@pulumi/policy";
+import { devicePluginPolicies } from "./device-plugin";
+import { gpuPodPolicies } from "./gpu-pods";
+import { nodeGroupScalingPolicies } from "./node-group-scaling";
+import { quotaHeadroomPolicies } from "./quota-headroom";
+import { servingMemoryPolicies } from "./serving-memory";
+
+new PolicyPack("gpu-capacity", {
+  description: "GPU capacity headroom, GPU memory padding and GPU node hygiene for gpu-platform-kit stacks.",
+  policies: [
+    ...quotaHeadroomPolicies,
+    ...nodeGroupScalingPolicies,
+    ...servingMemoryPolicies,
+    ...gpuPodPolicies,
+    ...devicePluginPolicies,
+  ],
+});

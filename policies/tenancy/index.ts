@@ -1,0 +1,26 @@
+/**
+ * The tenancy pack: namespaces, host access, cross-tenant references, dedicated pools, RBAC,
+ * image provenance and service-account tokens. The only place that constructs this pack's
+ * PolicyPack (one per process).
+ */
+import { PolicyPack } from "@pulumi/policy";
+import { crossTenantPolicies } from "./cross-tenant";
+import { dedicatedPoolPolicies } from "./dedicated-pools";
+import { imagePolicies } from "./images";
+import { namespacePolicies } from "./namespaces";
+import { podSecurityPolicies } from "./pod-security";
+import { rbacPolicies } from "./rbac";
+import { serviceAccountTokenPolicies } from "./service-account-token";
+
+new PolicyPack("tenancy", {
+  description: "Multi-tenant isolation for gpu-platform-kit stacks.",
+  policies: [
+    ...namespacePolicies,
+    ...podSecurityPolicies,
+    ...crossTenantPolicies,
+    ...dedicatedPoolPolicies,
+    ...rbacPolicies,
+    ...imagePolicies,
+    ...serviceAccountTokenPolicies,
+  ],
+});
