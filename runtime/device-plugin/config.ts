@@ -18,6 +18,7 @@ export const ENV = {
   socketName: "GPK_DEVICE_PLUGIN_SOCKET",
   toolsDir: "GPK_GPU_SIM_TOOLS_DIR",
   pollMs: "GPK_DEVICE_PLUGIN_POLL_MS",
+  tickMs: "GPK_GPU_SIM_TICK_MS",
 } as const;
 
 export interface DevicePluginConfig {
@@ -25,7 +26,8 @@ export interface DevicePluginConfig {
   nodeName: string;
   product: GpuProduct;
   count: number;
-  numaNodes: number;
+  /** NUMA nodes the GPUs split across; undefined leaves gpu-sim's default (2 for 4+ GPUs). */
+  numaNodes: number | undefined;
   replicas: number;
   pluginDir: string;
   socketName: string;
@@ -37,6 +39,8 @@ export interface DevicePluginConfig {
    */
   toolsDir: string;
   pollIntervalMs: number;
+  /** Real-time period of stepping the GPU model (and rewriting the state file). */
+  tickMs: number;
 }
 
 export class ConfigError extends Error {
@@ -49,7 +53,7 @@ export function parseDevicePluginEnv(env: NodeJS.ProcessEnv): DevicePluginConfig
     throw new ConfigError(`${ENV.product}: expected one of ${GPU_PRODUCT_IDS.join(", ")}, got ${JSON.stringify(env[ENV.product])}`);
   }
   const count = integer(env, ENV.count, 8, 1, 64);
-  const numaNodes = integer(env, ENV.numaNodes, count >= 2 ? 2 : 1, 1, count);
+  const numaNodes = env[ENV.numaNodes] ? integer(env, ENV.numaNodes, 1, 1, count) : undefined;
   const socketName = env[ENV.socketName] ?? DEFAULT_SOCKET_NAME;
   if (socketName === "" || socketName.includes("/")) {
     throw new ConfigError(`${ENV.socketName}: expected a file name, got ${JSON.stringify(socketName)}`);
@@ -64,6 +68,7 @@ export function parseDevicePluginEnv(env: NodeJS.ProcessEnv): DevicePluginConfig
     socketName,
     toolsDir: env[ENV.toolsDir] ?? "",
     pollIntervalMs: integer(env, ENV.pollMs, 1000, 10, 60_000),
+    tickMs: integer(env, ENV.tickMs, 1000, 10, 60_000),
   };
 }
 

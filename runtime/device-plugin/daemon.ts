@@ -1,21 +1,45 @@
 /**
- * Wires a configured plugin together: the GPU backend for this node, the gRPC server, and (when
- * a tools directory is configured) what Allocate mounts into containers.
+ * Wires a configured plugin together: the node's simulated GPUs (gpu-sim), the gRPC server, and
+ * — when a tools directory is configured — the state file that the simulated nvidia-smi in
+ * allocated containers reads.
+ *
+ * The plugin owns the node's GPU model: it steps it in real time every `tickMs` so thermal
+ * state evolves and a thermal shutdown or recovery reaches kubelet as a health change.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { SimNode, writeNodeState } from "../gpu-sim";
 import { type DevicePluginConfig } from "./config";
-import { evenlySpreadGpus, InMemoryGpus, type ResourceManager } from "./resource-manager";
+import { SIM_STATE_FILE } from "./container-spec";
 import { DevicePluginServer } from "./server";
+import { SimNodeGpus } from "./sim-backend";
 
 export interface Daemon {
   server: DevicePluginServer;
-  resources: ResourceManager;
+  node: SimNode;
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: DevicePluginConfig, log: (message: string) => void): Promise<Daemon> {
-  const resources = new InMemoryGpus(evenlySpreadGpus(config.nodeName, config.count, config.numaNodes));
+export async function startDaemon(
+  config: DevicePluginConfig,
+  log: (message: string) => void,
+  now: () => number = () => performance.now(),
+): Promise<Daemon> {
+  const node = new SimNode({ hostname: config.nodeName, product: config.product, count: config.count, numaNodes: config.numaNodes });
+  const statePath = config.toolsDir ? path.join(config.toolsDir, SIM_STATE_FILE) : undefined;
+  const writeState = () => {
+    if (!statePath) return;
+    try {
+      writeNodeState(statePath, node);
+    } catch (err) {
+      log(`device-plugin: cannot write ${statePath}: ${(err as Error).message}`);
+    }
+  };
+  if (config.toolsDir) fs.mkdirSync(config.toolsDir, { recursive: true });
+  writeState();
+
   const server = new DevicePluginServer({
-    resources,
+    resources: new SimNodeGpus(node),
     pluginDir: config.pluginDir,
     socketName: config.socketName,
     replicas: config.replicas,
@@ -24,8 +48,24 @@ export async function startDaemon(config: DevicePluginConfig, log: (message: str
     log,
   });
   await server.start();
-  log(
-    `device-plugin: serving ${config.count}x ${config.product} (${config.replicas} replica(s) each) on ${server.socketPath}`,
-  );
-  return { server, resources, stop: () => server.stop() };
+
+  let last = now();
+  const ticker = setInterval(() => {
+    const t = now();
+    node.step(Math.max(0, (t - last) / 1000));
+    last = t;
+    writeState();
+  }, config.tickMs);
+  ticker.unref();
+
+  const uuids = node.devices.map((d) => `${d.id.index}:${d.id.uuid}@numa${d.id.numaNode}`).join(" ");
+  log(`device-plugin: serving ${config.count}x ${config.product}, ${config.replicas} replica(s) each, on ${server.socketPath}: ${uuids}`);
+  return {
+    server,
+    node,
+    stop: async () => {
+      clearInterval(ticker);
+      await server.stop();
+    },
+  };
 }

@@ -2,8 +2,8 @@
  * The seam between the gRPC server and whatever owns the GPUs (NVIDIA's plugin splits
  * `plugin/server.go` from its NVML/Tegra resource managers the same way). The server only
  * needs: which physical GPUs exist, where they sit (NUMA), whether they are healthy, and a
- * signal when that changes. Backends: `InMemoryGpus` (a static set whose health can be flipped)
- * and the gpu-sim adapter.
+ * signal when that changes. Backends: `SimNodeGpus` (sim-backend.ts, the GPU model main.ts
+ * runs) and `InMemoryGpus` (a fixed set whose health is set directly).
  */
 import { EventEmitter } from "node:events";
 
@@ -28,10 +28,7 @@ export interface ResourceManager {
   subscribe(listener: () => void): () => void;
 }
 
-/**
- * A fixed set of GPUs with settable health. The backend for tests and for a plugin started
- * without the simulator; also the base the gpu-sim adapter feeds.
- */
+/** A fixed set of GPUs with settable health, for protocol tests that flip health directly. */
 export class InMemoryGpus implements ResourceManager {
   private readonly byUuid = new Map<string, PhysicalGpu>();
   private readonly events = new EventEmitter();
@@ -62,32 +59,4 @@ export class InMemoryGpus implements ResourceManager {
     this.byUuid.set(uuid, { ...gpu, healthy });
     this.events.emit("change");
   }
-}
-
-/**
- * `count` GPUs spread evenly over `numaNodes` nodes (first half on node 0, as on a p5.48xlarge
- * where GPUs 0–3 hang off socket 0), with UUIDs derived from `node` so they are stable per node.
- */
-export function evenlySpreadGpus(node: string, count: number, numaNodes = count >= 2 ? 2 : 1): PhysicalGpu[] {
-  const perNode = Math.ceil(count / numaNodes);
-  return Array.from({ length: count }, (_, index) => ({
-    uuid: stableUuid(node, index),
-    index,
-    numaNode: Math.floor(index / perNode),
-    healthy: true,
-  }));
-}
-
-/** A deterministic NVML-style UUID (GPU-8-4-4-4-12 hex) from node name and index (FNV-1a). */
-export function stableUuid(node: string, index: number): string {
-  let hex = "";
-  let h = 0x811c9dc5;
-  for (let round = 0; hex.length < 32; round++) {
-    for (const ch of `${node}/${index}/${round}`) {
-      h ^= ch.charCodeAt(0);
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-    hex += h.toString(16).padStart(8, "0");
-  }
-  return `GPU-${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { buildSync } from "esbuild";
 import { ConfigError, parseDevicePluginEnv } from "../../runtime/device-plugin/config";
 import type { ListAndWatchResponse } from "../../runtime/device-plugin/proto";
+import { readNodeState } from "../../runtime/gpu-sim";
 import { dialPlugin, startKubelet, tempPluginDir, waitFor, type KubeletPeer } from "./kubelet-peer";
 
 /** A ConfigMap holds at most 1 MiB (Kubernetes docs, "ConfigMaps"); the bundle must leave room. */
@@ -32,17 +33,18 @@ function bundle(): string {
 }
 
 describe("environment", () => {
-  it("defaults to 8 H100s on 2 NUMA nodes without sharing", () => {
+  it("defaults to 8 H100s without sharing, NUMA split left to gpu-sim", () => {
     expect(parseDevicePluginEnv({ GPK_NODE_NAME: "n1" })).toEqual({
       nodeName: "n1",
       product: "h100",
       count: 8,
-      numaNodes: 2,
+      numaNodes: undefined,
       replicas: 1,
       pluginDir: "/var/lib/kubelet/device-plugins",
       socketName: "gpk-nvidia-gpu.sock",
       toolsDir: "",
       pollIntervalMs: 1000,
+      tickMs: 1000,
     });
   });
 
@@ -80,6 +82,8 @@ describe("bundled device plugin process", () => {
         GPK_TIME_SLICING_REPLICAS: "2",
         GPK_DEVICE_PLUGIN_DIR: dir,
         GPK_DEVICE_PLUGIN_POLL_MS: "50",
+        GPK_GPU_SIM_TOOLS_DIR: path.join(dir, "tools"),
+        GPK_GPU_SIM_TICK_MS: "50",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -100,6 +104,12 @@ describe("bundled device plugin process", () => {
       expect(ids).toHaveLength(8);
       expect(ids[0]).toMatch(/^GPU-[0-9a-f-]{36}::0$/);
       expect(responses[0].devices.map((d) => d.topology!.nodes[0].ID)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+      // The state file the simulated nvidia-smi reads describes the same GPUs, and time runs.
+      const statePath = path.join(dir, "tools", "state.json");
+      await waitFor(() => fs.existsSync(statePath) && readNodeState(statePath).timeS > 0, "state file with time advanced");
+      const state = readNodeState(statePath);
+      expect(state.hostname).toBe("kind-worker");
+      expect(state.devices.map((d) => `${d.id.uuid}::0`)).toEqual(ids.filter((id) => id.endsWith("::0")));
       client.close();
     } finally {
       child.kill("SIGTERM");

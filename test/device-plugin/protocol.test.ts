@@ -7,17 +7,18 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GPU_RESOURCE } from "../../components/gpu";
-import { SIM_CONTAINER_DIR, SIM_DIR_ENV } from "../../runtime/device-plugin/container-spec";
+import { SIM_CONTAINER_DIR } from "../../runtime/device-plugin/container-spec";
 import type {
   AllocateResponse,
   DevicePluginOptions,
   PreferredAllocationResponse,
 } from "../../runtime/device-plugin/proto";
-import { evenlySpreadGpus, InMemoryGpus } from "../../runtime/device-plugin/resource-manager";
+import { deviceIdentities } from "../../runtime/gpu-sim";
+import { InMemoryGpus } from "../../runtime/device-plugin/resource-manager";
 import { DevicePluginServer, type DevicePluginServerOptions } from "../../runtime/device-plugin/server";
 import { dialPlugin, startKubelet, tempPluginDir, waitFor, type KubeletPeer } from "./kubelet-peer";
 
-const GPUS = evenlySpreadGpus("node-a", 8); // GPUs 0-3 on NUMA 0, 4-7 on NUMA 1
+const GPUS = deviceIdentities("node-a", 8, 2); // GPUs 0-3 on NUMA 0, 4-7 on NUMA 1
 const uuid = (i: number) => GPUS[i].uuid;
 
 let dir: string;
@@ -143,7 +144,7 @@ describe("DevicePlugin service", () => {
     const client = await startPlugin({ containerTools: { toolsHostDir: "/var/lib/gpk/gpu-sim" } });
     const res = await client.unary<object, AllocateResponse>("Allocate")({ container_requests: [{ devices_ids: [uuid(1)] }] });
     const [container] = res.container_responses;
-    expect(container.envs).toEqual({ NVIDIA_VISIBLE_DEVICES: uuid(1), [SIM_DIR_ENV]: SIM_CONTAINER_DIR });
+    expect(container.envs).toEqual({ NVIDIA_VISIBLE_DEVICES: uuid(1), GPK_SIM_STATE: "/run/gpk/gpu-sim/state.json" });
     expect(container.mounts).toEqual([
       { container_path: SIM_CONTAINER_DIR, host_path: "/var/lib/gpk/gpu-sim", read_only: true },
       { container_path: "/usr/bin/nvidia-smi", host_path: "/var/lib/gpk/gpu-sim/nvidia-smi", read_only: true },
