@@ -6,7 +6,7 @@
  */
 import { fnv1a, type Tokenizer } from "./tokenizer";
 
-// Each word is one tokenizer chunk (at most 6 characters with its leading space).
+// Each word is one tokenizer chunk (at most 7 characters with its leading space).
 const WORDS = (
   " the of and to in is that for it as with on be by this are from at an or we can which not " +
   "model token cache block batch GPU queue memory serve step page prefix decode stream tensor kernel " +
@@ -41,7 +41,8 @@ export class SimulatedModel {
   /** The token at output position `index`: a word, with a full stop every 12th and a comma every 7th. */
   tokenAt(seed: number, index: number): number {
     if (index % 12 === 11) return this.wordIds[WORDS.length]!;
-    if (index % 7 === 6) return this.wordIds[WORDS.length + 1]!;
+    // No comma next to a full stop: adjacent punctuation would tokenize as one chunk.
+    if (index % 7 === 6 && index % 12 !== 10 && index % 12 !== 0) return this.wordIds[WORDS.length + 1]!;
     return this.wordIds[fnv1a(`${seed}:${index}`) % WORDS.length]!;
   }
 

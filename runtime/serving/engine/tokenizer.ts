@@ -9,7 +9,7 @@
  * 1. special markers `<|...|>` are one token each;
  * 2. the rest splits GPT-style into pieces: an optional space plus a run of letters, a space
  *    plus up to 3 digits, a space plus a run of punctuation, or whitespace;
- * 3. pieces longer than 6 UTF-16 units split into 6-unit chunks;
+ * 3. pieces longer than 7 UTF-16 units (a space and 6 letters) split into 7-unit chunks;
  * 4. a chunk's id is FNV-1a of its text modulo the model's vocabulary size.
  * Ids cannot be turned back into text; generated text comes from `SimulatedModel`, whose words
  * are single chunks, so re-tokenizing an output gives the same count.
@@ -17,7 +17,7 @@
 
 const SPECIAL = /<\|[a-z_]+\|>/g;
 const PIECE = / ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
-export const MAX_CHUNK = 6;
+export const MAX_CHUNK = 7;
 
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
