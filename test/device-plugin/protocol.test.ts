@@ -160,6 +160,17 @@ describe("DevicePlugin service", () => {
     expect(err?.details).toBe("devices_ids: unknown device IDs GPU-nope");
   });
 
+  it("GetPreferredAllocation does not take kubelet's first two when they straddle NUMA nodes", async () => {
+    const client = await startPlugin();
+    // Two free on each node, listed alternating: kubelet's order would pair GPU 5 with GPU 1.
+    const res = await client.unary<object, PreferredAllocationResponse>("GetPreferredAllocation")({
+      container_requests: [
+        { available_deviceIDs: [uuid(5), uuid(1), uuid(6), uuid(2)], must_include_deviceIDs: [], allocation_size: 2 },
+      ],
+    });
+    expect(res.container_responses[0].deviceIDs).toEqual([uuid(1), uuid(2)]);
+  });
+
   it("GetPreferredAllocation keeps a 2-GPU request on one NUMA node", async () => {
     const client = await startPlugin();
     // Free: 0, 2 (NUMA 0) and 4, 6, 7 (NUMA 1) — scattered; a naive first-two pick would be 0 and 2
