@@ -99,7 +99,8 @@ function identity(product: GpuProduct) {
 export const SIM_PROFILES: Record<GpuProduct, SimProfile> = {
   h100: {
     ...identity("h100"), architecture: "Hopper", reservedMiB: 480, maxVideoClockMHz: 1545, idleClockMHz: 345,
-    power: { idleW: 71, minLimitW: 200, ...H100_CALIBRATION.power },
+    // idleW: the capture read 71 W at 35 °C with no context; referred to 37 °C with the fitted leakage slope.
+    power: { idleW: 72.3, minLimitW: 200, ...H100_CALIBRATION.power },
     thermal: { ...H100_CALIBRATION.thermal },
     temps: { maxOperatingC: H100_TLIMIT_C, slowdownC: H100_TLIMIT_C + 2, shutdownC: H100_TLIMIT_C + 8, recoverC: 60, memMaxC: 95 },
     memTempOverSinkC: 5, pciDeviceId: "233010DE", pciSubSystemId: "16C110DE", vbiosVersion: "96.00.DA.00.0C",

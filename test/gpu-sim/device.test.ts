@@ -31,7 +31,7 @@ describe("power and clocks", () => {
     const r = new SimNode({ count: 1 }).device(0).readings();
     expect(r.smClockMHz).toBe(345);
     expect(r.clockEventReasons).toBe(R.GpuIdle);
-    expect(r.powerW).toBeCloseTo(71 + 0.66 * (r.dieTempC - 37), 0);
+    expect(r.powerW).toBeCloseTo(71, 0);
     expect(r.gpuTempC).toBeGreaterThanOrEqual(33);
     expect(r.gpuTempC).toBeLessThanOrEqual(36);
   });
