@@ -51,6 +51,8 @@ export class ServingMetrics implements EngineObserver {
     this.ttft = new Histogram({ name: "vllm:time_to_first_token_seconds", help: "Histogram of time to first token in seconds.", labelNames, registers, buckets: TTFT_BUCKETS });
     this.itl = new Histogram({ name: "vllm:inter_token_latency_seconds", help: "Histogram of inter-token latency in seconds.", labelNames, registers, buckets: ITL_BUCKETS });
     this.e2e = new Histogram({ name: "vllm:e2e_request_latency_seconds", help: "Histogram of e2e request latency in seconds.", labelNames, registers, buckets: E2E_BUCKETS });
+    // Series exist from the start (as vLLM pre-creates its labelled children), so dashboards and rate() see zeros, not gaps.
+    for (const h of [this.ttft, this.itl, this.e2e]) h.zero(this.labels);
     this.syncCounters();
     engine.addObserver(this);
   }
