@@ -78,7 +78,7 @@ export function tenantRoleRules() {
 }
 
 /** Default-deny for both directions, then DNS to kube-system and traffic inside the namespace. */
-export function tenantNetworkPolicySpecs(): Record<string, Record<string, unknown>> {
+export function tenantNetworkPolicySpecs(): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
   return {
     "default-deny": { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
     "allow-dns": {

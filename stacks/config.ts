@@ -5,7 +5,7 @@
  * `gpk:nodePools[1].gpusPerNode: expected a positive integer, got "8x"`.
  */
 import { z } from "zod";
-import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES } from "../components/gpu";
+import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
 import { workloadsSchema } from "./config-workloads";
 
 /** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */
@@ -73,7 +73,7 @@ const nodePoolSchema = z
   .object({
     name: dnsLabel(),
     /** GPU product id (kind: the simulated GPU; eks: derived from `instanceType`). */
-    product: oneOf(GPU_PRODUCT_IDS as [string, ...string[]]).optional(),
+    product: oneOf(GPU_PRODUCT_IDS as [GpuProduct, ...GpuProduct[]]).optional(),
     /** EC2 instance type (eks only), e.g. `p5.48xlarge`. */
     instanceType: z.string(expect("an EC2 instance type")).optional(),
     /** GPUs per node; on eks derived from `instanceType` when omitted. */

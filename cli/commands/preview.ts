@@ -7,15 +7,17 @@ import { ConfigError } from "../../stacks/load-config";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { renderStack, type RenderedResource, type RenderedStack } from "../render";
 import { validateResources, type ValidationReport } from "../render/validate";
+import { stackFile } from "../render/stack-files";
 import { formatTree } from "../render/tree";
 
-const usage = `Usage: gpk preview <stack> [--json]
+const usage = `Usage: gpk preview <stack> [--json] [--stacks-dir <dir>]
 
 Renders stacks/Pulumi.<stack>.yaml with the kit's Pulumi program under Pulumi's mock
 runtime (no CLI, cloud or cluster), validates every Kubernetes object against the upstream
 schemas and the KubeRay CRDs, and prints the resource tree.
 
-  --json   print {"stack","resources","schemaErrors","violations"} on stdout
+  --json              print {"stack","resources","schemaErrors","violations"} on stdout
+  --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
 Exit: 0 clean, 1 schema errors or mandatory policy violations, 2 bad stack name or config.`;
 
@@ -40,14 +42,15 @@ export function previewDocument(rendered: RenderedStack, report: ValidationRepor
 export const command: Command = {
   usage,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { json: { type: "boolean", default: false } });
+    const { values, positionals } = parseFlags(argv, { json: { type: "boolean", default: false }, "stacks-dir": { type: "string" } });
     if (positionals.length !== 1) throw new UsageError("expected exactly one stack name, e.g. `gpk preview local`");
     const stack = positionals[0]!;
+    stackFile(stack, values["stacks-dir"]); // an unknown stack is bad usage: say so before any work
     const started = process.hrtime.bigint();
     progress(`Rendering stack ${stack} under Pulumi's mock runtime...`);
     let rendered: RenderedStack;
     try {
-      rendered = await renderStack(stack);
+      rendered = await renderStack(stack, { stacksDir: values["stacks-dir"] });
     } catch (err) {
       if (err instanceof ConfigError) {
         for (const line of err.lines) process.stderr.write(`gpk preview: ${line}\n`);

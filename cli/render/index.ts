@@ -30,6 +30,9 @@ export async function renderStack(stack: string, options: RenderOptions = {}): P
   rendered = true;
   const file = stackFile(stack, options.stacksDir ?? DEFAULT_STACKS_DIR);
   pulumi.runtime.setAllConfig(readStackConfig(file));
+  // Validate before the program runs: a ConfigError thrown inside the stack would also
+  // surface as Pulumi's unhandled resource error, stack trace and all.
+  const config = loadStackConfig();
   await pulumi.runtime.setMocks(renderMocks, PROJECT_NAME, stack, false);
 
   // Wrap the mock monitor to see what the engine would: parents and component outputs.
@@ -58,11 +61,7 @@ export async function renderStack(stack: string, options: RenderOptions = {}): P
     registerOutputs(req, callback);
   };
 
-  let config: unknown;
-  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
-    config = loadStackConfig();
-    return deployPlatform().outputs;
-  });
+  const outputs = await pulumi.runtime.runInPulumiStack(async () => deployPlatform().outputs);
   await pulumi.runtime.disconnect();
   return { stack, config, resources: [...byUrn.values()], outputs: (outputs ?? {}) as Record<string, unknown> };
 }

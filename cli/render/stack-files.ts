@@ -19,6 +19,7 @@ export function listStacks(stacksDir: string = DEFAULT_STACKS_DIR): string[] {
 }
 
 export function stackFile(stack: string, stacksDir: string = DEFAULT_STACKS_DIR): string {
+  stacksDir = path.resolve(stacksDir);
   const stacks = listStacks(stacksDir);
   if (!stacks.includes(stack)) {
     throw new UsageError(`unknown stack ${JSON.stringify(stack)}; stacks in ${path.relative(process.cwd(), stacksDir) || "."}: ${stacks.join(", ") || "none"}`);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { GPU_RESOURCE } from "../../components/gpu";
+import { eksTaintEffect, poolNodeLabels, poolNodeTaints, poolSummary, resolvePoolHardware } from "../../components/gpu-node-group";
+import { devicePluginChartValues, devicePluginConfig } from "../../components/nvidia-device-plugin";
+import { tenantNetworkPolicySpecs, tenantQuotaHard, tenantRoleRules } from "../../components/tenant";
+import { eksKubeconfig } from "../../components/eks-cluster";
+
+describe("GPU pools", () => {
+  it("derives product and GPU count from the EC2 instance type on eks", () => {
+    expect(resolvePoolHardware("eks", { name: "p", instanceType: "g6e.12xlarge", desiredNodes: 1, maxNodes: 1 })).toEqual({ product: "l40s", gpusPerNode: 4 });
+    expect(() => resolvePoolHardware("eks", { name: "p", instanceType: "m5.large", desiredNodes: 1, maxNodes: 1 })).toThrow(/`pool.instanceType` must be a known EC2 GPU instance type, got "m5.large"/);
+  });
+
+  it("computes capacity as max nodes × GPUs × time-slicing replicas", () => {
+    const summary = poolSummary("kind", { name: "sim", product: "a10g", gpusPerNode: 2, desiredNodes: 1, maxNodes: 3, timeSlicingReplicas: 4 });
+    expect(summary.gpuCapacity).toBe(24);
+    expect(summary.nodeLabels["nvidia.com/gpu.replicas"]).toBe("4");
+    expect(summary).toMatchObject({ minNodes: 0, migStrategy: "none" });
+  });
+
+  it("taints every GPU node and adds the tenant taint to a dedicated pool", () => {
+    expect(poolNodeTaints({ name: "p", desiredNodes: 1, maxNodes: 1 })).toEqual([{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }]);
+    expect(poolNodeTaints({ name: "p", desiredNodes: 1, maxNodes: 1, dedicatedTenant: "ml" })).toEqual([
+      { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" },
+      { key: "gpk.dev/tenant", value: "ml", effect: "NoSchedule" },
+    ]);
+    expect(eksTaintEffect("NoSchedule")).toBe("NO_SCHEDULE");
+    expect(eksTaintEffect("PreferNoSchedule")).toBe("PREFER_NO_SCHEDULE");
+  });
+
+  it("labels nodes like GPU Feature Discovery does", () => {
+    expect(poolNodeLabels({ name: "train", desiredNodes: 1, maxNodes: 1 }, "h100", 8)).toEqual({
+      "gpk.dev/pool": "train",
+      "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+      "nvidia.com/gpu.count": "8",
+      "nvidia.com/gpu.memory": "81559",
+      "nvidia.com/gpu.replicas": "1",
+      "nvidia.com/device-plugin.config": "train",
+    });
+  });
+});
+
+describe("NVIDIA device plugin config", () => {
+  const opts = { failOnInitError: true, deviceListStrategy: "envvar" as const, renameByDefault: false };
+  it("adds time-slicing only to shared pools", () => {
+    expect(devicePluginConfig({ timeSlicingReplicas: 1, migStrategy: "none" }, opts)).not.toHaveProperty("sharing");
+    expect(devicePluginConfig({ timeSlicingReplicas: 4, migStrategy: "single" }, { ...opts, renameByDefault: true })).toMatchObject({
+      flags: { migStrategy: "single" },
+      sharing: { timeSlicing: { renameByDefault: true, failRequestsGreaterThanOne: true, resources: [{ name: GPU_RESOURCE, replicas: 4 }] } },
+    });
+  });
+
+  it("renders one named config per pool as YAML", () => {
+    const pools = [poolSummary("kind", { name: "a", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, timeSlicingReplicas: 2 }), poolSummary("kind", { name: "b", product: "l4", gpusPerNode: 1, desiredNodes: 1, maxNodes: 1 })];
+    const values = devicePluginChartValues({ target: "eks", pools, deviceListStrategy: "cdi-cri", failOnInitError: false }) as any;
+    expect(values.config.default).toBe("a");
+    expect(parse(values.config.map.a).sharing.timeSlicing.resources[0].replicas).toBe(2);
+    expect(parse(values.config.map.b).flags).toMatchObject({ failOnInitError: false, plugin: { deviceListStrategy: ["cdi-cri"] } });
+  });
+});
+
+describe("tenants", () => {
+  it("caps GPUs, CPU and memory in the quota", () => {
+    expect(tenantQuotaHard({ name: "t", gpuQuota: 3, allowedPools: ["p"], cpuQuota: "8" })).toEqual({
+      "requests.nvidia.com/gpu": "3", "requests.cpu": "8", "requests.memory": "256Gi", "limits.cpu": "8", "limits.memory": "256Gi",
+    });
+  });
+  it("denies all traffic by default and allows DNS and same-namespace traffic", () => {
+    const specs = tenantNetworkPolicySpecs();
+    expect(Object.keys(specs)).toEqual(["default-deny", "allow-dns", "allow-same-namespace"]);
+    expect(specs["allow-dns"]!.egress![0]).toMatchObject({ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
+  });
+  it("grants no wildcard and nothing about RBAC or quotas", () => {
+    for (const rule of tenantRoleRules()) {
+      expect(rule.verbs).not.toContain("*");
+      expect(rule.resources).not.toContain("*");
+      expect(rule.apiGroups).not.toContain("rbac.authorization.k8s.io");
+      if (rule.resources.includes("resourcequotas")) expect(rule.verbs).toEqual(["get", "list", "watch"]);
+    }
+  });
+});
+
+describe("EKS kubeconfig", () => {
+  it("authenticates with aws eks get-token", () => {
+    const config = parse(eksKubeconfig("c", "https://x", "Q0E="));
+    expect(config.clusters[0].cluster).toEqual({ server: "https://x", "certificate-authority-data": "Q0E=" });
+    expect(config.users[0].user.exec.command).toBe("aws");
+  });
+});

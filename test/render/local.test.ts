@@ -1,0 +1,58 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { renderStack, type RenderedStack } from "../../cli/render";
+import { validateResources } from "../../cli/render/validate";
+import { RUNTIME_HASH_ANNOTATION } from "../../components/runtime-bundle";
+import { expectTenant, ofType, one, parentOf } from "./helpers";
+
+let stack: RenderedStack;
+beforeAll(async () => {
+  stack = await renderStack("local");
+});
+
+describe("local stack (kind)", () => {
+  it("creates no cloud resources and talks to the kind context", () => {
+    expect(stack.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
+    const provider = one(stack, "pulumi:providers:kubernetes", "gpk-k8s");
+    expect(provider.inputs).toMatchObject({ context: "kind-gpk-local" });
+  });
+
+  it("describes the simulated pool with GFD labels and the GPU taint", () => {
+    const pool = one(stack, "gpk:index:GpuNodeGroup", "gpk-sim-h100");
+    expect(pool.inputs).toMatchObject({
+      poolName: "sim-h100", target: "kind", product: "h100", gpusPerNode: 4, maxNodes: 2, gpuCapacity: 8,
+      nodeTaints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }],
+    });
+    expect((pool.inputs as any).nodeLabels).toMatchObject({
+      "gpk.dev/pool": "sim-h100", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "4", "nvidia.com/gpu.memory": "81559",
+    });
+    expect(parentOf(stack, pool)?.type).toBe("gpk:index:Platform");
+  });
+
+  it("runs the simulated device plugin from a runtime bundle on the GPU pool", () => {
+    const [ds] = ofType(stack, "kubernetes:apps/v1:DaemonSet").filter((d) => (d.inputs as any).metadata.name === "gpk-device-plugin-sim-h100");
+    expect(ds).toBeDefined();
+    const spec = (ds!.inputs as any).spec.template.spec;
+    expect(spec.nodeSelector).toEqual({ "gpk.dev/pool": "sim-h100" });
+    expect(spec.tolerations).toContainEqual({ key: "nvidia.com/gpu", operator: "Equal", value: "present", effect: "NoSchedule" });
+    expect(spec.containers[0].command).toEqual(["node", "/opt/gpk/device-plugin.js"]);
+    expect(spec.containers[0].image).toMatch(/^docker\.io\/library\/node:.+@sha256:[0-9a-f]{64}$/);
+    expect(spec.containers[0].securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    const hash = (ds!.inputs as any).spec.template.metadata.annotations[RUNTIME_HASH_ANNOTATION];
+    const configMap = ofType(stack, "kubernetes:core/v1:ConfigMap").find((c) => (c.inputs as any).metadata.name === `gpk-device-plugin-${hash.slice(0, 10)}`);
+    expect(configMap, "ConfigMap named after the bundle hash").toBeDefined();
+    expect((configMap!.inputs as any).immutable).toBe(true);
+    expect(Object.keys((configMap!.inputs as any).data)).toEqual(["device-plugin.js"]);
+    expect((ds!.inputs as any).metadata.namespace).toBe("gpk-node");
+  });
+
+  it("creates both tenants with their isolation objects", () => {
+    expectTenant(stack, "team-a", 4, "gpk:team-a");
+    expectTenant(stack, "team-b", 2, "gpk:team-b");
+  });
+
+  it("renders only schema-valid Kubernetes objects", () => {
+    const report = validateResources(stack.resources);
+    expect(report.schemaErrors).toEqual([]);
+    expect(report.validatedObjects).toBeGreaterThan(15);
+  });
+});

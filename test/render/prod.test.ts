@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { renderStack, type RenderedStack } from "../../cli/render";
+import { validateResources } from "../../cli/render/validate";
+import { expectTenant, ofType, one, parentOf } from "./helpers";
+
+let stack: RenderedStack;
+beforeAll(async () => {
+  stack = await renderStack("prod");
+});
+
+describe("prod stack (eks)", () => {
+  it("adopts the existing cluster and builds a kubeconfig from it", () => {
+    expect(ofType(stack, "aws:eks/cluster:Cluster")).toEqual([]);
+    const provider = one(stack, "pulumi:providers:kubernetes", "gpk-k8s");
+    const kubeconfig = parse(String((provider.inputs as any).kubeconfig));
+    expect(kubeconfig.clusters[0].name).toBe("gpk-prod");
+    expect(kubeconfig.users[0].user.exec.args).toEqual(["eks", "get-token", "--cluster-name", "gpk-prod", "--output", "json"]);
+  });
+
+  it("creates one NVIDIA node group per pool with taints, GFD labels and least-privilege roles", () => {
+    const groups = ofType(stack, "aws:eks/nodeGroup:NodeGroup");
+    expect(groups.map((g) => g.name).sort()).toEqual(["gpk-serving", "gpk-training"]);
+    const training = one(stack, "aws:eks/nodeGroup:NodeGroup", "gpk-training").inputs as any;
+    expect(training).toMatchObject({
+      amiType: "AL2023_x86_64_NVIDIA", instanceTypes: ["p5.48xlarge"], clusterName: "gpk-prod",
+      scalingConfig: { minSize: 2, desiredSize: 2, maxSize: 4 },
+      subnetIds: ["subnet-0f1e2d3c4b5a60001", "subnet-0f1e2d3c4b5a60002", "subnet-0f1e2d3c4b5a60003"],
+    });
+    expect(training.taints).toEqual([
+      { key: "nvidia.com/gpu", value: "present", effect: "NO_SCHEDULE" },
+      { key: "gpk.dev/tenant", value: "research", effect: "NO_SCHEDULE" },
+    ]);
+    expect(training.labels).toMatchObject({ "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "8", "gpk.dev/pool": "training", "gpk.dev/tenant": "research" });
+    expect(training.nodeRoleArn).toMatch(/^arn:aws:iam::\d+:role\/gpk-training-node/);
+    const serving = one(stack, "aws:eks/nodeGroup:NodeGroup", "gpk-serving").inputs as any;
+    expect(serving.labels).toMatchObject({ "nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.count": "4" });
+    const pool = one(stack, "gpk:index:GpuNodeGroup", "gpk-training");
+    expect(pool.inputs).toMatchObject({ gpuCapacity: 32, dedicatedTenant: "research" });
+    const attachments = stack.resources.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && r.parent === pool.urn);
+    expect(attachments.map((a) => (a.inputs as any).policyArn).sort()).toEqual([
+      "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+      "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+      "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    ]);
+    expect(parentOf(stack, one(stack, "aws:eks/nodeGroup:NodeGroup", "gpk-training"))?.urn).toBe(pool.urn);
+  });
+
+  it("installs the pinned NVIDIA device plugin chart with one rendered config per pool", () => {
+    const release = one(stack, "kubernetes:helm.sh/v3:Release", "gpk-device-plugin").inputs as any;
+    expect(release).toMatchObject({ chart: "nvidia-device-plugin", version: "0.17.1", namespace: "gpk-node", repositoryOpts: { repo: "https://nvidia.github.io/k8s-device-plugin" } });
+    expect(Object.keys(release.values.config.map).sort()).toEqual(["serving", "training"]);
+    const training = parse(release.values.config.map.training);
+    expect(training).toEqual({
+      version: "v1",
+      flags: { migStrategy: "none", failOnInitError: true, plugin: { passDeviceSpecs: false, deviceListStrategy: ["envvar"], deviceIDStrategy: "uuid" } },
+    });
+    expect(release.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions).toEqual([
+      { key: "gpk.dev/pool", operator: "In", values: ["serving", "training"] },
+    ]);
+    expect(release.values.tolerations).toEqual([
+      { key: "nvidia.com/gpu", operator: "Equal", value: "present", effect: "NoSchedule" },
+      { key: "gpk.dev/tenant", operator: "Equal", value: "research", effect: "NoSchedule" },
+    ]);
+  });
+
+  it("creates the three tenants", () => {
+    expectTenant(stack, "search", 8, "gpk:search-engineers");
+    expectTenant(stack, "recsys", 8, "gpk:recsys-engineers");
+    expectTenant(stack, "research", 24, "gpk:research");
+  });
+
+  it("exports a platform summary", () => {
+    expect(stack.outputs.summary).toMatchObject({ stack: "prod", target: "eks", totalGpuCapacity: 56 });
+  });
+
+  it("renders only schema-valid Kubernetes objects", () => {
+    expect(validateResources(stack.resources).schemaErrors).toEqual([]);
+  });
+});

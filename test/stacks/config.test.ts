@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig } from "../../stacks/load-config";
+
+/** A valid kind stack; each bad-input case changes one thing. */
+function kindStack(): Record<string, any> {
+  return {
+    target: "kind",
+    nodePools: [
+      { name: "sim-h100", product: "h100", gpusPerNode: 4, desiredNodes: 2, maxNodes: 2 },
+      { name: "sim-l4", product: "l4", gpusPerNode: 1, desiredNodes: 1, maxNodes: 1, dedicatedTenant: "team-a" },
+    ],
+    tenants: [{ name: "team-a", gpuQuota: 2, allowedPools: ["sim-h100", "sim-l4"] }],
+  };
+}
+
+function eksStack(): Record<string, any> {
+  return {
+    target: "eks",
+    cluster: { mode: "create", name: "gpk", subnetIds: ["subnet-a", "subnet-b"] },
+    nodePools: [{ name: "train", instanceType: "p5.48xlarge", desiredNodes: 1, maxNodes: 2 }],
+    tenants: [{ name: "research", gpuQuota: 8, allowedPools: ["train"] }],
+  };
+}
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseStackConfig(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).lines;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("stack config", () => {
+  it("accepts a valid kind stack and applies every default", () => {
+    const config = parseStackConfig(kindStack());
+    expect(config.cluster).toEqual({ name: "gpk-local" });
+    expect(config.nodePools[0]).toMatchObject({ minNodes: 0, timeSlicingReplicas: 1, migStrategy: "none", capacityType: "ON_DEMAND", diskSizeGiB: 200 });
+    expect(config.tenants[0]).toMatchObject({ cpuQuota: "64", memoryQuota: "256Gi" });
+    expect(config.policy).toMatchObject({ headroomPercent: 20, maxGpuTempC: 85, thermalAwareAboveGpus: 16, maxGpuMemoryUtilization: 0.9 });
+    expect(config.devicePlugin).toEqual({ failOnInitError: true, deviceListStrategy: "envvar", renameByDefault: false });
+  });
+
+  it("accepts a valid eks stack", () => {
+    const config = parseStackConfig(eksStack());
+    expect(config.target).toBe("eks");
+    expect(config.cluster).toMatchObject({ mode: "create", kubernetesVersion: "1.33", endpointPublicAccess: false });
+  });
+
+  const cases: [string, (c: Record<string, any>) => void, string, () => Record<string, any>][] = [
+    ["non-numeric GPUs per node", (c) => (c.nodePools[1].gpusPerNode = "8x"), 'gpk:nodePools[1].gpusPerNode: expected a positive integer, got "8x"', kindStack],
+    ["zero GPUs per node", (c) => (c.nodePools[0].gpusPerNode = 0), "gpk:nodePools[0].gpusPerNode: expected a positive integer, got 0", kindStack],
+    ["unknown target", (c) => (c.target = "gke"), 'gpk:target: expected "kind" or "eks", got "gke"', kindStack],
+    ["unknown product", (c) => (c.nodePools[0].product = "b200"), 'gpk:nodePools[0].product: expected one of "h100", "a100", "l40s", "a10g", "l4", got "b200"', kindStack],
+    ["misspelt pool key", (c) => (c.nodePools[0].gpuCount = 4), "gpk:nodePools[0].gpuCount: unknown key", kindStack],
+    ["unknown top-level key", (c) => (c.tenant = []), "gpk:tenant: unknown key", kindStack],
+    ["desired above max", (c) => (c.nodePools[0].desiredNodes = 3), "gpk:nodePools[0].desiredNodes: expected minNodes ≤ desiredNodes ≤ maxNodes, got 0 ≤ 3 ≤ 2", kindStack],
+    ["tenant on an unknown pool", (c) => (c.tenants[0].allowedPools = ["sim-h100", "nope"]), 'gpk:tenants[0].allowedPools[1]: expected one of the pools sim-h100, sim-l4, got "nope"', kindStack],
+    ["pool dedicated to an unknown tenant", (c) => (c.nodePools[1].dedicatedTenant = "ghost"), 'gpk:nodePools[1].dedicatedTenant: expected one of the tenants team-a, got "ghost"', kindStack],
+    ["negative GPU quota", (c) => (c.tenants[0].gpuQuota = -1), "gpk:tenants[0].gpuQuota: expected a non-negative integer, got -1", kindStack],
+    ["bad memory quantity", (c) => (c.tenants[0].memoryQuota = "lots"), 'gpk:tenants[0].memoryQuota: expected a Kubernetes quantity such as "64" or "256Gi", got "lots"', kindStack],
+    ["headroom above 100%", (c) => (c.policy = { headroomPercent: 120 }), "gpk:policy.headroomPercent: expected a percentage, got 120", kindStack],
+    ["tenant named like a system namespace", (c) => (c.tenants[0].name = "kube-system"), 'gpk:tenants[0].name: expected a name that is not a system namespace, got "kube-system"', kindStack],
+    ["upper-case pool name", (c) => (c.nodePools[0].name = "GPU"), 'gpk:nodePools[0].name: expected a DNS label (lowercase letters, digits and \'-\', at most 63), got "GPU"', kindStack],
+    ["no tenants", (c) => delete c.tenants, "gpk:tenants: expected a list of tenants, got nothing", kindStack],
+    ["simulated pool without a product", (c) => delete c.nodePools[0].product, "gpk:nodePools[0].product: expected a simulated GPU product (required on kind)", kindStack],
+    ["instance type on kind", (c) => (c.nodePools[0].instanceType = "p5.48xlarge"), "gpk:nodePools[0].instanceType: expected no instance type on kind (pools are simulated)", kindStack],
+    ["unknown instance type", (c) => (c.nodePools[0].instanceType = "m5.large"), 'gpk:nodePools[0].instanceType: expected a known EC2 GPU instance type', eksStack],
+    ["GPU count contradicting the instance type", (c) => (c.nodePools[0].gpusPerNode = 4), "gpk:nodePools[0].gpusPerNode: expected 8 (the GPUs of p5.48xlarge), got 4", eksStack],
+    ["product contradicting the instance type", (c) => (c.nodePools[0].product = "a100"), 'gpk:nodePools[0].product: expected "h100" (the GPU of p5.48xlarge), got "a100"', eksStack],
+    ["one subnet for a new cluster", (c) => (c.cluster.subnetIds = ["subnet-a"]), "gpk:cluster.subnetIds: expected at least two subnet ids (EKS needs two AZs)", eksStack],
+    ["unknown cluster mode", (c) => (c.cluster.mode = "import"), 'gpk:cluster.mode: expected "create" or "adopt", got "import"', eksStack],
+    ["duplicate pool names", (c) => c.nodePools.push({ ...c.nodePools[0] }), 'gpk:nodePools[1].name: expected a unique pool name, got "train" twice', eksStack],
+  ];
+
+  it.each(cases)("reports %s with its key path", (_label, mutate, expected, base) => {
+    const raw = base();
+    mutate(raw);
+    const lines = problems(raw);
+    expect(lines.some((line) => line.startsWith(expected))).toBe(true);
+    if (!lines.some((line) => line.startsWith(expected))) throw new Error(lines.join("\n"));
+  });
+
+  it("reports a pool shared with a tenant it is not dedicated to", () => {
+    const raw = kindStack();
+    raw.tenants.push({ name: "team-b", gpuQuota: 1, allowedPools: ["sim-l4"] });
+    expect(problems(raw)).toEqual(['gpk:tenants[1].allowedPools[0]: expected a pool not dedicated to another tenant, got "sim-l4" (dedicated to "team-a")']);
+  });
+
+  it("reports every problem, one line each", () => {
+    const raw = kindStack();
+    raw.nodePools[0].gpusPerNode = "8x";
+    raw.tenants[0].gpuQuota = "lots";
+    expect(problems(raw)).toEqual([
+      'gpk:nodePools[0].gpusPerNode: expected a positive integer, got "8x"',
+      'gpk:tenants[0].gpuQuota: expected a non-negative integer, got "lots"',
+    ]);
+  });
+});
