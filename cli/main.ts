@@ -15,9 +15,21 @@ function commandModule(name: string): Command {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
+  sim: {
+    summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
+    load: () => commandModule("sim"),
+  },
+  telemetry: {
+    summary: "DCGM-compatible Prometheus exporter (--source sim|nvidia-smi, --port 9400)",
+    load: () => commandModule("telemetry"),
+  },
   preview: {
     summary: "Render a stack under Pulumi's mock runtime, validate every object and print the resource tree",
     load: () => commandModule("preview"),
+  },
+  check: {
+    summary: "Run the policy packs (gpu-capacity, thermal, tenancy) over a stack through the Pulumi analyzer protocol",
+    load: () => commandModule("check"),
   },
   serve: {
     summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",

@@ -31,6 +31,29 @@ export interface CheckOptions {
   policiesDir?: string;
   /** Called with notes for the user (unused settings); default: none. */
   warn?: (message: string) => void;
+  /** Packs already started with `startPacks` (so their start-up overlaps rendering). */
+  started?: StartedPacks;
+}
+
+/** Pack processes being started, by pack name. */
+export type StartedPacks = Map<string, Promise<PackAnalyzer>>;
+
+/**
+ * Starts the packs' analyzer processes now; hand the result to `checkStack` (which closes
+ * them) or to `closePacks`. Starting them before rendering hides their start-up time.
+ */
+export function startPacks(packs: readonly string[] = PACKS, policiesDir = POLICIES_DIR): StartedPacks {
+  const started: StartedPacks = new Map();
+  for (const name of packs) {
+    const p = PackAnalyzer.start(path.join(policiesDir, name));
+    p.catch(() => undefined); // Reported when awaited; never an unhandled rejection.
+    started.set(name, p);
+  }
+  return started;
+}
+
+export async function closePacks(started: StartedPacks): Promise<void> {
+  await Promise.all([...started.values()].map((p) => p.then((a) => a.close(), () => undefined)));
 }
 
 /** The stack config's `policy` section: thresholds by name, or per-policy overrides keyed by policy name. */
@@ -67,8 +90,8 @@ interface PackRun {
   settingsUsed: Set<string>;
 }
 
-async function runPack(dir: string, rendered: RenderedStack, settings: Record<string, unknown>): Promise<PackRun> {
-  const analyzer = await PackAnalyzer.start(dir);
+async function runPack(starting: Promise<PackAnalyzer>, rendered: RenderedStack, settings: Record<string, unknown>): Promise<PackRun> {
+  const analyzer = await starting;
   try {
     const info = await analyzer.getAnalyzerInfo();
     const { config, used } = buildPolicyConfig(info.name, info.policies, settings);
@@ -119,9 +142,15 @@ const LEVEL_ORDER: Record<EnforcementLevel, number> = { mandatory: 0, advisory: 
 /** Runs the packs over the rendered stack; violations sorted by pack, policy, level and URN. */
 export async function checkStack(rendered: RenderedStack, opts: CheckOptions = {}): Promise<Violation[]> {
   const settings = stackPolicySettings(rendered.config);
-  const dir = opts.policiesDir ?? POLICIES_DIR;
-  const runs = await Promise.all((opts.packs ?? PACKS).map((name) => runPack(path.join(dir, name), rendered, settings)));
-  if (opts.warn && (opts.packs ?? PACKS).length === PACKS.length) {
+  const packs = opts.packs ?? PACKS;
+  const started = opts.started ?? startPacks(packs, opts.policiesDir);
+  let runs: PackRun[];
+  try {
+    runs = await Promise.all(packs.map((name) => runPack(started.get(name) ?? Promise.reject(new Error(`pack ${name} was not started`)), rendered, settings)));
+  } finally {
+    await closePacks(started);
+  }
+  if (opts.warn && packs.length === PACKS.length) {
     for (const key of unusedSettings(settings, runs.map((r) => r.settingsUsed))) {
       opts.warn(`policy.${key} is not a setting of any policy pack; it was ignored`);
     }

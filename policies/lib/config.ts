@@ -5,7 +5,7 @@
  * at all (unit tests, older CLIs), so the defaults are applied here too, from one place.
  */
 import type { PolicyConfigSchema } from "@pulumi/policy";
-import { SYSTEM_NAMESPACE, SYSTEM_NAMESPACES } from "../../components/gpu";
+import { NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACES } from "../../components/gpu";
 
 type JsonSchema = PolicyConfigSchema["properties"][string];
 
@@ -36,7 +36,7 @@ export const CONFIG = {
     description: "Namespaces that belong to the platform rather than to a tenant.",
   },
   privilegedNamespaces: {
-    type: "array", items: { type: "string" }, default: [SYSTEM_NAMESPACE, "kube-system"],
+    type: "array", items: { type: "string" }, default: [NODE_AGENT_NAMESPACE, "kube-system"],
     description: "Namespaces whose node agents (device plugin, telemetry) may run privileged or use host paths and namespaces.",
   },
   allowedRegistries: {
