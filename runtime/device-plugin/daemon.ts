@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { SimNode, writeNodeState } from "../gpu-sim";
 import { type DevicePluginConfig } from "./config";
 import { SIM_STATE_FILE } from "./container-spec";
+import { installNvidiaSmi } from "./nvidia-smi";
 import { DevicePluginServer } from "./server";
 import { SimNodeGpus } from "./sim-backend";
 
@@ -35,7 +36,11 @@ export async function startDaemon(
       log(`device-plugin: cannot write ${statePath}: ${(err as Error).message}`);
     }
   };
-  if (config.toolsDir) fs.mkdirSync(config.toolsDir, { recursive: true });
+  if (config.toolsDir) {
+    fs.mkdirSync(config.toolsDir, { recursive: true });
+    const installed = installNvidiaSmi(config.toolsDir, process.argv[1]);
+    if (installed) log(`device-plugin: installed the simulated nvidia-smi as ${installed}`);
+  }
   writeState();
 
   const server = new DevicePluginServer({

@@ -3,9 +3,13 @@
  * settings from the environment (config.ts), advertises the node's simulated GPUs to kubelet,
  * and shuts down cleanly on SIGTERM/SIGINT (removing its socket, so kubelet marks the resource
  * unavailable at once instead of waiting for the stream to break).
+ *
+ * Invoked as `nvidia-smi` (the copy the daemon installs for containers) it is the simulated
+ * nvidia-smi instead (nvidia-smi.ts).
  */
 import { ConfigError, parseDevicePluginEnv } from "./config";
 import { startDaemon } from "./daemon";
+import { invokedAsNvidiaSmi, nvidiaSmiMain } from "./nvidia-smi";
 
 async function main(): Promise<void> {
   const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
@@ -37,7 +41,11 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`device-plugin: ${err.message}\n`);
-  process.exit(1);
-});
+if (invokedAsNvidiaSmi(process.argv)) {
+  process.exitCode = nvidiaSmiMain(process.argv, process.env);
+} else {
+  main().catch((err: Error) => {
+    process.stderr.write(`device-plugin: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -3,7 +3,7 @@
  * settings components/runtime-bundle.ts uses), run as `node device-plugin.js` against a kubelet
  * played by the test, then stopped with SIGTERM.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -110,6 +110,24 @@ describe("bundled device plugin process", () => {
       const state = readNodeState(statePath);
       expect(state.hostname).toBe("kind-worker");
       expect(state.devices.map((d) => `${d.id.uuid}::0`)).toEqual(ids.filter((id) => id.endsWith("::0")));
+
+      // The installed nvidia-smi, run the way a container runs it after Allocate.
+      const uuids = state.devices.map((d) => d.id.uuid);
+      const smi = (...args: string[]) =>
+        execFileSync(path.join(dir!, "tools", "nvidia-smi"), args, {
+          encoding: "utf8",
+          env: {
+            PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`,
+            GPK_SIM_STATE: statePath,
+            NVIDIA_VISIBLE_DEVICES: `${uuids[2]},${uuids[0]}`,
+          },
+        });
+      expect(smi("-L")).toBe(
+        `GPU 0: NVIDIA H100 80GB HBM3 (UUID: ${uuids[2]})\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: ${uuids[0]})\n`,
+      );
+      expect(smi("--query-gpu=uuid,name", "--format=csv,noheader")).toBe(
+        `${uuids[2]}, NVIDIA H100 80GB HBM3\n${uuids[0]}, NVIDIA H100 80GB HBM3\n`,
+      );
       client.close();
     } finally {
       child.kill("SIGTERM");
