@@ -131,6 +131,17 @@ export const IMAGES = {
     digestKind: "index",
   },
   /**
+   * Node image of the local kind cluster (`gpk local up`): Kubernetes v1.33.1, the image kind
+   * v0.29.0 released. Seen 2026-11-27 with this digest in many independent public repos
+   * (Makefiles, e2e scripts, kind configs citing the kind v0.29.0 release notes).
+   */
+  kindNode: {
+    repository: "kindest/node",
+    tag: "v1.33.1",
+    digest: "sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f",
+    digestKind: "index",
+  },
+  /**
    * Ray head (and CPU-only / kind workers). Head and workers must run the same Ray and
    * Python versions, so this and `rayGpu` are a matched 2.55.1 / py3.10 pair; KubeRay 1.7
    * supports it. Seen 2026-11-27 together with `rayGpu` in one public repo's pinned image

@@ -42,7 +42,8 @@ function literalKeys(source: ts.SourceFile, name: string): string[] {
 describe("IMAGES", () => {
   it("pins every image the kit deploys", () => {
     expect(Object.keys(IMAGES).sort()).toEqual(
-      ["dcgmExporter", "kubeScheduler", "node", "nvidiaDevicePlugin", "ray", "rayGpu", "redis", "vllm"].sort(),
+      ["dcgmExporter",
+      "kindNode", "kubeScheduler", "node", "nvidiaDevicePlugin", "ray", "rayGpu", "redis", "vllm"].sort(),
     );
   });
 
