@@ -31,6 +31,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Run the policy packs (gpu-capacity, thermal, tenancy) over a stack through the Pulumi analyzer protocol",
     load: () => commandModule("check"),
   },
+  local: {
+    summary: "Create a kind cluster for a kind stack and pulumi up it (gpk local up|down [--stack local])",
+    load: () => commandModule("local"),
+  },
   serve: {
     summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
     load: () => commandModule("serve"),

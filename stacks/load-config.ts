@@ -63,14 +63,19 @@ function decodeConfigValue(text: string): unknown {
   }
 }
 
-/** The `gpk:*` keys of the running stack's config, namespace stripped. */
-export function readGpkConfig(): Record<string, unknown> {
+/** The `gpk:*` keys of a config map as Pulumi hands it to a program, namespace stripped and decoded. */
+export function gpkKeys(all: Record<string, string>): Record<string, unknown> {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+  for (const [key, value] of Object.entries(all)) {
     if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = decodeConfigValue(value);
   }
   return raw;
+}
+
+/** The `gpk:*` keys of the running stack's config. */
+export function readGpkConfig(): Record<string, unknown> {
+  return gpkKeys(pulumi.runtime.allConfig());
 }
 
 /** Reads and validates the running stack's config; throws `ConfigError` when it is bad. */
