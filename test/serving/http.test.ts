@@ -55,6 +55,13 @@ describe("OpenAI API with the official client", () => {
     expect(server.engine.tokenizer.count(res.choices[0]!.text)).toBe(12);
   });
 
+  it("accepts a prompt as token ids, alone or in a one-element batch", async () => {
+    const flat = await client.completions.create({ model: MODEL, prompt: [1, 2, 3, 4, 5], max_tokens: 2 });
+    const nested = await client.completions.create({ model: MODEL, prompt: [[1, 2, 3, 4, 5]], max_tokens: 2 });
+    expect(flat.usage!.prompt_tokens).toBe(5);
+    expect(nested.choices[0]!.text).toBe(flat.choices[0]!.text);
+  });
+
   it("returns a chat completion that ends on its own without max_tokens", async () => {
     const res = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Say something." }] });
     expect(res.choices[0]!.message.role).toBe("assistant");
@@ -136,7 +143,7 @@ describe("bad input is an OpenAI-style 4xx naming the parameter", () => {
     expect((await fetch(`${server.url}/v1/completions`)).status).toBe(405);
     const missing = await fetch(`${server.url}/v2/nothing`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe("not_found");
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 });

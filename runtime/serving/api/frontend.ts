@@ -93,7 +93,8 @@ export class OpenAIFrontend {
     let requestedMax: number | null | undefined = body.max_tokens;
     if (kind === "completion") {
       const prompt = (body as CompletionRequest).prompt;
-      const one = Array.isArray(prompt) ? prompt[0]! : prompt;
+      // string | [string] | token ids | [token ids]
+      const one = typeof prompt === "string" || typeof prompt[0] === "number" ? prompt : prompt[0]!;
       promptTokenIds = typeof one === "string" ? tok.encode(one) : (one as number[]).slice();
       const bad = promptTokenIds.find((id) => id >= m.vocabSize);
       if (bad !== undefined) return apiError(400, `Token id ${bad} is out of vocabulary (size ${m.vocabSize}).`, { param: "prompt" });
