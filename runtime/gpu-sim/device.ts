@@ -49,7 +49,8 @@ export interface DeviceDynamics {
   /** Recent (duration, watts) segments covering the last second, for the averaged reading. */
   powerWindow: [number, number][];
   energyMJ: number;
-  violationUs: { powerCap: number; swThermal: number; hwThermal: number; hwSlowdown: number };
+  /** Time (µs) each limit held the clock down; `thermal` is any thermal reason (DCGM_FI_DEV_THERMAL_VIOLATION). */
+  violationUs: { powerCap: number; swThermal: number; hwThermal: number; hwSlowdown: number; thermal: number };
   lastXid: number;
   xidCount: number;
   xidUnhealthy: boolean;
@@ -97,7 +98,7 @@ export class SimGpu {
     return {
       timeS: 0, thermal, thermalCapMHz: this.profile.maxSmClockMHz, hwSlowdownLatched: false, shutdown: false,
       smClockMHz: this.profile.idleClockMHz, reasons: R.GpuIdle, powerW, powerWindow: [[POWER_AVERAGE_WINDOW_S, powerW]],
-      energyMJ: 0, violationUs: { powerCap: 0, swThermal: 0, hwThermal: 0, hwSlowdown: 0 },
+      energyMJ: 0, violationUs: { powerCap: 0, swThermal: 0, hwThermal: 0, hwSlowdown: 0, thermal: 0 },
       lastXid: 0, xidCount: 0, xidUnhealthy: false,
     };
   }
@@ -245,6 +246,7 @@ export class SimGpu {
     if (reasons & R.SwThermalSlowdown) s.violationUs.swThermal += us;
     if (reasons & R.HwThermalSlowdown) s.violationUs.hwThermal += us;
     if (reasons & R.HwSlowdown) s.violationUs.hwSlowdown += us;
+    if (reasons & (R.SwThermalSlowdown | R.HwThermalSlowdown)) s.violationUs.thermal += us;
     this.pushPower(h, powerW);
     this.notifyHealth(wasHealthy, s.shutdown ? "thermal shutdown" : "cooled down");
   }

@@ -1,0 +1,77 @@
+/**
+ * Flags shared by `gpk telemetry` and the in-cluster entry (runtime/telemetry/main.ts):
+ *   --port <n>            listen port (GPK_TELEMETRY_PORT; default 9400, dcgm-exporter's)
+ *   --host <addr>         listen address (default 0.0.0.0)
+ *   --source sim|nvidia-smi   (GPK_TELEMETRY_SOURCE; default sim)
+ *   --hostname <name>     Hostname label (NODE_NAME; else for sim GPK_SIM_NODE or gpk-sim-node, for nvidia-smi the host name)
+ *   --nvidia-smi <path>   the tool to run for --source nvidia-smi (default: nvidia-smi on PATH)
+ *   --state-file <file>   sim: resume from and keep writing the node state here (GPK_SIM_STATE_FILE),
+ *                         for containers' `nvidia-smi` (GPK_SIM_STATE=<file>)
+ * The simulated node itself comes from GPK_SIM_GPUS / GPK_SIM_PRODUCT (default: 8 H100s).
+ */
+import { existsSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { parseArgs } from "node:util";
+import { SimNode } from "../gpu-sim/node";
+import { nodeOptionsFromEnv, readNodeState, SimConfigError } from "../gpu-sim/state";
+import type { ExporterOptions } from "./server";
+import type { TelemetrySource } from "./sample";
+import { NvidiaSmiSource, SimSource } from "./sources";
+
+export class TelemetryConfigError extends Error {
+  override readonly name = "TelemetryConfigError";
+}
+
+export interface TelemetryConfig {
+  port: number;
+  host: string;
+  source: "sim" | "nvidia-smi";
+  hostname: string;
+  nvidiaSmi?: string;
+  stateFile?: string;
+}
+
+export function parseTelemetryArgs(argv: string[], env: NodeJS.ProcessEnv): TelemetryConfig {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: {
+        port: { type: "string" }, host: { type: "string" }, source: { type: "string" },
+        hostname: { type: "string" }, "nvidia-smi": { type: "string" }, "state-file": { type: "string" },
+      },
+    }).values;
+  } catch (err) {
+    throw new TelemetryConfigError((err as Error).message);
+  }
+  const rawPort = values.port ?? env.GPK_TELEMETRY_PORT ?? "9400";
+  const port = Number(rawPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TelemetryConfigError(`--port: expected an integer between 0 and 65535, got ${JSON.stringify(rawPort)}`);
+  const source = values.source ?? env.GPK_TELEMETRY_SOURCE ?? "sim";
+  if (source !== "sim" && source !== "nvidia-smi") throw new TelemetryConfigError(`--source: expected sim or nvidia-smi, got ${JSON.stringify(source)}`);
+  return {
+    port, source, host: values.host ?? "0.0.0.0",
+    // A simulated node defaults to the name `gpk sim nvidia-smi` uses, so both show the same UUIDs.
+    hostname: values.hostname ?? env.NODE_NAME ?? (source === "sim" ? env.GPK_SIM_NODE ?? "gpk-sim-node" : osHostname()),
+    nvidiaSmi: values["nvidia-smi"],
+    stateFile: values["state-file"] ?? env.GPK_SIM_STATE_FILE,
+  };
+}
+
+/** Builds the source; a bad simulation environment is a TelemetryConfigError naming the variable. */
+export function buildSource(config: TelemetryConfig, env: NodeJS.ProcessEnv): TelemetrySource {
+  if (config.source === "nvidia-smi") return new NvidiaSmiSource({ binary: config.nvidiaSmi });
+  try {
+    const node = config.stateFile && existsSync(config.stateFile)
+      ? readNodeState(config.stateFile)
+      : new SimNode({ ...nodeOptionsFromEnv(env), hostname: config.hostname });
+    return new SimSource(node, { stateFile: config.stateFile });
+  } catch (err) {
+    if (err instanceof SimConfigError || err instanceof RangeError) throw new TelemetryConfigError(err.message);
+    throw err;
+  }
+}
+
+export function exporterOptions(config: TelemetryConfig, source: TelemetrySource): ExporterOptions {
+  return { source, hostname: config.hostname, port: config.port, host: config.host };
+}
