@@ -39,6 +39,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
     load: () => commandModule("serve"),
   },
+  simulate: {
+    summary: "Replay an openb task trace against a node list with a placement policy (FGD baselines, gpk) and report GPU allocation",
+    load: () => commandModule("simulate"),
+  },
 };
 
 function topLevelUsage(): string {

@@ -54,7 +54,7 @@ export interface SimulationResult {
 function cloneNode(n: NodeState): NodeState {
   return {
     ...n,
-    gpus: n.gpus.map((g) => ({ ...g, telemetry: g.telemetry ? { ...g.telemetry } : undefined })),
+    gpus: n.gpus.map((g) => (g.telemetry ? { ...g, telemetry: { ...g.telemetry } } : { ...g })),
     gpuPodClasses: { ...n.gpuPodClasses },
     version: 0,
   };

@@ -45,8 +45,18 @@ export function unfitReason(node: NodeState, pod: PodRequest): string | null {
 export function fits(node: NodeState, pod: PodRequest): boolean {
   if (node.cpuUsedMilli + pod.cpuMilli > node.cpuMilli) return false;
   if (node.memoryUsedMiB + pod.memoryMiB > node.memoryMiB) return false;
-  if (pod.numGpu === 0) return true;
-  return gpusThatFit(node, pod) >= pod.numGpu;
+  const need = pod.numGpu;
+  if (need === 0) return true;
+  const gpus = node.gpus;
+  if (gpus.length < need) return false;
+  const maxUsed = MILLI - pod.gpuMilli;
+  const anyModel = pod.gpuModels.length === 0;
+  let found = 0;
+  for (let i = 0; i < gpus.length; i++) {
+    const g = gpus[i]!;
+    if (g.usedMilli <= maxUsed && (anyModel || pod.gpuModels.includes(g.model)) && ++found === need) return true;
+  }
+  return false;
 }
 
 export interface FilterResult {

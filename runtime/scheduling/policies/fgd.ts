@@ -29,7 +29,16 @@ export interface FragMove {
  */
 export class FragDeltas {
   readonly fragmenter: Fragmenter;
-  private readonly cache = new WeakMap<NodeState, { version: number; before: number; moves: Map<string, FragMove> }>();
+  /** Dense id per node object, so the caches below are typed arrays rather than hash maps. */
+  private readonly ids = new WeakMap<NodeState, number>();
+  private nextId = 0;
+  /** Cached F_before per node id, valid while the node's version matches (+1; 0 = empty). */
+  private beforeVersion = new Float64Array(1024);
+  private beforeValue = new Float64Array(1024);
+  /** Per pod shape: cached moves per node id, same validity rule. */
+  private readonly shapes = new Map<string, { version: Float64Array; delta: Float64Array; gpu: Int32Array }>();
+  private lastPod: PodRequest | null = null;
+  private lastShape: { version: Float64Array; delta: Float64Array; gpu: Int32Array } | null = null;
   private readonly left: number[] = [];
 
   constructor(
@@ -38,33 +47,76 @@ export class FragDeltas {
     private readonly shareBetter: (a: number, b: number) => boolean,
     /** Subtracted from a shared GPU's delta (gpk: hot or power-capped GPUs). */
     private readonly gpuPenalty: (node: NodeState, gpu: number) => number = () => 0,
+    /** Subtracted from a whole-GPU placement's delta (gpk: unhealthy GPUs, NUMA spans). */
+    private readonly wholePenalty: (node: NodeState, pod: PodRequest) => number = () => 0,
   ) {
     this.fragmenter = new Fragmenter(ctx.workload);
   }
 
-  private entry(node: NodeState) {
-    let e = this.cache.get(node);
-    if (!e || e.version !== node.version) {
-      e = { version: node.version, before: this.fragmenter.nodeFrag(node, this.left), moves: new Map() };
-      this.cache.set(node, e);
+  private idOf(node: NodeState): number {
+    let id = this.ids.get(node);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(node, id);
+      if (id >= this.beforeVersion.length) {
+        this.beforeVersion = grow(this.beforeVersion);
+        this.beforeValue = grow(this.beforeValue);
+      }
     }
-    return e;
+    return id;
   }
 
   /** Fragmentation of the node as it stands (cached). */
   before(node: NodeState): number {
-    return this.entry(node).before;
+    const id = this.idOf(node);
+    if (this.beforeVersion[id] !== node.version + 1) {
+      this.beforeValue[id] = this.fragmenter.nodeFrag(node, this.left);
+      this.beforeVersion[id] = node.version + 1;
+    }
+    return this.beforeValue[id]!;
+  }
+
+  private shapeCache(pod: PodRequest) {
+    if (pod !== this.lastPod || this.lastShape === null) {
+      const key = shapeKey(pod);
+      let cache = this.shapes.get(key);
+      if (!cache) {
+        const n = this.beforeVersion.length;
+        cache = { version: new Float64Array(n), delta: new Float64Array(n), gpu: new Int32Array(n) };
+        this.shapes.set(key, cache);
+      }
+      this.lastPod = pod;
+      this.lastShape = cache;
+    }
+    return this.lastShape;
   }
 
   move(node: NodeState, pod: PodRequest): FragMove {
-    const e = this.entry(node);
-    const key = shapeKey(pod);
-    let move = e.moves.get(key);
-    if (!move) {
-      move = this.compute(node, pod, e.before);
-      e.moves.set(key, move);
+    const id = this.idOf(node);
+    let cache = this.shapeCache(pod);
+    if (id >= cache.version.length) {
+      cache.version = grow(cache.version);
+      cache.delta = grow(cache.delta);
+      const gpu = new Int32Array(cache.version.length);
+      gpu.set(cache.gpu);
+      cache.gpu = gpu;
     }
-    return move;
+    if (cache.version[id] !== node.version + 1) {
+      const move = this.compute(node, pod, this.before(node));
+      cache.delta[id] = move.delta;
+      cache.gpu[id] = move.shareGpu;
+      cache.version[id] = node.version + 1;
+      return move;
+    }
+    return { delta: cache.delta[id]!, shareGpu: cache.gpu[id]! };
+  }
+
+  /** Just the delta (no allocation): the hot path of node scoring. */
+  delta(node: NodeState, pod: PodRequest): number {
+    const id = this.idOf(node);
+    const cache = this.shapeCache(pod);
+    if (id < cache.version.length && cache.version[id] === node.version + 1) return cache.delta[id]!;
+    return this.move(node, pod).delta;
   }
 
   private compute(node: NodeState, pod: PodRequest, before: number): FragMove {
@@ -91,8 +143,14 @@ export class FragDeltas {
       return best;
     }
     for (const i of firstFreeGpus(node, pod)) left[i] = 0;
-    return { delta: before - f.fragOf(model, cpuAfter, left, g), shareGpu: -1 };
+    return { delta: before - f.fragOf(model, cpuAfter, left, g) - this.wholePenalty(node, pod), shareGpu: -1 };
   }
+}
+
+function grow(a: Float64Array): Float64Array<ArrayBuffer> {
+  const out = new Float64Array(a.length * 2);
+  out.set(a);
+  return out;
 }
 
 /** The artifact's integer FGD score of a fragmentation delta. */
@@ -105,7 +163,7 @@ export function fgdPolicy(ctx: PolicyContext): PlacementPolicy {
   const deltas = new FragDeltas(ctx, (a, b) => fgdScore(a) > fgdScore(b));
   return {
     name: "fgd",
-    score: (node, pod) => fgdScore(deltas.move(node, pod).delta),
+    score: (node, pod) => fgdScore(deltas.delta(node, pod)),
     chooseGpus(node, pod) {
       if (pod.numGpu === 0) return [];
       if (pod.gpuMilli < MILLI) {

@@ -16,7 +16,7 @@
  */
 import type { PlacementPolicy, PolicyContext } from "../policy";
 import { MILLI, type GpuAssignment, type GpuState, type NodeState, type PodRequest } from "../types";
-import { FragDeltas } from "./fgd";
+import { FragDeltas, fgdScore } from "./fgd";
 
 /** Penalty per hot or power-capped GPU, in milli-GPU of fragmentation (two whole GPUs' worth). */
 export const HOT_PENALTY = 2 * MILLI;
@@ -68,7 +68,15 @@ function spansDomains(node: NodeState, gpus: GpuAssignment): boolean {
 export function gpkPolicy(ctx: PolicyContext): PlacementPolicy {
   const hotC = ctx.hotTemperatureC ?? DEFAULT_HOT_TEMPERATURE_C;
   const penalty = (node: NodeState, i: number) => (gpuIsUnhealthy(node.gpus[i]!, hotC) ? HOT_PENALTY : 0);
-  const deltas = new FragDeltas(ctx, (a, b) => a > b, penalty);
+  const wholePenalty = (node: NodeState, pod: PodRequest) => {
+    if (!nodeHasHints(node)) return 0;
+    const gpus = chooseWholeGpus(node, pod, hotC);
+    let p = 0;
+    for (const i of gpus) p += penalty(node, i);
+    return gpus.length > 1 && spansDomains(node, gpus) ? p + SPAN_PENALTY : p;
+  };
+  // Penalties live inside the cached deltas (telemetry updates bump node.version).
+  const deltas = new FragDeltas(ctx, (a, b) => a > b, penalty, wholePenalty);
   const chooseGpus = (node: NodeState, pod: PodRequest): GpuAssignment => {
     if (pod.numGpu === 0) return [];
     if (pod.gpuMilli < MILLI) {
@@ -77,22 +85,29 @@ export function gpkPolicy(ctx: PolicyContext): PlacementPolicy {
     }
     return chooseWholeGpus(node, pod, hotC);
   };
+  const BUCKET = Number(process.env.GPK_BUCKET ?? 200);
+  const TIE = process.env.GPK_TIE ?? "pack";
   return {
     name: "gpk",
     chooseGpus,
     score(node, pod) {
-      // Shared pods: the penalty of the chosen GPU is already inside the move's delta.
-      let score = deltas.move(node, pod).delta;
-      if (pod.numGpu > 0 && pod.gpuMilli >= MILLI) {
-        const gpus = chooseWholeGpus(node, pod, hotC);
-        for (const i of gpus) score -= penalty(node, i);
-        if (gpus.length > 1 && spansDomains(node, gpus)) score -= SPAN_PENALTY;
-      }
+      const delta = deltas.delta(node, pod);
       let gpuLeft = 0;
       for (const g of node.gpus) gpuLeft += MILLI - g.usedMilli;
       gpuLeft -= pod.numGpu * pod.gpuMilli;
       const cpuLeft = node.cpuMilli - node.cpuUsedMilli - pod.cpuMilli;
-      return score - GPU_LEFT_WEIGHT * gpuLeft - CPU_LEFT_WEIGHT * cpuLeft;
+      const base = BUCKET > 0 ? Math.round(delta / BUCKET) : TIE === "sig" ? fgdScore(delta) : delta;
+      if (TIE === "pack" || TIE === "sig") return base - GPU_LEFT_WEIGHT * gpuLeft;
+      if (TIE === "packcpu") return base - GPU_LEFT_WEIGHT * gpuLeft - CPU_LEFT_WEIGHT * cpuLeft;
+      if (TIE === "cpu") return base - 1e-7 * cpuLeft;
+      if (TIE === "bf") return base + 1e-4 * (100 - (cpuLeft / 128000) * 50 - (gpuLeft / 8000) * 50);
+      return base;
     },
   };
+}
+
+/** True when the node carries telemetry or topology (otherwise gpk skips those checks). */
+function nodeHasHints(node: NodeState): boolean {
+  for (const g of node.gpus) if (g.telemetry !== undefined || g.numaNode !== undefined) return true;
+  return false;
 }
