@@ -128,6 +128,19 @@ describe("DevicePlugin service", () => {
     expect(watch.responses[2].devices.every((d) => d.health === "Healthy")).toBe(true);
   });
 
+  it("keeps serving the other watchers when one ListAndWatch stream is cancelled", async () => {
+    const client = await startPlugin();
+    const gone = client.watch();
+    const stays = client.watch();
+    cleanups.push(() => stays.cancel());
+    await waitFor(() => gone.responses.length === 1 && stays.responses.length === 1, "both initial lists");
+    gone.cancel();
+    gpus.setHealth(uuid(0), false);
+    await waitFor(() => stays.responses.length === 2, "update on the remaining stream");
+    expect(stays.responses[1].devices[0]).toMatchObject({ ID: uuid(0), health: "Unhealthy" });
+    expect(gone.responses).toHaveLength(1);
+  });
+
   it("Allocate sets NVIDIA_VISIBLE_DEVICES to the UUIDs per container", async () => {
     const client = await startPlugin();
     const res = await client.unary<object, AllocateResponse>("Allocate")({
