@@ -7,7 +7,12 @@ import { KIT_LABELS } from "../../components/gpu";
 import { K8S_TYPES, namespaceOf, objectName, selectorMatches, type Json } from "../lib/k8s";
 import { components, ofTypes } from "../lib/stack";
 
-/** The namespace an in-cluster DNS name points into (`svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`). */
+/**
+ * The namespace an in-cluster DNS name points into (`svc.ns`, `svc.ns.svc`,
+ * `svc.ns.svc.cluster.local`). A two-label name is tried against the cluster's search path
+ * (ndots 5) before public DNS, so `example.com` does reach a Service "example" in a
+ * namespace "com" if one exists; callers compare the result with tenant namespaces.
+ */
 export function dnsNamespace(host: string): string | undefined {
   const parts = host.toLowerCase().replace(/\.$/, "").split(".");
   if (parts.length === 2 || (parts.length >= 3 && parts[2] === "svc")) return parts[1];
