@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../stacks/config";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
+import { GpuTelemetry } from "./gpu-telemetry";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "./gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import type { PlatformSummary } from "./summaries";
@@ -35,6 +36,7 @@ export class Platform extends pulumi.ComponentResource {
   public readonly pools: GpuNodeGroup[];
   public readonly tenants: Tenant[];
   public readonly devicePlugin: NvidiaDevicePlugin;
+  public readonly telemetry?: GpuTelemetry;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpk:index:Platform", name, {}, opts);
@@ -69,6 +71,17 @@ export class Platform extends pulumi.ComponentResource {
       ...config.devicePlugin,
       runtimeImage: config.runtime.image,
     }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+
+    if (config.telemetry.enabled) {
+      this.telemetry = new GpuTelemetry(`${name}-telemetry`, {
+        target: config.target,
+        pools,
+        alertRules: config.telemetry.alertRules,
+        alertFor: config.telemetry.alertFor,
+        maxGpuTempC: config.policy.maxGpuTempC,
+        runtimeImage: config.runtime.image,
+      }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+    }
 
     this.tenants = config.tenants.map((tenant) => new Tenant(`${name}-tenant-${tenant.name}`, {
       ...tenant,

@@ -5,12 +5,18 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { ENV } from "../runtime/device-plugin/config";
 import { KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
 import { RuntimeBundleConfigMap } from "./runtime-bundle";
 import type { GpuPoolSummary } from "./summaries";
 
 /** The kubelet's device-plugin directory (kubelet.sock lives here; plugins put their sockets beside it). */
 export const KUBELET_DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins";
+/**
+ * Host folder where the plugin installs the simulated nvidia-smi and the GPUs' state file;
+ * Allocate mounts both read-only into containers that get GPUs.
+ */
+export const GPU_SIM_TOOLS_DIR = "/var/lib/gpk/gpu-sim";
 
 export interface SimulatedDevicePluginArgs {
   pools: GpuPoolSummary[];
@@ -23,19 +29,21 @@ export interface SimulatedDevicePluginArgs {
 /** Environment of the plugin process for one pool (read by runtime/device-plugin/main.ts). */
 export function simulatedPluginEnv(pool: GpuPoolSummary) {
   return [
-    { name: "GPK_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
-    { name: "GPK_GPU_PRODUCT", value: pool.product },
-    { name: "GPK_GPU_COUNT", value: String(pool.gpusPerNode) },
-    { name: "GPK_TIME_SLICING_REPLICAS", value: String(pool.timeSlicingReplicas) },
-    { name: "GPK_DEVICE_PLUGIN_DIR", value: KUBELET_DEVICE_PLUGIN_DIR },
+    { name: ENV.nodeName, valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    { name: ENV.product, value: pool.product },
+    { name: ENV.count, value: String(pool.gpusPerNode) },
+    { name: ENV.replicas, value: String(pool.timeSlicingReplicas) },
+    { name: ENV.pluginDir, value: KUBELET_DEVICE_PLUGIN_DIR },
+    { name: ENV.toolsDir, value: GPU_SIM_TOOLS_DIR },
   ];
 }
 
 /**
  * Security context of the plugin. It runs as root without privilege: the kubelet's
  * device-plugin directory is a root-owned hostPath in which the plugin must create its
- * socket and dial kubelet.sock. Every capability is dropped and the root filesystem is
- * read-only; the host directory is the only thing it can write (as NVIDIA's plugin does).
+ * socket and dial kubelet.sock, and it writes the simulated nvidia-smi and GPU state to a
+ * second host folder that containers see read-only. Every capability is dropped and the
+ * root filesystem is read-only; those two host folders are all it can write.
  */
 export function simulatedPluginSecurityContext() {
   return {
@@ -77,9 +85,17 @@ export class SimulatedDevicePlugin extends pulumi.ComponentResource {
                 env: simulatedPluginEnv(pool),
                 securityContext: simulatedPluginSecurityContext(),
                 resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "128Mi" } },
-                volumeMounts: [...parts.volumeMounts, { name: "device-plugins", mountPath: KUBELET_DEVICE_PLUGIN_DIR }],
+                volumeMounts: [
+                  ...parts.volumeMounts,
+                  { name: "device-plugins", mountPath: KUBELET_DEVICE_PLUGIN_DIR },
+                  { name: "gpu-sim-tools", mountPath: GPU_SIM_TOOLS_DIR },
+                ],
               }],
-              volumes: [...parts.volumes, { name: "device-plugins", hostPath: { path: KUBELET_DEVICE_PLUGIN_DIR, type: "Directory" } }],
+              volumes: [
+                ...parts.volumes,
+                { name: "device-plugins", hostPath: { path: KUBELET_DEVICE_PLUGIN_DIR, type: "Directory" } },
+                { name: "gpu-sim-tools", hostPath: { path: GPU_SIM_TOOLS_DIR, type: "DirectoryOrCreate" } },
+              ],
             },
           },
         },

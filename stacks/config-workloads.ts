@@ -1,7 +1,9 @@
 /**
  * Stack config sections for the platform's workloads (telemetry, scheduler extender,
- * serving, Ray). Kept apart from stacks/config.ts so each component's settings sit together.
+ * serving, Ray). Each section's schema lives in its own file beside this one.
  */
-import { z } from "zod";
+import { telemetrySchema } from "./config-telemetry";
 
-export const workloadsSchema = {};
+export const workloadsSchema = {
+  telemetry: telemetrySchema,
+};

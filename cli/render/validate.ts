@@ -82,12 +82,23 @@ export function crdSchemasOf(file: string): Record<string, object> {
   return schemas;
 }
 
-function kubernetesModelExists(apiVersion: string, kind: string): boolean {
+/**
+ * The kubernetes-models package that holds a kind's schema: Kubernetes' own kinds, and the
+ * CRD kinds of operators the kit deploys objects for (Prometheus Operator).
+ */
+const MODEL_PACKAGES: Record<string, string> = {
+  "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+};
+
+function modelModule(apiVersion: string, kind: string): string | undefined {
+  const group = apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
+  const pkg = MODEL_PACKAGES[group] ?? "kubernetes-models";
+  const id = `${pkg}/${apiVersion}/${kind}`;
   try {
-    require.resolve(`kubernetes-models/${apiVersion}/${kind}`);
-    return true;
+    require.resolve(id);
+    return id;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -121,19 +132,15 @@ export class SchemaValidator {
   /** A validator for the kind, or undefined when no schema is known for it. */
   private validatorFor(apiVersion: string, kind: string): ObjectValidator | undefined {
     const key = `${apiVersion}:${kind}`;
-    if (!kubernetesModelExists(apiVersion, kind)) this.loadCrds();
+    const moduleId = modelModule(apiVersion, kind);
+    if (!moduleId) this.loadCrds();
     const schema = this.crdSchemas.get(key);
     if (schema && !this.crdValidators.has(key)) this.crdValidators.set(key, this.ajv.compile(schema));
     const crd = this.crdValidators.get(key);
     if (crd) return (object) => (crd(object) ? [] : [...(crd.errors ?? [])]);
-    let model: (new (data: unknown) => { validate(): void }) | undefined;
-    try {
-      model = require(`kubernetes-models/${apiVersion}/${kind}`)[kind];
-    } catch {
-      return undefined;
-    }
-    if (!model) return undefined;
-    const Model = model;
+    if (!moduleId) return undefined;
+    const Model = require(moduleId)[kind] as (new (data: unknown) => { validate(): void }) | undefined;
+    if (!Model) return undefined;
     return (object) => {
       try {
         new Model(object).validate();

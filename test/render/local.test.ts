@@ -43,6 +43,22 @@ describe("local stack (kind)", () => {
     expect((configMap!.inputs as any).immutable).toBe(true);
     expect(Object.keys((configMap!.inputs as any).data)).toEqual(["device-plugin.js"]);
     expect((ds!.inputs as any).metadata.namespace).toBe("gpk-node");
+    expect(spec.containers[0].env).toContainEqual({ name: "GPK_GPU_COUNT", value: "4" });
+    expect(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual(["/var/lib/kubelet/device-plugins", "/var/lib/gpk/gpu-sim"]);
+  });
+
+  it("runs the simulated GPU exporter on the pool, with alert rules", () => {
+    const telemetry = one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry");
+    expect(telemetry.inputs).toMatchObject({ target: "kind", namespace: "gpk-node", pools: ["sim-h100"] });
+    const ds = one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-telemetry-sim-h100").inputs as any;
+    const container = ds.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["node", "/opt/gpk/telemetry.js"]);
+    expect(container.ports).toEqual([{ name: "metrics", containerPort: 9400 }]);
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(ds.spec.template.spec.nodeSelector).toEqual({ "gpk.dev/pool": "sim-h100" });
+    const rule = one(stack, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpk-telemetry-alerts").inputs as any;
+    expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(["GpuTemperatureHigh", "GpuPowerCapSustained", "GpuThermalThrottling", "GpuXidError"]);
+    expect(parentOf(stack, one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-telemetry-sim-h100"))?.urn).toBe(telemetry.urn);
   });
 
   it("creates both tenants with their isolation objects", () => {

@@ -64,6 +64,15 @@ describe("prod stack (eks)", () => {
     ]);
   });
 
+  it("installs the pinned dcgm-exporter chart on both GPU pools, with alert rules", () => {
+    const release = one(stack, "kubernetes:helm.sh/v3:Release", "gpk-telemetry").inputs as any;
+    expect(release).toMatchObject({ chart: "dcgm-exporter", version: "4.1.1", namespace: "gpk-node" });
+    expect(release.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(["serving", "training"]);
+    expect(one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry").inputs).toMatchObject({ target: "eks", pools: ["serving", "training"] });
+    const rule = one(stack, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpk-telemetry-alerts").inputs as any;
+    expect(rule.spec.groups[0].rules[0].expr).toContain(">= 85");
+  });
+
   it("creates the three tenants", () => {
     expectTenant(stack, "search", 8, "gpk:search-engineers");
     expectTenant(stack, "recsys", 8, "gpk:recsys-engineers");

@@ -1,0 +1,170 @@
+/**
+ * `gpk:index:GpuTelemetry`: GPU metrics with DCGM exporter names on every GPU pool — the
+ * pinned dcgm-exporter chart on eks, the kit's `runtime/telemetry` bundle on kind — and the
+ * PrometheusRule that alerts on heat, sustained power-cap or thermal clock events, and XIDs.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "./gpu";
+import { gpuPoolPlacement } from "./nvidia-device-plugin";
+import { CHARTS } from "./pins";
+import { RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import type { GpuPoolSummary, GpuTelemetrySummary, Target } from "./summaries";
+
+/** dcgm-exporter's port; the simulated exporter uses the same. */
+export const TELEMETRY_PORT = 9400;
+
+export const TELEMETRY_DEFAULTS = {
+  namespace: NODE_AGENT_NAMESPACE,
+  alertRules: true,
+  alertFor: "5m",
+  maxGpuTempC: 85,
+} as const;
+
+export interface GpuTelemetryArgs {
+  target: Target;
+  /** Pools to run an exporter on (every node of each). */
+  pools: GpuPoolSummary[];
+  /** Namespace of the exporters. Default `gpk-node`. */
+  namespace?: string;
+  /** Create the PrometheusRule (needs the Prometheus Operator CRDs). Default true. */
+  alertRules?: boolean;
+  /** How long a condition holds before its alert fires. Default "5m". */
+  alertFor?: string;
+  /** GPU temperature that alerts, °C. Default 85. */
+  maxGpuTempC?: number;
+  /** Image holding the runtime bundles (kind). Default: bundle in a ConfigMap. */
+  runtimeImage?: string;
+}
+
+/**
+ * The GPU alerts, on DCGM exporter metrics. Violation counters count microseconds of
+ * throttling, so `rate(...) / 1e6` is the fraction of time the clocks were held back.
+ * The measured H100 sat at its power cap for its whole 75 s burn at 69 °C
+ * (../shared/data/h100/thermal_trace.csv): a power-cap alert is about capacity, not heat,
+ * so it is a warning, while thermal throttling and XIDs are critical.
+ */
+export function gpuAlertRules(opts: { maxGpuTempC: number; alertFor: string }) {
+  const by = "Hostname, gpu, UUID, modelName";
+  return [{
+    name: "gpk-gpu",
+    rules: [
+      {
+        alert: "GpuTemperatureHigh",
+        expr: `max by (${by}) (DCGM_FI_DEV_GPU_TEMP) >= ${opts.maxGpuTempC}`,
+        for: opts.alertFor,
+        labels: { severity: "critical" },
+        annotations: { summary: `GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is at {{ $value }} °C (limit ${opts.maxGpuTempC} °C).` },
+      },
+      {
+        alert: "GpuPowerCapSustained",
+        expr: `sum by (${by}) (rate(DCGM_FI_DEV_POWER_VIOLATION[${opts.alertFor}])) / 1e6 > 0.5`,
+        for: opts.alertFor,
+        labels: { severity: "warning" },
+        annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} has been power-capped more than half the time; its clocks are reduced." },
+      },
+      {
+        alert: "GpuThermalThrottling",
+        expr: `sum by (${by}) (rate(DCGM_FI_DEV_THERMAL_VIOLATION[${opts.alertFor}])) > 0`,
+        for: opts.alertFor,
+        labels: { severity: "critical" },
+        annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is slowing its clocks for heat: check cooling." },
+      },
+      {
+        alert: "GpuXidError",
+        expr: `max by (${by}) (DCGM_FI_DEV_XID_ERRORS) > 0`,
+        for: "0m",
+        labels: { severity: "critical" },
+        annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}." },
+      },
+    ],
+  }];
+}
+
+/** Environment of the simulated exporter: the same node identity the simulated device plugin uses. */
+export function simulatedTelemetryEnv(pool: GpuPoolSummary) {
+  return [
+    { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    { name: "GPK_SIM_PRODUCT", value: pool.product },
+    { name: "GPK_SIM_GPUS", value: String(pool.gpusPerNode) },
+    { name: "GPK_TELEMETRY_SOURCE", value: "sim" },
+    { name: "GPK_TELEMETRY_PORT", value: String(TELEMETRY_PORT) },
+  ];
+}
+
+export class GpuTelemetry extends pulumi.ComponentResource {
+  public readonly summary: GpuTelemetrySummary;
+
+  constructor(name: string, args: GpuTelemetryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpk:index:GpuTelemetry", name, {}, opts);
+    const namespace = args.namespace ?? TELEMETRY_DEFAULTS.namespace;
+    const alertRules = args.alertRules ?? TELEMETRY_DEFAULTS.alertRules;
+    if (args.target === "eks") {
+      new k8s.helm.v3.Release(name, {
+        chart: CHARTS.dcgmExporter.chart,
+        version: CHARTS.dcgmExporter.version,
+        repositoryOpts: { repo: CHARTS.dcgmExporter.repo },
+        namespace,
+        values: {
+          ...gpuPoolPlacement(args.pools),
+          serviceMonitor: { enabled: alertRules },
+          service: { port: TELEMETRY_PORT },
+        },
+        atomic: true,
+      }, { parent: this });
+    } else {
+      this.simulatedExporters(name, args, namespace);
+    }
+    if (alertRules) {
+      new k8s.apiextensions.CustomResource(`${name}-alerts`, {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        metadata: { name: "gpk-gpu-alerts", namespace: SYSTEM_NAMESPACE, labels: { [KIT_LABELS.managedBy]: MANAGED_BY } },
+        spec: { groups: gpuAlertRules({ maxGpuTempC: args.maxGpuTempC ?? TELEMETRY_DEFAULTS.maxGpuTempC, alertFor: args.alertFor ?? TELEMETRY_DEFAULTS.alertFor }) },
+      }, { parent: this });
+    }
+    this.summary = { target: args.target, namespace, pools: args.pools.map((p) => p.poolName) };
+    this.registerOutputs({ ...this.summary });
+  }
+
+  /** One DaemonSet per pool (product and GPU count differ by pool) and a Service to scrape them all. */
+  private simulatedExporters(name: string, args: GpuTelemetryArgs, namespace: string): void {
+    const runtime = new RuntimeBundleConfigMap(`${name}-runtime`, { pkg: "telemetry", namespace, image: args.runtimeImage }, { parent: this });
+    const parts = runtime.podParts;
+    const appLabel = { "app.kubernetes.io/name": "gpk-gpu-telemetry" };
+    for (const pool of args.pools) {
+      const labels = { ...appLabel, [KIT_LABELS.pool]: pool.poolName, [KIT_LABELS.managedBy]: MANAGED_BY };
+      new k8s.apps.v1.DaemonSet(`${name}-${pool.poolName}`, {
+        metadata: { name: `gpk-gpu-telemetry-${pool.poolName}`, namespace, labels },
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels, annotations: parts.annotations },
+            spec: {
+              nodeSelector: { [KIT_LABELS.pool]: pool.poolName },
+              tolerations: pool.nodeTaints.map(tolerationFor),
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [{
+                name: "exporter",
+                image: parts.image,
+                command: parts.command,
+                env: simulatedTelemetryEnv(pool),
+                ports: [{ name: "metrics", containerPort: TELEMETRY_PORT }],
+                readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
+                securityContext: restrictedContainerSecurity(),
+                resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+                volumeMounts: parts.volumeMounts,
+              }],
+              volumes: parts.volumes,
+            },
+          },
+        },
+      }, { parent: this });
+    }
+    new k8s.core.v1.Service(`${name}-metrics`, {
+      metadata: { name: "gpk-gpu-telemetry", namespace, labels: { ...appLabel, [KIT_LABELS.managedBy]: MANAGED_BY } },
+      spec: { clusterIP: "None", selector: appLabel, ports: [{ name: "metrics", port: TELEMETRY_PORT, targetPort: "metrics" }] },
+    }, { parent: this });
+  }
+}
