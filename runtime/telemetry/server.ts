@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { DcgmMetrics } from "./metrics";
 import type { TelemetrySource } from "./sample";
 import { SimSource } from "./sources";
@@ -30,15 +30,17 @@ export interface RunningExporter {
   close(): Promise<void>;
 }
 
-const gpuId = z.union([z.number().int().min(0), z.string().min(1)]);
+// zod/mini: the same validation as zod with a tree-shakable API, so the bundle stays small.
+const num = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
+const gpuId = z.union([z.int().check(z.gte(0)), z.string().check(z.minLength(1))]);
 const BODIES = {
-  "/sim/workload": z.object({
-    gpu: gpuId, utilization: z.number().min(0).max(100), fbUsedMiB: z.number().min(0).optional(),
-    memoryUtilization: z.number().min(0).max(100).optional(), intensity: z.number().min(0).max(4).optional(),
-  }).strict(),
-  "/sim/cooling": z.object({ gpu: gpuId, airflow: z.number().gt(0).max(1).optional(), ambientC: z.number().min(-20).max(60).optional() }).strict(),
-  "/sim/xid": z.object({ gpu: gpuId, xid: z.number().int().min(1).max(999) }).strict(),
-  "/sim/reset": z.object({ gpu: gpuId }).strict(),
+  "/sim/workload": z.strictObject({
+    gpu: gpuId, utilization: num(0, 100), fbUsedMiB: z.optional(num(0, 1e7)),
+    memoryUtilization: z.optional(num(0, 100)), intensity: z.optional(num(0, 4)),
+  }),
+  "/sim/cooling": z.strictObject({ gpu: gpuId, airflow: z.optional(z.number().check(z.gt(0), z.lte(1))), ambientC: z.optional(num(-20, 60)) }),
+  "/sim/xid": z.strictObject({ gpu: gpuId, xid: z.int().check(z.gte(1), z.lte(999)) }),
+  "/sim/reset": z.strictObject({ gpu: gpuId }),
 } as const;
 type SimPath = keyof typeof BODIES;
 
