@@ -7,7 +7,7 @@ import { buildSource, exporterOptions, parseTelemetryArgs, TelemetryConfigError 
 import { startExporter } from "../../runtime/telemetry/server";
 
 const usage = `Usage: gpk telemetry [--port 9400] [--source sim|nvidia-smi] [--host 0.0.0.0] [--hostname <name>]
-                     [--nvidia-smi <path>] [--state-file <file>]
+                     [--nvidia-smi <path>] [--state-file <file> | --follow-state <file>]
 
 Serves DCGM exporter metrics (DCGM_FI_DEV_GPU_TEMP, _POWER_USAGE, _SM_CLOCK, _CLOCKS_EVENT_REASONS,
 _POWER_VIOLATION, _THERMAL_VIOLATION, ...) with labels gpu, UUID, pci_bus_id, device, modelName, Hostname
@@ -18,6 +18,7 @@ on GET /metrics.
   --source nvidia-smi   runs the real nvidia-smi -q -x on every scrape
   --state-file <file>   sim: keep the node state in this file, so GPK_SIM_STATE=<file> gpk sim nvidia-smi
                         shows the same GPUs
+  --follow-state <file> sim: export a node another process owns (the device plugin's state file; GPK_SIM_STATE)
 An unreadable source exports gpk_telemetry_source_up 0 and gpk_telemetry_source_last_error; the server keeps running.
 
 Exit codes: 2 bad flags; otherwise runs until interrupted (0).

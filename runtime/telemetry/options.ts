@@ -5,8 +5,10 @@
  *   --source sim|nvidia-smi   (GPK_TELEMETRY_SOURCE; default sim)
  *   --hostname <name>     Hostname label (NODE_NAME; else for sim GPK_SIM_NODE or gpk-sim-node, for nvidia-smi the host name)
  *   --nvidia-smi <path>   the tool to run for --source nvidia-smi (default: nvidia-smi on PATH)
- *   --state-file <file>   sim: resume from and keep writing the node state here (GPK_SIM_STATE_FILE),
+ *   --state-file <file>   sim: own the node, resume from and keep writing its state here (GPK_SIM_STATE_FILE),
  *                         for containers' `nvidia-smi` (GPK_SIM_STATE=<file>)
+ *   --follow-state <file> sim: read a node another process owns from its state file on every scrape
+ *                         (GPK_SIM_STATE; on kind the device plugin owns the node)
  * The simulated node itself comes from GPK_SIM_GPUS / GPK_SIM_PRODUCT (default: 8 H100s).
  */
 import { existsSync } from "node:fs";
@@ -16,7 +18,7 @@ import { SimNode } from "../gpu-sim/node";
 import { nodeOptionsFromEnv, readNodeState, SimConfigError } from "../gpu-sim/state";
 import type { ExporterOptions } from "./server";
 import type { TelemetrySource } from "./sample";
-import { NvidiaSmiSource, SimSource } from "./sources";
+import { FollowedSimSource, NvidiaSmiSource, SimSource } from "./sources";
 
 export class TelemetryConfigError extends Error {
   override readonly name = "TelemetryConfigError";
@@ -29,6 +31,7 @@ export interface TelemetryConfig {
   hostname: string;
   nvidiaSmi?: string;
   stateFile?: string;
+  followState?: string;
 }
 
 export function parseTelemetryArgs(argv: string[], env: NodeJS.ProcessEnv): TelemetryConfig {
@@ -38,7 +41,7 @@ export function parseTelemetryArgs(argv: string[], env: NodeJS.ProcessEnv): Tele
       args: argv, allowPositionals: false, strict: true,
       options: {
         port: { type: "string" }, host: { type: "string" }, source: { type: "string" },
-        hostname: { type: "string" }, "nvidia-smi": { type: "string" }, "state-file": { type: "string" },
+        hostname: { type: "string" }, "nvidia-smi": { type: "string" }, "state-file": { type: "string" }, "follow-state": { type: "string" },
       },
     }).values;
   } catch (err) {
@@ -55,12 +58,17 @@ export function parseTelemetryArgs(argv: string[], env: NodeJS.ProcessEnv): Tele
     hostname: values.hostname ?? env.NODE_NAME ?? (source === "sim" ? env.GPK_SIM_NODE ?? "gpk-sim-node" : osHostname()),
     nvidiaSmi: values["nvidia-smi"],
     stateFile: values["state-file"] ?? env.GPK_SIM_STATE_FILE,
+    followState: values["follow-state"] ?? env.GPK_SIM_STATE,
   };
 }
 
 /** Builds the source; a bad simulation environment is a TelemetryConfigError naming the variable. */
 export function buildSource(config: TelemetryConfig, env: NodeJS.ProcessEnv): TelemetrySource {
   if (config.source === "nvidia-smi") return new NvidiaSmiSource({ binary: config.nvidiaSmi });
+  if (config.followState) {
+    if (config.stateFile) throw new TelemetryConfigError("--state-file and --follow-state exclude each other: a node has one owner");
+    return new FollowedSimSource(config.followState);
+  }
   try {
     const node = config.stateFile && existsSync(config.stateFile)
       ? readNodeState(config.stateFile)

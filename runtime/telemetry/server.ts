@@ -87,7 +87,9 @@ export function startExporter(options: ExporterOptions): Promise<RunningExporter
   })().finally(() => { pending = undefined; }));
 
   async function simControl(path: SimPath, body: unknown): Promise<unknown> {
-    if (!(source instanceof SimSource)) throw new HttpError(409, `${path} needs --source sim (this exporter reads ${source.name})`);
+    if (!(source instanceof SimSource)) {
+      throw new HttpError(409, `${path} needs a simulated node this exporter owns (--source sim without --follow-state)`);
+    }
     const parsed = BODIES[path].safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;

@@ -2,7 +2,7 @@
  * Telemetry sources: the simulated node advanced in real time, or the real `nvidia-smi -q -x`.
  */
 import type { SimNode } from "../gpu-sim/node";
-import { writeNodeState } from "../gpu-sim/state";
+import { readNodeState, writeNodeState } from "../gpu-sim/state";
 import type { GpuSample, TelemetrySource } from "./sample";
 import { parseNvidiaSmiXml } from "./smi-xml";
 
@@ -36,18 +36,36 @@ export class SimSource implements TelemetrySource {
   async read(): Promise<GpuSample[]> {
     this.advance();
     if (this.options.stateFile) writeNodeState(this.options.stateFile, this.node);
-    return this.node.devices.map((d) => {
-      const r = d.readings();
-      return {
-        gpu: r.index, uuid: r.uuid, pciBusId: r.pciBusId, device: `nvidia${r.index}`, modelName: r.name,
-        gpuTempC: r.gpuTempC, memTempC: r.memTempC, powerW: r.powerW, powerLimitW: r.powerLimitW,
-        utilGpu: r.utilizationGpu, utilMem: r.utilizationMemory, fbUsedMiB: r.fbUsedMiB, fbFreeMiB: r.fbFreeMiB,
-        smClockMHz: r.smClockMHz, memClockMHz: r.memClockMHz, clockEventReasons: r.clockEventReasons,
-        powerViolationUs: r.violationUs.powerCap, thermalViolationUs: r.violationUs.thermal,
-        lastXid: r.lastXid, energyMJ: r.energyMJ,
-      };
-    });
+    return samplesOf(this.node);
   }
+}
+
+/**
+ * A simulated node owned by another process (on kind: the device plugin, which steps it and
+ * writes its state file); every read loads the latest state, so the exporter, the plugin's
+ * health and containers' nvidia-smi all show the same GPUs.
+ */
+export class FollowedSimSource implements TelemetrySource {
+  readonly name = "sim" as const;
+  constructor(readonly stateFile: string) {}
+
+  async read(): Promise<GpuSample[]> {
+    return samplesOf(readNodeState(this.stateFile));
+  }
+}
+
+function samplesOf(node: SimNode): GpuSample[] {
+  return node.devices.map((d) => {
+    const r = d.readings();
+    return {
+      gpu: r.index, uuid: r.uuid, pciBusId: r.pciBusId, device: `nvidia${r.index}`, modelName: r.name,
+      gpuTempC: r.gpuTempC, memTempC: r.memTempC, powerW: r.powerW, powerLimitW: r.powerLimitW,
+      utilGpu: r.utilizationGpu, utilMem: r.utilizationMemory, fbUsedMiB: r.fbUsedMiB, fbFreeMiB: r.fbFreeMiB,
+      smClockMHz: r.smClockMHz, memClockMHz: r.memClockMHz, clockEventReasons: r.clockEventReasons,
+      powerViolationUs: r.violationUs.powerCap, thermalViolationUs: r.violationUs.thermal,
+      lastXid: r.lastXid, energyMJ: r.energyMJ,
+    };
+  });
 }
 
 export interface NvidiaSmiSourceOptions {

@@ -5,10 +5,10 @@ import parsePrometheus, { type ParsedFamily } from "parse-prometheus-text-format
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SimNode } from "../../runtime/gpu-sim/node";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
-import { readNodeState } from "../../runtime/gpu-sim/state";
+import { readNodeState, writeNodeState } from "../../runtime/gpu-sim/state";
 import { parseDcgmMetrics } from "../../runtime/telemetry/parse";
 import { startExporter, type RunningExporter } from "../../runtime/telemetry/server";
-import { NvidiaSmiSource, SimSource } from "../../runtime/telemetry/sources";
+import { FollowedSimSource, NvidiaSmiSource, SimSource } from "../../runtime/telemetry/sources";
 
 const repoRoot = path.resolve(__dirname, "../..");
 const CAPTURE = path.resolve(repoRoot, "../shared/data/h100/nvidia-smi-q.xml");
@@ -21,7 +21,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.close()));
 });
 
-async function start(source: SimSource | NvidiaSmiSource, logs: string[] = []) {
+async function start(source: SimSource | NvidiaSmiSource | FollowedSimSource, logs: string[] = []) {
   const r = await startExporter({ source, hostname: "node-a", port: 0, host: "127.0.0.1", log: (l) => logs.push(l) });
   running.push(r);
   return `http://127.0.0.1:${r.port}`;
@@ -206,5 +206,35 @@ describe("parseDcgmMetrics", () => {
       { uuid: "GPU-a", hostname: "n1", gpu: "0", modelName: "NVIDIA A100-SXM4-80GB", temp: 91, clockEventReasons: 72, powerCapped: false, thermalSlowdown: true },
       { uuid: "GPU-b", hostname: "n1", gpu: "1", modelName: "NVIDIA A100-SXM4-80GB", temp: 60, clockEventReasons: 4, powerCapped: true, thermalSlowdown: false },
     ]);
+  });
+});
+
+describe("exporter following a node another process owns (the device plugin's state file)", () => {
+  it("exports the owner's latest state on every scrape and refuses control requests", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "gpk-follow-"));
+    try {
+      const file = path.join(dir, "state.json");
+      const owner = new SimNode({ hostname: "kind-worker", count: 4 });
+      writeNodeState(file, owner);
+      const base = await start(new FollowedSimSource(file));
+      const before = await scrape(base);
+      expect(before.families.get("DCGM_FI_DEV_GPU_TEMP")!.metrics).toHaveLength(4);
+      expect(value(before.families, "DCGM_FI_DEV_XID_ERRORS", "2")).toBe(0);
+      owner.device(2).injectXid(79);
+      owner.setWorkload(0, { utilization: 100, fbUsedMiB: 1000 });
+      owner.step(30);
+      writeNodeState(file, owner);
+      const after = await scrape(base);
+      expect(value(after.families, "DCGM_FI_DEV_XID_ERRORS", "2")).toBe(79);
+      expect(value(after.families, "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "0")).toBe(0x4);
+      expect(after.families.get("DCGM_FI_DEV_GPU_TEMP")!.metrics[0]!.labels!.UUID).toBe(owner.devices[0]!.id.uuid);
+      expect((await post(base, "/sim/xid", { gpu: 0, xid: 48 })).status).toBe(409);
+      writeFileSync(file, "{not json");
+      const broken = await scrape(base);
+      expect(Number(broken.families.get("gpk_telemetry_source_up")!.metrics[0]!.value)).toBe(0);
+      expect(broken.families.get("gpk_telemetry_source_last_error")!.metrics[0]!.labels!.error).toMatch(/^state file .*state\.json: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
