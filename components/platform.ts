@@ -12,6 +12,7 @@ import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import type { PlatformSummary } from "./summaries";
 import { Tenant } from "./tenant";
+import { VllmServing } from "./vllm-serving";
 
 export interface PlatformArgs {
   /** Stack name, recorded in the summary. */
@@ -37,6 +38,9 @@ export class Platform extends pulumi.ComponentResource {
   public readonly tenants: Tenant[];
   public readonly devicePlugin: NvidiaDevicePlugin;
   public readonly telemetry?: GpuTelemetry;
+  public readonly serving: VllmServing[];
+  /** Whether the platform's own GPU workloads (serving, Ray) go through `gpk-scheduler`. */
+  public readonly usesGpkScheduler: boolean;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("gpk:index:Platform", name, {}, opts);
@@ -87,6 +91,20 @@ export class Platform extends pulumi.ComponentResource {
       ...tenant,
       dedicatedPools: config.nodePools.filter((p) => p.dedicatedTenant === tenant.name).map((p) => p.name),
     }, inCluster));
+
+    this.usesGpkScheduler = Boolean((config as { schedulerExtender?: { enabled?: boolean } }).schedulerExtender?.enabled);
+    const tenantByName = new Map(this.tenants.map((t) => [t.summary.tenantName, t]));
+    this.serving = config.serving.map((serving) => {
+      const tenant = tenantByName.get(serving.tenant)!;
+      return new VllmServing(`${name}-serving-${serving.tenant}-${serving.name}`, {
+        target: config.target,
+        serving,
+        pool: pools.find((p) => p.poolName === serving.pool)!,
+        namespace: tenant.summary.namespace,
+        useGpkScheduler: this.usesGpkScheduler,
+        runtimeImage: config.runtime.image,
+      }, { ...inCluster, dependsOn: [tenant] });
+    });
 
     this.summary = {
       stack: args.stack,

@@ -6,6 +6,9 @@
  */
 import { z } from "zod";
 import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
+import { findModel } from "../runtime/serving/engine/models";
+import { checkServingReferences } from "./config-serving";
+import { checkRayConfig } from "./config-ray";
 import { workloadsSchema } from "./config-workloads";
 
 /** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */
@@ -230,4 +233,11 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
       }
     });
   });
+  checkServingReferences(
+    config,
+    ctx,
+    (pool) => pool.gpusPerNode ?? (pool.instanceType ? EC2_GPU_INSTANCES[pool.instanceType]?.gpus : undefined),
+    (model) => findModel(model) !== undefined,
+  );
+  checkRayConfig(config, ctx);
 }

@@ -61,6 +61,21 @@ describe("local stack (kind)", () => {
     expect(parentOf(stack, one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-telemetry-sim-h100"))?.urn).toBe(telemetry.urn);
   });
 
+  it("serves the simulated model from the serving runtime bundle in the tenant's namespace", () => {
+    const deployment = one(stack, "kubernetes:apps/v1:Deployment", "gpk-serving-team-b-chat").inputs as any;
+    expect(deployment.metadata).toMatchObject({ name: "chat", namespace: "team-b" });
+    const pod = deployment.spec.template.spec;
+    expect(pod.containers[0].command).toEqual(["node", "/opt/gpk/serving.js"]);
+    expect(pod.containers[0].args.slice(0, 4)).toEqual(["--model", "qwen2.5-0.5b", "--gpu", "h100"]);
+    expect(pod.containers[0].args).toContain("--max-waiting");
+    expect(pod.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
+    expect(pod.containers[0].readinessProbe.httpGet.path).toBe("/health");
+    expect(pod.tolerations).toContainEqual({ key: "nvidia.com/gpu", operator: "Equal", value: "present", effect: "NoSchedule" });
+    for (const kind of ["core/v1:Service", "policy/v1:PodDisruptionBudget", "autoscaling/v2:HorizontalPodAutoscaler"]) {
+      expect((one(stack, `kubernetes:${kind}`, "gpk-serving-team-b-chat").inputs as any).metadata.namespace).toBe("team-b");
+    }
+  });
+
   it("creates both tenants with their isolation objects", () => {
     expectTenant(stack, "team-a", 4, "gpk:team-a");
     expectTenant(stack, "team-b", 2, "gpk:team-b");

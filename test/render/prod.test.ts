@@ -73,6 +73,21 @@ describe("prod stack (eks)", () => {
     expect(rule.spec.groups[0].rules[0].expr).toContain(">= 85");
   });
 
+  it("serves with the pinned vLLM image on the L40S pool, with a Service, PDB and autoscaler", () => {
+    const deployment = one(stack, "kubernetes:apps/v1:Deployment", "gpk-serving-search-llama-8b").inputs as any;
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.image).toMatch(/^docker\.io\/vllm\/vllm-openai:v[0-9.]+@sha256:[0-9a-f]{64}$/);
+    expect(container.args[0]).toBe("meta-llama/Llama-3.1-8B-Instruct");
+    expect(container.args).toEqual(expect.arrayContaining(["--gpu-memory-utilization", "0.9", "--max-model-len", "16384", "--max-num-queued-reqs", "768"]));
+    expect(container.env).toContainEqual({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: "hf-token", key: "token" } } });
+    expect(container.resources.limits["nvidia.com/gpu"]).toBe(container.resources.requests["nvidia.com/gpu"]);
+    expect(deployment.spec.template.spec.nodeSelector).toEqual({ "gpk.dev/pool": "serving" });
+    expect(deployment.metadata.namespace).toBe("search");
+    const hpa = one(stack, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gpk-serving-search-llama-8b").inputs as any;
+    expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 8 });
+    expect((one(stack, "kubernetes:policy/v1:PodDisruptionBudget", "gpk-serving-search-llama-8b").inputs as any).spec.maxUnavailable).toBe(1);
+  });
+
   it("creates the three tenants", () => {
     expectTenant(stack, "search", 8, "gpk:search-engineers");
     expectTenant(stack, "recsys", 8, "gpk:recsys-engineers");
