@@ -117,8 +117,8 @@ export class VllmServing extends pulumi.ComponentResource {
       startupProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 10, failureThreshold: 90 },
     };
 
-    let container: Record<string, unknown>;
-    let volumes: unknown[];
+    let container: k8s.types.input.core.v1.Container;
+    let volumes: k8s.types.input.core.v1.Volume[];
     let annotations: Record<string, string> = {};
     if (args.target === "eks") {
       const mounts = vllmVolumes(s);
