@@ -12,8 +12,14 @@ export const DCGM = {
   temp: "DCGM_FI_DEV_GPU_TEMP",
   xid: "DCGM_FI_DEV_XID_ERRORS",
   power: "DCGM_FI_DEV_POWER_USAGE",
-  /** Clock-event reasons (dcgm-exporter ≥ 3.3 name, then the older "throttle" name). */
-  clockEvents: ["DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"],
+  /**
+   * Clock-event signals: the event-reason bitmask (dcgm-exporter ≥ 3.3 name, then the older
+   * "throttle" name) and DCGM's power / thermal violation counters (µs spent capped).
+   */
+  clockEvents: [
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+    "DCGM_FI_DEV_POWER_VIOLATION", "DCGM_FI_DEV_THERMAL_VIOLATION",
+  ],
 } as const;
 
 export interface AlertRule {

@@ -10,22 +10,28 @@ import {
 } from "../lib/k8s";
 import { components, ofTypes, type Found } from "../lib/stack";
 
-export const MAX_WAITING_FLAG = "--max-waiting";
+/**
+ * Flags that bound the waiting queue: the kit's engine (`gpk serve`, kind target) takes
+ * `--max-waiting`; the vLLM image (eks target) gets `--max-num-queued-reqs` from VllmServing.
+ */
+export const QUEUE_BOUND_FLAGS = ["--max-waiting", "--max-num-queued-reqs"] as const;
 
 export const servingBoundedQueue: ResourceValidationPolicy = {
   name: "serving-bounded-queue",
-  description: `Checks whether every serving Deployment bounds its waiting queue with \`${MAX_WAITING_FLAG}\` (a positive integer), so overload is shed with 503s instead of queued.`,
+  description: `Checks whether every serving Deployment bounds its waiting queue (${QUEUE_BOUND_FLAGS.map((f) => `\`${f}\``).join(" or ")}, a positive integer), so overload is shed instead of queued without limit.`,
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
     if (!isServingDeployment(args.type, args.props)) return;
     const spec: Json = args.props.spec?.template?.spec ?? {};
-    const values = containersOf(spec).map(({ container }) => findFlag(container, MAX_WAITING_FLAG)?.value).filter((v) => v !== undefined);
+    const values = containersOf(spec)
+      .flatMap(({ container }) => QUEUE_BOUND_FLAGS.map((flag) => findFlag(container, flag)))
+      .flatMap((hit) => (hit ? [hit.value] : []));
     const ok = values.some((v) => /^\d+$/.test(v!) && Number(v) > 0);
     if (!ok) {
       reportViolation(
         values.length === 0
-          ? `Serving Deployment "${args.name}" sets no \`${MAX_WAITING_FLAG}\`, so its waiting queue is unbounded; pass \`${MAX_WAITING_FLAG} <n>\` to the engine.`
-          : `Serving Deployment "${args.name}" passes ${MAX_WAITING_FLAG} ${values.join(", ")}; use a positive integer.`,
+          ? `Serving Deployment "${args.name}" bounds no waiting queue, so overload queues without limit; pass \`${QUEUE_BOUND_FLAGS[0]} <n>\` (kit engine) or \`${QUEUE_BOUND_FLAGS[1]} <n>\` (vLLM) to the engine.`
+          : `Serving Deployment "${args.name}" bounds its waiting queue at ${values.join(", ")}; use a positive integer.`,
       );
     }
   },

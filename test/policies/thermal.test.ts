@@ -49,10 +49,15 @@ describe("gpu-alert-rules", () => {
     expect(found.every((f) => f.urn === byName(stack, "telemetry").urn)).toBe(true);
   });
 
-  it("accepts a sustained power-usage alert", async () => {
-    const stack = happyStack();
-    rules(stack)[1] = { alert: "GpuAtPowerCap", expr: "DCGM_FI_DEV_POWER_USAGE > 690", for: "15m" };
-    expect(await runPolicy(gpuAlertRules, stack)).toEqual([]);
+  it("accepts a sustained power-usage alert, or one on DCGM's power-violation counter", async () => {
+    for (const rule of [
+      { alert: "GpuAtPowerCap", expr: "DCGM_FI_DEV_POWER_USAGE > 690", for: "15m" },
+      { alert: "GpuPowerCapSustained", expr: "rate(DCGM_FI_DEV_POWER_VIOLATION[5m]) / 1e6 > 0.5", for: "5m" },
+    ]) {
+      const stack = happyStack();
+      rules(stack)[1] = rule;
+      expect(await runPolicy(gpuAlertRules, stack)).toEqual([]);
+    }
   });
 });
 
@@ -62,10 +67,12 @@ describe("serving-bounded-queue", () => {
     const c = vllm(stack).props.spec.template.spec.containers[0];
     c.args = ["--model", "m"];
     expect((await runPolicy(servingBoundedQueue, stack)).map((f) => f.message)).toEqual([
-      'Serving Deployment "search-llm" sets no `--max-waiting`, so its waiting queue is unbounded; pass `--max-waiting <n>` to the engine.',
+      'Serving Deployment "search-llm" bounds no waiting queue, so overload queues without limit; pass `--max-waiting <n>` (kit engine) or `--max-num-queued-reqs <n>` (vLLM) to the engine.',
     ]);
     c.args = ["--max-waiting=0"];
-    expect((await runPolicy(servingBoundedQueue, stack))[0].message).toMatch(/passes --max-waiting 0; use a positive integer/);
+    expect((await runPolicy(servingBoundedQueue, stack))[0].message).toMatch(/bounds its waiting queue at 0; use a positive integer/);
+    c.args = ["--max-num-queued-reqs", "768"];
+    expect(await runPolicy(servingBoundedQueue, stack)).toEqual([]);
   });
 
   it("ignores Deployments that are not serving", async () => {
