@@ -10,6 +10,7 @@ import { GpuNodeGroup } from "./gpu-node-group";
 import { GpuTelemetry } from "./gpu-telemetry";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "./gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
+import { RayCluster } from "./ray-cluster";
 import type { PlatformSummary } from "./summaries";
 import { Tenant } from "./tenant";
 import { VllmServing } from "./vllm-serving";
@@ -39,6 +40,7 @@ export class Platform extends pulumi.ComponentResource {
   public readonly devicePlugin: NvidiaDevicePlugin;
   public readonly telemetry?: GpuTelemetry;
   public readonly serving: VllmServing[];
+  public readonly ray?: RayCluster;
   /** Whether the platform's own GPU workloads (serving, Ray) go through `gpk-scheduler`. */
   public readonly usesGpkScheduler: boolean;
 
@@ -105,6 +107,19 @@ export class Platform extends pulumi.ComponentResource {
         runtimeImage: config.runtime.image,
       }, { ...inCluster, dependsOn: [tenant] });
     });
+
+    if (config.ray?.enabled) {
+      const { enabled: _enabled, tenant, name: clusterName, ...ray } = config.ray;
+      const owner = tenantByName.get(tenant)!;
+      this.ray = new RayCluster(`${name}-ray`, {
+        ...ray,
+        target: config.target,
+        pools,
+        namespace: owner.summary.namespace,
+        clusterName,
+        useGpkScheduler: this.usesGpkScheduler,
+      }, { ...inCluster, dependsOn: [...systemNamespaces, owner] });
+    }
 
     this.summary = {
       stack: args.stack,

@@ -66,6 +66,34 @@ export interface SchedulerExtenderSummary {
   thermalAware: boolean;
 }
 
+/** One worker group of a `gpk:index:RayCluster`. */
+export interface RayWorkerGroupSummary {
+  groupName: string;
+  pool: string;
+  /** `rayStartParams["num-gpus"]`, equal to the worker container's `nvidia.com/gpu` limit. */
+  gpusPerWorker: number;
+  minReplicas: number;
+  maxReplicas: number;
+}
+
+/** Outputs of `gpk:index:RayCluster`. */
+export interface RayClusterSummary {
+  clusterName: string;
+  /** Tenant namespace the RayCluster runs in. */
+  namespace: string;
+  /** Namespace of the KubeRay operator, and the namespaces it watches. */
+  operatorNamespace: string;
+  watchNamespaces: string[];
+  workerGroups: RayWorkerGroupSummary[];
+  /** GPUs the cluster holds at max scale: Σ gpusPerWorker × maxReplicas. */
+  maxGpus: number;
+  /** Whether the head keeps its GCS state in Redis (and where). */
+  gcsFaultTolerance: boolean;
+  redisAddress?: string;
+  /** Scheduler of the worker pods. */
+  schedulerName: string;
+}
+
 /** Outputs of `gpk:index:Platform`. */
 export interface PlatformSummary {
   stack: string;

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import standaloneCode from "ajv/dist/standalone";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "./stack-files";
 import type { RenderedResource, SchemaError } from "./types";
@@ -104,11 +105,41 @@ function modelModule(apiVersion: string, kind: string): string | undefined {
 
 type ObjectValidator = (object: Record<string, unknown>) => ErrorObject[];
 
+const AJV_OPTIONS = { strict: false, allErrors: true, validateFormats: false } as const;
+
+/**
+ * A compiled validator for a CRD schema. Compiling a KubeRay schema (150 kB of embedded pod
+ * specs) takes seconds, so the generated code (ajv "standalone" output) is cached by a hash
+ * of the schema, ajv's version and options under node_modules/.cache/gpk, and loaded with
+ * `require` (~0.1 s) on later runs. Written to a temp file and renamed, so a concurrent run
+ * never loads half a file; anything unreadable is compiled again.
+ */
+function crdValidator(ajv: Ajv, schema: object): ValidateFunction {
+  const version = (require("ajv/package.json") as { version: string }).version;
+  const hash = createHash("sha256").update(`${version}\0${JSON.stringify(AJV_OPTIONS)}\0${JSON.stringify(schema)}`).digest("hex").slice(0, 16);
+  const file = path.join(CACHE_DIR, `ajv-${hash}.js`);
+  try {
+    return require(file) as ValidateFunction;
+  } catch {
+    // Not cached yet (or unreadable): compile below.
+  }
+  const validate = ajv.compile(schema);
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, standaloneCode(ajv, validate));
+    fs.renameSync(tmp, file);
+  } catch {
+    // A read-only checkout compiles again next time.
+  }
+  return validate;
+}
+
 export class SchemaValidator {
-  /** CRD schemas by `group/version:Kind`; compiled on first use (a RayCluster schema takes seconds to compile). */
+  /** CRD schemas by `group/version:Kind`; compiled on first use (see `crdValidator` for the cache). */
   private readonly crdSchemas = new Map<string, object>();
   private readonly crdValidators = new Map<string, ValidateFunction>();
-  private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  private readonly ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
 
   private crdsLoaded = false;
 
@@ -135,7 +166,7 @@ export class SchemaValidator {
     const moduleId = modelModule(apiVersion, kind);
     if (!moduleId) this.loadCrds();
     const schema = this.crdSchemas.get(key);
-    if (schema && !this.crdValidators.has(key)) this.crdValidators.set(key, this.ajv.compile(schema));
+    if (schema && !this.crdValidators.has(key)) this.crdValidators.set(key, crdValidator(this.ajv, schema));
     const crd = this.crdValidators.get(key);
     if (crd) return (object) => (crd(object) ? [] : [...(crd.errors ?? [])]);
     if (!moduleId) return undefined;

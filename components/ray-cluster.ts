@@ -1,0 +1,220 @@
+/**
+ * `gpk:index:RayCluster`: a KubeRay `ray.io/v1` RayCluster in a tenant's namespace with one
+ * GPU worker group per pool, in-tree autoscaling (v2), optional GCS fault tolerance on
+ * Redis, disruption budgets for the workers, and the KubeRay operator (pinned Helm chart,
+ * watching only the tenant namespace). The class is thin: the spec comes from
+ * ./ray-spec.ts, the Redis objects from ./ray-redis.ts, the rules from ./ray-checks.ts.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { GPK_SCHEDULER_NAME, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
+import { CHARTS } from "./pins";
+import { workerGroupProblems } from "./ray-checks";
+import { redisAddress, redisName, redisServiceSpec, redisStatefulSetSpec } from "./ray-redis";
+import {
+  KUBERAY_POD_LABELS, RAY_DEFAULTS, rayClusterSpec, resolveWorkerGroup, workerDisruptionBudgetSpec,
+  type RayClusterSpecInput, type RayWorkerGroupArgs, type SecretKeyRef, type UpscalingMode,
+} from "./ray-spec";
+import type { GpuPoolSummary, RayClusterSummary, Target } from "./summaries";
+
+/** Redis for GCS fault tolerance: `deploy: true` (the component runs one) or the `address` of an existing one. */
+export interface RayRedisArgs {
+  /** Deploy a Redis StatefulSet beside the cluster. Default false. */
+  deploy?: boolean;
+  /** `host:port` of an existing Redis; required unless `deploy` is true. */
+  address?: string;
+  /** Secret in the cluster's namespace holding the Redis password (the kit never stores it). */
+  passwordSecret: SecretKeyRef;
+  /** Size of the deployed Redis's volume. Default "8Gi". */
+  storage?: string;
+  /** StorageClass of that volume. Default: the cluster's default class. */
+  storageClassName?: string;
+}
+
+export interface RayClusterArgs {
+  target: Target;
+  /** Tenant namespace the cluster runs in (it must exist: create it through a Tenant). */
+  namespace: string;
+  /** RayCluster name. Default "ray". */
+  clusterName?: string;
+  /** The platform's GPU pools; every worker group names one of them. */
+  pools: GpuPoolSummary[];
+  /** Head pod CPU and memory (requests = limits). Default "4" and "16Gi". */
+  head?: { cpu?: string; memory?: string };
+  /** One group per pool the cluster uses. */
+  workerGroups: RayWorkerGroupArgs[];
+  /** Autoscaler v2 settings. Default upscalingMode `Conservative`, idleTimeoutSeconds 300. */
+  autoscaler?: { upscalingMode?: UpscalingMode; idleTimeoutSeconds?: number };
+  /** Keep the GCS state in Redis so the head can restart without losing the cluster. Default off. */
+  gcsFaultTolerance?: { enabled?: boolean; redis?: RayRedisArgs; externalStorageNamespace?: string };
+  /** Schedule worker pods with the gpk-scheduler profile (needs the SchedulerExtender). Default false. */
+  useGpkScheduler?: boolean;
+  /** `RAY_task_retry_delay_ms` on every Ray container. Default 5000. */
+  taskRetryDelayMs?: number;
+  /** Install the KubeRay operator chart. Default true. */
+  installOperator?: boolean;
+  /** Namespace of the operator. Default `gpk-system`. */
+  operatorNamespace?: string;
+}
+
+type PropertyError = { propertyPath: string; reason: string };
+
+/** `workerGroups[0].gpusPerWorker` from a path array. */
+function propertyPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}
+
+/** Every problem with the arguments, each naming the argument path. */
+export function rayClusterArgErrors(args: RayClusterArgs): PropertyError[] {
+  const errors: PropertyError[] = [];
+  const add = (path: (string | number)[], message: string) => errors.push({ propertyPath: propertyPath(path), reason: `\`${propertyPath(path)}\`: ${message}` });
+  if (args.workerGroups.length === 0) add(["workerGroups"], "expected at least one worker group");
+  for (const p of workerGroupProblems(args.workerGroups, args.pools)) add(p.path, p.message);
+  const ft = args.gcsFaultTolerance;
+  if (ft?.enabled) {
+    if (!ft.redis) add(["gcsFaultTolerance", "redis"], "expected `{deploy: true, passwordSecret}` or `{address, passwordSecret}` when GCS fault tolerance is enabled");
+    else if (ft.redis.deploy && ft.redis.address) add(["gcsFaultTolerance", "redis", "address"], "expected no address when `deploy` is true (the component deploys Redis)");
+    else if (!ft.redis.deploy && !ft.redis.address) add(["gcsFaultTolerance", "redis", "address"], "expected the host:port of an existing Redis (or `deploy: true`)");
+  }
+  return errors;
+}
+
+/** Helm values of the KubeRay operator: namespaced RBAC (Role per watched namespace, no ClusterRole for Ray objects). */
+export function kuberayOperatorValues(watchNamespaces: string[]): Record<string, unknown> {
+  return {
+    rbacEnable: true,
+    singleNamespaceInstall: true,
+    crNamespacedRbacEnable: true,
+    watchNamespace: [...watchNamespaces],
+    // The chart's container securityContext is already `restricted`; this completes the pod side.
+    podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+  };
+}
+
+/**
+ * The head pod's network policy in the tenant namespace (which denies by default): the
+ * operator may reach the dashboard (RayJob/RayService status), and the autoscaler sidecar
+ * may reach the Kubernetes API (443 on EKS, 6443 on kind).
+ */
+export function headNetworkPolicySpec(clusterName: string, operatorNamespace: string) {
+  return {
+    podSelector: { matchLabels: { [KUBERAY_POD_LABELS.cluster]: clusterName, [KUBERAY_POD_LABELS.nodeType]: "head" } },
+    policyTypes: ["Ingress", "Egress"],
+    ingress: [{
+      from: [{
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": operatorNamespace } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": CHARTS.kuberayOperator.chart } },
+      }],
+      ports: [{ protocol: "TCP", port: 8265 }],
+    }],
+    egress: [{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] }],
+  };
+}
+
+/** The spec input with every default applied (pools already checked). */
+export function rayClusterSpecInput(args: RayClusterArgs): RayClusterSpecInput {
+  const clusterName = args.clusterName ?? RAY_DEFAULTS.name;
+  const pools = new Map(args.pools.map((p) => [p.poolName, p]));
+  const ft = args.gcsFaultTolerance;
+  const redis = ft?.enabled ? ft.redis : undefined;
+  return {
+    name: clusterName,
+    target: args.target,
+    tenant: args.namespace,
+    head: { cpu: args.head?.cpu ?? RAY_DEFAULTS.head.cpu, memory: args.head?.memory ?? RAY_DEFAULTS.head.memory },
+    workerGroups: args.workerGroups.map((g) => resolveWorkerGroup(g, pools.get(g.pool)!)),
+    autoscaler: {
+      upscalingMode: args.autoscaler?.upscalingMode ?? RAY_DEFAULTS.autoscaler.upscalingMode,
+      idleTimeoutSeconds: args.autoscaler?.idleTimeoutSeconds ?? RAY_DEFAULTS.autoscaler.idleTimeoutSeconds,
+    },
+    useGpkScheduler: args.useGpkScheduler ?? false,
+    taskRetryDelayMs: args.taskRetryDelayMs ?? RAY_DEFAULTS.taskRetryDelayMs,
+    gcsFaultTolerance: redis && {
+      redisAddress: redis.deploy ? redisAddress(clusterName, args.namespace) : redis.address!,
+      passwordSecret: redis.passwordSecret,
+      externalStorageNamespace: ft?.externalStorageNamespace,
+    },
+  };
+}
+
+export function rayClusterSummary(args: RayClusterArgs, input: RayClusterSpecInput): RayClusterSummary {
+  const workerGroups = input.workerGroups.map((g) => ({
+    groupName: g.groupName, pool: g.pool.poolName, gpusPerWorker: g.gpusPerWorker, minReplicas: g.minReplicas, maxReplicas: g.maxReplicas,
+  }));
+  return {
+    clusterName: input.name,
+    namespace: args.namespace,
+    operatorNamespace: args.operatorNamespace ?? SYSTEM_NAMESPACE,
+    watchNamespaces: [args.namespace],
+    workerGroups,
+    maxGpus: workerGroups.reduce((sum, g) => sum + g.gpusPerWorker * g.maxReplicas, 0),
+    gcsFaultTolerance: input.gcsFaultTolerance !== undefined,
+    ...(input.gcsFaultTolerance ? { redisAddress: input.gcsFaultTolerance.redisAddress } : {}),
+    schedulerName: input.useGpkScheduler ? GPK_SCHEDULER_NAME : "default-scheduler",
+  };
+}
+
+export class RayCluster extends pulumi.ComponentResource {
+  public readonly summary: RayClusterSummary;
+  public readonly cluster: k8s.apiextensions.CustomResource;
+  public readonly operator?: k8s.helm.v3.Release;
+
+  constructor(name: string, args: RayClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("gpk:index:RayCluster", name, {}, opts);
+    const errors = rayClusterArgErrors(args);
+    if (errors.length > 0) {
+      throw new pulumi.InputPropertiesError({ message: `invalid RayCluster "${name}"`, errors });
+    }
+    const input = rayClusterSpecInput(args);
+    this.summary = rayClusterSummary(args, input);
+    const { namespace } = args;
+    const labels = { [KIT_LABELS.tenant]: namespace, [KIT_LABELS.managedBy]: MANAGED_BY };
+    const child = { parent: this };
+
+    if (args.installOperator ?? true) {
+      const chart = CHARTS.kuberayOperator;
+      this.operator = new k8s.helm.v3.Release(`${name}-operator`, {
+        chart: chart.chart,
+        version: chart.version,
+        repositoryOpts: { repo: chart.repo },
+        namespace: this.summary.operatorNamespace,
+        values: kuberayOperatorValues(this.summary.watchNamespaces),
+        atomic: true,
+      }, child);
+    }
+
+    new k8s.networking.v1.NetworkPolicy(`${name}-head`, {
+      metadata: { name: `${input.name}-head`, namespace, labels },
+      spec: headNetworkPolicySpec(input.name, this.summary.operatorNamespace),
+    }, child);
+
+    const redis = args.gcsFaultTolerance?.enabled ? args.gcsFaultTolerance.redis : undefined;
+    const redisObjects: pulumi.Resource[] = [];
+    if (redis?.deploy) {
+      const meta = { name: redisName(input.name), namespace, labels };
+      redisObjects.push(
+        new k8s.core.v1.Service(`${name}-redis`, { metadata: meta, spec: redisServiceSpec(input.name) }, child),
+        new k8s.apps.v1.StatefulSet(`${name}-redis`, {
+          metadata: meta,
+          spec: redisStatefulSetSpec({ clusterName: input.name, namespace, tenant: namespace, passwordSecret: redis.passwordSecret, storage: redis.storage, storageClassName: redis.storageClassName }),
+        }, child),
+      );
+    }
+
+    this.cluster = new k8s.apiextensions.CustomResource(name, {
+      apiVersion: "ray.io/v1",
+      kind: "RayCluster",
+      metadata: { name: input.name, namespace, labels },
+      spec: rayClusterSpec(input),
+    }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...redisObjects] });
+
+    for (const group of input.workerGroups) {
+      new k8s.policy.v1.PodDisruptionBudget(`${name}-${group.groupName}`, {
+        metadata: { name: `${input.name}-${group.groupName}`, namespace, labels },
+        spec: workerDisruptionBudgetSpec(input.name, group.groupName),
+      }, child);
+    }
+
+    this.registerOutputs({ ...this.summary });
+  }
+}
