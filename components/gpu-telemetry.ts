@@ -8,7 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "./gpu";
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
 import { CHARTS } from "./pins";
+import { SIM_STATE_FILE } from "../runtime/device-plugin/container-spec";
 import { RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import { GPU_SIM_TOOLS_DIR } from "./simulated-device-plugin";
 import type { GpuPoolSummary, GpuTelemetrySummary, Target } from "./summaries";
 
 /** dcgm-exporter's port; the simulated exporter uses the same. */
@@ -81,12 +83,17 @@ export function gpuAlertRules(opts: { maxGpuTempC: number; alertFor: string }) {
   }];
 }
 
-/** Environment of the simulated exporter: the same node identity the simulated device plugin uses. */
+/**
+ * Environment of the simulated exporter. The simulated device plugin owns each node's GPU
+ * model and writes its state to the host; the exporter follows that file (read-only), so
+ * both report the same GPUs, health and XIDs.
+ */
 export function simulatedTelemetryEnv(pool: GpuPoolSummary) {
   return [
     { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
     { name: "GPK_SIM_PRODUCT", value: pool.product },
     { name: "GPK_SIM_GPUS", value: String(pool.gpusPerNode) },
+    { name: "GPK_SIM_STATE", value: `${GPU_SIM_TOOLS_DIR}/${SIM_STATE_FILE}` },
     { name: "GPK_TELEMETRY_SOURCE", value: "sim" },
     { name: "GPK_TELEMETRY_PORT", value: String(TELEMETRY_PORT) },
   ];
@@ -154,9 +161,10 @@ export class GpuTelemetry extends pulumi.ComponentResource {
                 readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
                 securityContext: restrictedContainerSecurity(),
                 resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-                volumeMounts: parts.volumeMounts,
+                volumeMounts: [...parts.volumeMounts, { name: "gpu-sim-state", mountPath: GPU_SIM_TOOLS_DIR, readOnly: true }],
               }],
-              volumes: parts.volumes,
+              // Read-only view of the device plugin's GPU state (the node-agent namespace allows hostPath).
+              volumes: [...parts.volumes, { name: "gpu-sim-state", hostPath: { path: GPU_SIM_TOOLS_DIR, type: "DirectoryOrCreate" } }],
             },
           },
         },

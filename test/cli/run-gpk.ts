@@ -16,7 +16,7 @@ export function runGpk(args: string[], options: { cwd?: string; env?: NodeJS.Pro
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     encoding: "utf8",
-    timeout: options.timeoutMs ?? 120_000,
+    timeout: options.timeoutMs ?? 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

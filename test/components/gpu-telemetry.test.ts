@@ -20,6 +20,7 @@ describe("GPU telemetry", () => {
     expect(env).toContainEqual({ name: "GPK_SIM_PRODUCT", value: "l4" });
     expect(env).toContainEqual({ name: "GPK_SIM_GPUS", value: "2" });
     expect(env).toContainEqual({ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } });
+    expect(env).toContainEqual({ name: "GPK_SIM_STATE", value: "/var/lib/gpk/gpu-sim/state.json" });
   });
 
   it("validates PrometheusRules against the Prometheus Operator schema", () => {
