@@ -1,35 +1,20 @@
 /**
- * The shipped artifact: runtime/device-plugin/main.ts bundled by esbuild into one file (the
- * settings components/runtime-bundle.ts uses), run as `node device-plugin.js` against a kubelet
- * played by the test, then stopped with SIGTERM.
+ * The shipped artifact: runtime/device-plugin/main.ts bundled exactly as the kit ships it
+ * (components/runtime-bundle.ts), run as `node device-plugin.js` against a kubelet played by
+ * the test, then stopped with SIGTERM.
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildSync } from "esbuild";
+import { CONFIGMAP_LIMIT_BYTES, bundleRuntime } from "../../components/runtime-bundle";
 import { ConfigError, parseDevicePluginEnv } from "../../runtime/device-plugin/config";
 import type { ListAndWatchResponse } from "../../runtime/device-plugin/proto";
 import { readNodeState } from "../../runtime/gpu-sim";
 import { dialPlugin, startKubelet, tempPluginDir, waitFor, type KubeletPeer } from "./kubelet-peer";
 
-/** A ConfigMap holds at most 1 MiB (Kubernetes docs, "ConfigMaps"); the bundle must leave room. */
-const CONFIGMAP_BUDGET_BYTES = 1024 * 1024 - 16 * 1024;
-
-let bundled: string | undefined;
 function bundle(): string {
-  bundled ??= buildSync({
-    entryPoints: [path.resolve(__dirname, "../../runtime/device-plugin/main.ts")],
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    minify: true,
-    write: false,
-    legalComments: "none",
-    logLevel: "silent",
-  }).outputFiles[0]!.text;
-  return bundled;
+  return bundleRuntime("device-plugin").code;
 }
 
 describe("environment", () => {
@@ -68,7 +53,7 @@ describe("bundled device plugin process", () => {
   });
 
   it("bundles into one file that fits a ConfigMap, registers, serves, and exits 0 on SIGTERM", async () => {
-    expect(Buffer.byteLength(bundle())).toBeLessThan(CONFIGMAP_BUDGET_BYTES);
+    expect(Buffer.byteLength(bundle())).toBeLessThan(CONFIGMAP_LIMIT_BYTES);
     dir = tempPluginDir();
     const file = path.join(dir, "device-plugin.js");
     fs.writeFileSync(file, bundle());
