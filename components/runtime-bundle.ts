@@ -33,6 +33,8 @@ export interface RuntimeBundle {
   code: string;
   bytes: number;
   sha256: string;
+  /** Source files inlined into the bundle (esbuild metafile), relative to the repo root. */
+  inputs: string[];
 }
 
 const bundleCache = new Map<string, RuntimeBundle>();
@@ -53,6 +55,8 @@ export function bundleRuntime(pkg: string, rootDir: string = REPO_ROOT): Runtime
     write: false,
     legalComments: "none",
     logLevel: "silent",
+    absWorkingDir: rootDir,
+    metafile: true,
   });
   const code = result.outputFiles[0]!.text;
   const bundle: RuntimeBundle = {
@@ -61,6 +65,7 @@ export function bundleRuntime(pkg: string, rootDir: string = REPO_ROOT): Runtime
     code,
     bytes: Buffer.byteLength(code),
     sha256: createHash("sha256").update(code).digest("hex"),
+    inputs: Object.keys(result.metafile.inputs),
   };
   bundleCache.set(cacheKey, bundle);
   return bundle;

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { buildSync } from "esbuild";
+import { bundleRuntime } from "../../components/runtime-bundle";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -62,9 +62,10 @@ describe("gpk serve", () => {
 describe("in-cluster bundle", () => {
   it("bundles under the ConfigMap limit and serves from env configuration", async () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), "gpk-serving-")), "serving.js");
-    buildSync({ entryPoints: [path.join(ROOT, "runtime/serving/main.ts")], bundle: true, platform: "node", target: "node20", minify: true, outfile: out, logLevel: "silent" });
-    const { statSync } = await import("node:fs");
-    expect(statSync(out).size).toBeLessThan(512 * 1024);
+    const shipped = bundleRuntime("serving");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(out, shipped.code);
+    expect(shipped.bytes).toBeLessThan(512 * 1024);
     const child = spawn(process.execPath, [out, "--host", "127.0.0.1"], {
       env: { PATH: process.env.PATH, GPK_SERVING_PORT: "0", GPK_SERVING_MODEL: "mistral-7b", GPK_SERVING_GPU: "a100", GPK_SERVING_MAX_NUM_SEQS: "8", GPK_SERVING_MAX_WAITING: "0" },
     });

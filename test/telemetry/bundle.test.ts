@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildSync } from "esbuild";
+import { bundleRuntime } from "../../components/runtime-bundle";
 import parsePrometheus from "parse-prometheus-text-format";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -10,15 +10,12 @@ const repoRoot = path.resolve(__dirname, "../..");
 const dir = mkdtempSync(path.join(tmpdir(), "gpk-bundle-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Bundles like components/runtime-bundle.ts does: one minified CommonJS file for Node 20. */
+/** The bundle the kit ships (components/runtime-bundle.ts), written out to run it. */
 function bundle(pkg: string): { file: string; bytes: number; inputs: string[] } {
-  const result = buildSync({
-    entryPoints: [path.join(repoRoot, "runtime", pkg, "main.ts")], bundle: true, platform: "node", target: "node20",
-    format: "cjs", minify: true, write: false, legalComments: "none", logLevel: "silent", metafile: true,
-  });
-  const file = path.join(dir, `${pkg}.js`);
-  writeFileSync(file, result.outputFiles[0]!.text);
-  return { file, bytes: result.outputFiles[0]!.contents.byteLength, inputs: Object.keys(result.metafile.inputs) };
+  const shipped = bundleRuntime(pkg);
+  const file = path.join(dir, shipped.fileName);
+  writeFileSync(file, shipped.code);
+  return { file, bytes: shipped.bytes, inputs: shipped.inputs };
 }
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
