@@ -1,0 +1,81 @@
+/**
+ * The rendered RayCluster against the real KubeRay v1.7.0 CRD schema
+ * (../shared/schemas/kuberay-v1.7.0), through the same validator `gpk preview` uses.
+ */
+import { describe, expect, it } from "vitest";
+import type { RenderedResource } from "../../cli/render";
+import { crdSchemaDirs, SchemaValidator, validateResources } from "../../cli/render/validate";
+import { poolSummary } from "../../components/gpu-node-group";
+import { rayClusterSpecInput, type RayClusterArgs } from "../../components/ray-cluster";
+import { rayClusterSpec } from "../../components/ray-spec";
+
+const URN = "urn:pulumi:test::gpu-platform-kit::gpk:index:Platform$gpk:index:RayCluster$kubernetes:ray.io/v1:RayCluster::gpk-ray";
+const validator = new SchemaValidator(crdSchemaDirs());
+
+const pools = [
+  poolSummary("eks", { name: "training", instanceType: "p5.48xlarge", desiredNodes: 2, maxNodes: 4, dedicatedTenant: "research" }),
+  poolSummary("eks", { name: "serving", instanceType: "g6e.12xlarge", desiredNodes: 2, maxNodes: 6 }),
+];
+
+function rayCluster(args: Partial<RayClusterArgs> = {}): RenderedResource {
+  const input = rayClusterSpecInput({
+    target: "eks",
+    namespace: "research",
+    pools,
+    workerGroups: [
+      { pool: "training", cpu: "160", memory: "1300Gi", minReplicas: 1, maxReplicas: 3 },
+      { pool: "serving", gpusPerWorker: 1, cpu: "8", memory: "64Gi", maxReplicas: 6 },
+    ],
+    gcsFaultTolerance: { enabled: true, redis: { deploy: true, passwordSecret: { name: "ray-redis", key: "password" } } },
+    ...args,
+  });
+  return {
+    urn: URN,
+    type: "kubernetes:ray.io/v1:RayCluster",
+    name: "gpk-ray",
+    custom: true,
+    inputs: { metadata: { name: input.name, namespace: "research" }, spec: rayClusterSpec(input) },
+  };
+}
+
+function errorsOf(resource: RenderedResource) {
+  const report = validateResources([resource], validator);
+  // A missing CRD would pass silently as "unvalidated"; insist the object was checked.
+  expect(report).toMatchObject({ validatedObjects: 1, unvalidatedKinds: [] });
+  return report.schemaErrors;
+}
+
+describe("RayCluster against the KubeRay v1.7.0 CRD", () => {
+  it("accepts the cluster the kit renders, with Redis deployed or given by address", () => {
+    expect(errorsOf(rayCluster())).toEqual([]);
+    expect(errorsOf(rayCluster({
+      target: "kind",
+      useGpkScheduler: true,
+      autoscaler: { upscalingMode: "Default", idleTimeoutSeconds: 60 },
+      gcsFaultTolerance: { enabled: true, redis: { address: "redis.shared:6379", passwordSecret: { name: "r", key: "p" } }, externalStorageNamespace: "ns" },
+    }))).toEqual([]);
+  });
+
+  it("reports a worker group without groupName at its path", () => {
+    const broken = rayCluster();
+    delete (broken.inputs as any).spec.workerGroupSpecs[1].groupName;
+    expect(errorsOf(broken)).toEqual([{ urn: URN, path: "spec.workerGroupSpecs[1].groupName", message: "is required" }]);
+  });
+
+  it("reports a non-string rayStartParams value and an unknown upscaling mode", () => {
+    const broken = rayCluster();
+    const spec = (broken.inputs as any).spec;
+    spec.workerGroupSpecs[0].rayStartParams["num-gpus"] = 8;
+    spec.autoscalerOptions.upscalingMode = "Fast";
+    expect(errorsOf(broken)).toEqual([
+      { urn: URN, path: "spec.autoscalerOptions.upscalingMode", message: 'must be one of "Default", "Aggressive", "Conservative"' },
+      { urn: URN, path: "spec.workerGroupSpecs[0].rayStartParams.num-gpus", message: "must be string" },
+    ]);
+  });
+
+  it("reports a head without a pod template", () => {
+    const broken = rayCluster();
+    delete (broken.inputs as any).spec.headGroupSpec.template;
+    expect(errorsOf(broken)).toEqual([{ urn: URN, path: "spec.headGroupSpec.template", message: "is required" }]);
+  });
+});
