@@ -31,6 +31,19 @@ export const KIT_LABELS = {
 
 export const MANAGED_BY = "gpu-platform-kit";
 
+/**
+ * Annotations the scheduler extender reads and writes (shared with the device plugin's hints).
+ * - `gpuAssignment` (pod): JSON `{"node","gpus":[index...],"uuids":[...],"milliPerGpu"}` written
+ *   through the Binding at bind time; GetPreferredAllocation hints may take `uuids` first.
+ * - `gpuMilli` (pod): milli-GPU of ONE shared GPU (1..1000) for pods that share a GPU.
+ * - `gpuNuma` (node): NUMA node / NVLink domain of each GPU in index order, e.g. "0,0,0,0,1,1,1,1".
+ */
+export const KIT_ANNOTATIONS = {
+  gpuAssignment: "gpk.dev/gpu-assignment",
+  gpuMilli: "gpk.dev/gpu-milli",
+  gpuNuma: "gpk.dev/gpu-numa",
+} as const;
+
 /** Taint key of a pool dedicated to one tenant: `gpk.dev/tenant=<tenant>:NoSchedule`. */
 export function dedicatedPoolTaint(tenant: string) {
   return { key: KIT_LABELS.tenant, value: tenant, effect: "NoSchedule" } as const;

@@ -9,7 +9,7 @@
  *   larger than the sum of the other score plugins (or those disabled in the gpk-scheduler
  *   profile), kube-scheduler then binds exactly where the simulator would.
  */
-import { fits, unfitReason, assign } from "./feasibility";
+import { fits, assign } from "./feasibility";
 import type { PlacementPolicy } from "./policy";
 import type { GpuAssignment, NodeState, PodRequest } from "./types";
 
@@ -60,28 +60,50 @@ export function place(nodes: readonly NodeState[], pod: PodRequest, policy: Plac
 }
 
 /**
- * Scores every feasible node for the extender's prioritize verb (infeasible ones are left out;
- * `filterNodes` says why they failed). Sorted best first.
+ * Extender scores 0..10 in input order (-1 for a node the pod does not fit), without choosing
+ * GPUs or sorting: the prioritize verb's hot path. Same mapping as `scoreNodes` (module doc).
  */
-export function scoreNodes(nodes: readonly NodeState[], pod: PodRequest, policy: PlacementPolicy): NodeScore[] {
-  const feasible = nodes.filter((n) => unfitReason(n, pod) === null);
-  const raws = feasible.map((n) => policy.score(n, pod));
+export function extenderScores(
+  nodes: readonly NodeState[],
+  pod: PodRequest,
+  policy: PlacementPolicy,
+  /** Receives each feasible node's raw policy score, when given. */
+  raws: Float64Array = new Float64Array(nodes.length),
+): Int8Array {
+  const out = new Int8Array(nodes.length).fill(-1);
   let winner = -1;
   let min = Infinity;
   let max = -Infinity;
-  feasible.forEach((node, i) => {
-    const raw = raws[i]!;
-    min = Math.min(min, raw);
-    max = Math.max(max, raw);
-    if (winner < 0 || better(raw, node, raws[winner]!, feasible[winner]!)) winner = i;
-  });
-  const scored = feasible.map((node, i): NodeScore => {
-    const raw = raws[i]!;
-    let score: number;
-    if (i === winner) score = MAX_EXTENDER_PRIORITY;
-    else if (max === min) score = MAX_EXTENDER_PRIORITY - 1;
-    else score = Math.min(MAX_EXTENDER_PRIORITY - 1, Math.floor(((MAX_EXTENDER_PRIORITY - 1) * (raw - min)) / (max - min)));
-    return { node: node.name, score, raw, gpus: policy.chooseGpus(node, pod) };
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    if (!fits(node, pod)) continue;
+    const raw = policy.score(node, pod);
+    raws[i] = raw;
+    out[i] = 0;
+    if (raw < min) min = raw;
+    if (raw > max) max = raw;
+    if (winner < 0 || better(raw, node, raws[winner]!, nodes[winner]!)) winner = i;
+  }
+  for (let i = 0; i < nodes.length; i++) {
+    if (out[i]! < 0) continue;
+    if (i === winner) out[i] = MAX_EXTENDER_PRIORITY;
+    else if (max === min) out[i] = MAX_EXTENDER_PRIORITY - 1;
+    else out[i] = Math.min(MAX_EXTENDER_PRIORITY - 1, Math.floor(((MAX_EXTENDER_PRIORITY - 1) * (raws[i]! - min)) / (max - min)));
+  }
+  return out;
+}
+
+/**
+ * Scores every feasible node for the extender's prioritize verb (infeasible ones are left out;
+ * `filterNodes` says why they failed), with the GPUs each would give. Sorted best first.
+ */
+export function scoreNodes(nodes: readonly NodeState[], pod: PodRequest, policy: PlacementPolicy): NodeScore[] {
+  const raws = new Float64Array(nodes.length);
+  const scores = extenderScores(nodes, pod, policy, raws);
+  const scored: NodeScore[] = [];
+  nodes.forEach((node, i) => {
+    if (scores[i]! < 0) return;
+    scored.push({ node: node.name, score: scores[i]!, raw: raws[i]!, gpus: policy.chooseGpus(node, pod) });
   });
   return scored.sort((a, b) => b.score - a.score || b.raw - a.raw);
 }
