@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../components/gpu";
 import { gpuPoolHasDevicePlugin } from "../../policies/gpu-capacity/device-plugin";
@@ -50,6 +51,13 @@ describe("gpu-node-group-scaling-headroom", () => {
     expect(requiredMaxSize(4, 20)).toBe(5);
     expect(requiredMaxSize(3, 10)).toBe(4);
     expect(requiredMaxSize(0, 20)).toBe(0);
+  });
+
+  it("requiredMaxSize is the least integer at or above desired × (1 + h/100), in exact integer arithmetic", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100 }), (desired, h) => {
+      const m = requiredMaxSize(desired, h);
+      return m * 100 >= desired * (100 + h) && (m - 1) * 100 < desired * (100 + h);
+    }));
   });
 
   it("reports a GPU node group that cannot grow past its desired size", async () => {
