@@ -28,7 +28,9 @@ const podArb = fc.oneof(
   fc.record({ cpu: fc.integer({ min: 1, max: 16 }), mem: fc.integer({ min: 1, max: 16 }), numGpu: fc.integer({ min: 0, max: 8 }), milli: fc.constant(1000), spec: fc.subarray(models) }),
 );
 
-function buildNodes(specs: fc.TypeOf<typeof nodeArb>[]): NodeState[] {
+type Spec<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
+function buildNodes(specs: Spec<typeof nodeArb>[]): NodeState[] {
   return specs.map((s, i) => {
     const node = makeNode({
       name: `n${i}`,
@@ -44,7 +46,7 @@ function buildNodes(specs: fc.TypeOf<typeof nodeArb>[]): NodeState[] {
   });
 }
 
-function buildPods(specs: fc.TypeOf<typeof podArb>[]): PodRequest[] {
+function buildPods(specs: Spec<typeof podArb>[]): PodRequest[] {
   return specs.map((s, i) => ({
     name: `p${i}`,
     cpuMilli: s.cpu * 1000,
