@@ -17,6 +17,8 @@ export function runGpk(args: string[], options: { cwd?: string; env?: NodeJS.Pro
     env: { ...process.env, ...options.env },
     encoding: "utf8",
     timeout: options.timeoutMs ?? 300_000,
+    // `preview --json` carries every resource's inputs (runtime bundles included): over 1 MiB.
+    maxBuffer: 64 * 1024 * 1024,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
