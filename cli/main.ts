@@ -39,6 +39,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
     load: () => commandModule("serve"),
   },
+  extender: {
+    summary: "kube-scheduler extender server (filter, prioritize, bind) on a placement policy; state from --snapshot, --kubeconfig or --in-cluster",
+    load: () => commandModule("extender"),
+  },
   simulate: {
     summary: "Replay an openb task trace against a node list with a placement policy (FGD baselines, gpk) and report GPU allocation",
     load: () => commandModule("simulate"),

@@ -1,0 +1,67 @@
+/**
+ * `gpk extender`: the kube-scheduler extender server (filter, prioritize, bind), the same server
+ * the SchedulerExtender component runs in-cluster (runtime/scheduler-extender/main.ts).
+ */
+import { UsageError, progress, type Command } from "../contract";
+import { POLICY_NAMES } from "../../runtime/scheduling";
+import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
+import { ExtenderConfigError, parseExtenderArgs } from "../../runtime/scheduler-extender/options";
+import { startExtender } from "../../runtime/scheduler-extender/run";
+import { SnapshotError } from "../../runtime/scheduler-extender/snapshot";
+
+const usage = `Usage: gpk extender [--port 8888] [--policy gpk] [--kubeconfig <file> | --in-cluster | --snapshot <json>]
+                    [--telemetry-url <url>]... [--hot-temperature <C>] [--host 0.0.0.0]
+
+The kube-scheduler extender (k8s.io/kube-scheduler/extender/v1, PascalCase JSON):
+  POST /filter, /prioritize, /bind    GET /healthz (ready once synced), /metrics
+
+Cluster state:
+  --snapshot <json>     nodes + pods from a file ({"nodes": [...], "pods": [...], "workload": [...]};
+                        \`kubectl get nodes -o json\` lists are accepted); binds update it in memory
+  --kubeconfig <file>   list+watch nodes and pods through the kubeconfig's current context; bind
+                        creates the Binding with the chosen GPUs in the gpk.dev/gpu-assignment annotation
+  --in-cluster          the same through the pod's service account
+  (none)                an empty cache: requests must carry full Nodes (nodeCacheCapable: false)
+
+Placement:
+  --policy <name>       ${POLICY_NAMES.join(", ")} (default gpk)
+  --telemetry-url <url> DCGM exporter metrics to scrape every --telemetry-interval seconds (default 15);
+                        repeatable; a headless Service name is scraped at every address. gpk steers
+                        away from GPUs at or above --hot-temperature (default 83 °C) or power-capped.
+  --telemetry-pods <label=value>   also scrape every running pod with this label (with a cluster source)
+
+Exit codes: 2 bad flags or snapshot; otherwise runs until interrupted (0).
+`;
+
+export const command: Command = {
+  usage,
+  async run(argv) {
+    let config;
+    try {
+      config = parseExtenderArgs(argv, process.env, { allowKubeconfig: true });
+    } catch (err) {
+      if (err instanceof ExtenderConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+    let running;
+    try {
+      running = await startExtender(config, { log: (m) => progress(`gpk extender: ${m}`), kubeconfig: kubeconfigConnection });
+    } catch (err) {
+      if (err instanceof SnapshotError) throw new UsageError(err.message);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE" || code === "EACCES") throw new UsageError(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+      if (config.source.kind === "kubeconfig") throw new UsageError(`--kubeconfig ${config.source.file}: ${(err as Error).message}`);
+      throw err;
+    }
+    progress(`gpk extender: policy ${config.policy}, ${running.cache.nodeCount} nodes from ${config.source.kind}, listening on http://${config.host}:${running.port}`);
+    void running.synced.then(() => {
+      if (config.source.kind === "kubeconfig") progress(`gpk extender: synced ${running.cache.nodeCount} nodes from the API server`);
+    });
+    await new Promise<void>((resolve) => {
+      const stop = () => void running.close().then(resolve);
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return 0;
+  },
+};

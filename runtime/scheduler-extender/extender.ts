@@ -1,0 +1,174 @@
+/**
+ * The extender's three verbs on the placement code of runtime/scheduling, independent of HTTP:
+ *
+ * - filter: the feasibility filter (`fits`, `unfitReason`) on the candidate nodes; failures a preemption cannot cure (no GPU of
+ *   an acceptable model, or more than the node has in total) go to FailedAndUnresolvableNodes.
+ * - prioritize: `extenderScores` (scoreNodes' mapping) — the node the simulator would pick is
+ *   the only one scored 10; nodes the pod does not fit score 0.
+ * - bind: the policy's GPU choice on the chosen node is booked in the cache at once (so the
+ *   next pod sees it even before the API answers), then the Binding is created with the
+ *   choice in the `gpk.dev/gpu-assignment` annotation (the API server copies a Binding's
+ *   annotations onto the pod atomically with the node name); a failed Binding is undone.
+ */
+import { KIT_ANNOTATIONS } from "../../components/gpu";
+import { extenderScores, filterNodes, fits, unfitReason, type NodeState, type PodRequest } from "../scheduling";
+import type { ClusterCache } from "./cache";
+import type { PolicyHolder } from "./placement";
+import { encodeAssignment, podToRequest } from "./translate";
+import {
+  BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type ExtenderFilterResult,
+  type HostPriorityList, type K8sPod,
+} from "./wire";
+
+/** Creates the Binding (with annotations) in the cluster; absent in snapshot / local mode. */
+export interface Binder {
+  bind(target: { namespace: string; name: string; uid: string; node: string; annotations: Record<string, string> }): Promise<void>;
+  /** Reads a pod the extender has not seen (another replica served its filter). */
+  getPod?(namespace: string, name: string): Promise<K8sPod | undefined>;
+}
+
+export interface BindEvent {
+  pod: string;
+  node: string;
+  gpus: number[];
+  uuids?: string[];
+}
+
+/** How many pods' requests are remembered between filter/prioritize and bind. */
+const RECENT_PODS = 4096;
+
+export class Extender {
+  private readonly recent = new Map<string, PodRequest>();
+
+  constructor(
+    readonly cache: ClusterCache,
+    readonly policy: PolicyHolder,
+    private readonly binder?: Binder,
+    private readonly onBind: (event: BindEvent) => void = () => {},
+  ) {}
+
+  filter(args: ExtenderArgs): ExtenderFilterResult {
+    const pod = this.request(args.Pod);
+    const nodes = this.candidates(args);
+    const passing: string[] = [];
+    const failed: Record<string, string> = {};
+    const unresolvable: Record<string, string> = {};
+    for (const node of nodes) {
+      // `fits` first: reasons are only built for the nodes that fail.
+      if (fits(node, pod)) {
+        passing.push(node.name);
+        continue;
+      }
+      const reason = unfitReason(node, pod) ?? "does not fit";
+      if (curableByPreemption(node, pod)) failed[node.name] = reason;
+      else unresolvable[node.name] = reason;
+    }
+    const result: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable, Error: "" };
+    if (args.Nodes?.items) {
+      const keep = new Set(passing);
+      result.Nodes = { ...args.Nodes, items: args.Nodes.items.filter((n) => keep.has(n.metadata.name)) };
+    } else {
+      result.NodeNames = passing;
+    }
+    return result;
+  }
+
+  prioritize(args: ExtenderArgs): HostPriorityList {
+    const pod = this.request(args.Pod);
+    const nodes = this.candidates(args);
+    const scores = extenderScores(nodes, pod, this.policy.current());
+    const out: HostPriorityList = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) out[i] = { Host: nodes[i]!.name, Score: Math.max(0, scores[i]!) };
+    return out;
+  }
+
+  async bind(args: ExtenderBindingArgs): Promise<ExtenderBindingResult> {
+    const node = this.cache.node(args.Node);
+    if (!node) throw new BadRequest(`Node: unknown node ${JSON.stringify(args.Node)} (the extender knows ${this.cache.nodeCount} nodes)`);
+    const key = `${args.PodNamespace}/${args.PodName}`;
+    const already = this.cache.podOn(args.PodUID);
+    if (already && already.nodeName === args.Node) return { Error: "" };
+    const pod = await this.bindRequest(args);
+    if (!pod) throw new BadRequest(`PodUID: unknown pod ${key} (${args.PodUID}); no filter or prioritize call carried it`);
+    const policy = this.policy.current();
+    // Re-check against the current state: other binds may have landed since prioritize.
+    const { failed } = filterNodes([node], pod);
+    if (failed[node.name] !== undefined) return { Error: `node ${node.name} can no longer take pod ${key}: ${failed[node.name]}` };
+    const gpus = policy.chooseGpus(node, pod);
+    this.cache.assume({ uid: args.PodUID, key, nodeName: node.name, request: pod, gpus });
+    const uuids = this.cache.gpuUuids(node.name, gpus);
+    const annotations = {
+      [KIT_ANNOTATIONS.gpuAssignment]: encodeAssignment({ node: node.name, gpus, ...(uuids ? { uuids } : {}), milliPerGpu: pod.gpuMilli }),
+    };
+    if (this.binder) {
+      try {
+        await this.binder.bind({ namespace: args.PodNamespace, name: args.PodName, uid: args.PodUID, node: node.name, annotations });
+      } catch (err) {
+        this.cache.forget(args.PodUID);
+        return { Error: `binding ${key} to ${node.name} failed: ${(err as Error).message}` };
+      }
+    }
+    this.recent.delete(args.PodUID);
+    this.onBind({ pod: key, node: node.name, gpus, uuids });
+    return { Error: "" };
+  }
+
+  /** Translates the pod and remembers it for its bind call. */
+  private request(k8sPod: K8sPod): PodRequest {
+    const pod = podToRequest(k8sPod);
+    const uid = k8sPod.metadata?.uid;
+    if (uid) {
+      this.recent.delete(uid);
+      this.recent.set(uid, pod);
+      if (this.recent.size > RECENT_PODS) this.recent.delete(this.recent.keys().next().value!);
+    }
+    return pod;
+  }
+
+  private async bindRequest(args: ExtenderBindingArgs): Promise<PodRequest | undefined> {
+    const known = this.recent.get(args.PodUID) ?? this.cache.pendingPod(args.PodUID);
+    if (known) return known;
+    const fetched = await this.binder?.getPod?.(args.PodNamespace, args.PodName);
+    if (!fetched || fetched.metadata?.uid !== args.PodUID) return undefined;
+    return podToRequest(fetched);
+  }
+
+  /** The request's candidate nodes, ranked by their position (the tie-break). */
+  private candidates(args: ExtenderArgs): NodeState[] {
+    const nodes: NodeState[] = [];
+    if (args.Nodes?.items) {
+      args.Nodes.items.forEach((item, i) => {
+        const node = this.cache.upsertNode(item);
+        node.rank = i;
+        nodes.push(node);
+      });
+      return nodes;
+    }
+    if (!args.NodeNames) throw new BadRequest("NodeNames: expected the candidate node names (nodeCacheCapable) or Nodes with their objects");
+    let unknown: string[] | undefined;
+    const names = args.NodeNames;
+    for (let i = 0; i < names.length; i++) {
+      const node = this.cache.node(names[i]!);
+      if (!node) {
+        (unknown ??= []).push(names[i]!);
+        continue;
+      }
+      node.rank = i;
+      nodes.push(node);
+    }
+    if (unknown) {
+      const shown = unknown.slice(0, 5).map((n) => JSON.stringify(n)).join(", ");
+      throw new BadRequest(`NodeNames: ${unknown.length} unknown node(s) ${shown}${unknown.length > 5 ? ", ..." : ""} (the extender's cache has ${this.cache.nodeCount} nodes)`);
+    }
+    return nodes;
+  }
+}
+
+/** False when no eviction could make the node fit: too small in total or no acceptable GPU. */
+function curableByPreemption(node: NodeState, pod: PodRequest): boolean {
+  if (pod.cpuMilli > node.cpuMilli || pod.memoryMiB > node.memoryMiB) return false;
+  if (pod.numGpu === 0) return true;
+  let acceptable = 0;
+  for (const g of node.gpus) if (pod.gpuModels.length === 0 || pod.gpuModels.includes(g.model)) acceptable++;
+  return acceptable >= pod.numGpu;
+}

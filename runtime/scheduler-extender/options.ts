@@ -1,0 +1,112 @@
+/**
+ * Flags of `gpk extender` and of the in-cluster entry (runtime/scheduler-extender/main.ts):
+ *
+ *   --port <n>                 listen port (GPK_EXTENDER_PORT; default 8888)
+ *   --host <addr>              listen address (default 0.0.0.0)
+ *   --policy <name>            placement policy from the runtime/scheduling registry (GPK_EXTENDER_POLICY; default gpk)
+ *   --snapshot <file>          cluster state from a JSON file (see snapshot.ts)
+ *   --kubeconfig <file>        cluster state from the Kubernetes API via a kubeconfig (CLI only)
+ *   --in-cluster               cluster state from the Kubernetes API via the pod's service account
+ *     (no source flag: an empty cache; requests must carry full `Nodes`)
+ *   --telemetry-url <url>      DCGM exporter metrics to scrape (repeatable; a headless Service name
+ *                              is scraped at every address)
+ *   --telemetry-pods <k=v>     also scrape every running pod with this label (repeatable; in-cluster)
+ *   --telemetry-port <n>       port of those pods' metrics (default 9400)
+ *   --telemetry-interval <s>   scrape period (default 15)
+ *   --hot-temperature <C>      gpk: a GPU at or above this is hot (GPK_EXTENDER_HOT_TEMPERATURE_C; default: the policy's 83)
+ *   --seed <n>                 seed of the `random` policy (default 42)
+ */
+import { parseArgs } from "node:util";
+import { isPolicyName, POLICY_NAMES, type PolicyName } from "../scheduling";
+
+export class ExtenderConfigError extends Error {
+  override readonly name = "ExtenderConfigError";
+}
+
+export type StateSource =
+  | { kind: "none" }
+  | { kind: "snapshot"; file: string }
+  | { kind: "kubeconfig"; file: string }
+  | { kind: "in-cluster" };
+
+export interface ExtenderConfig {
+  port: number;
+  host: string;
+  policy: PolicyName;
+  source: StateSource;
+  telemetryUrls: string[];
+  telemetryPods: { key: string; value: string }[];
+  telemetryPort: number;
+  telemetryIntervalMs: number;
+  hotTemperatureC?: number;
+  seed: number;
+}
+
+function intIn(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    throw new ExtenderConfigError(`--${name}: expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: { allowKubeconfig: boolean }): ExtenderConfig {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: {
+        port: { type: "string" }, host: { type: "string" }, policy: { type: "string" },
+        snapshot: { type: "string" }, kubeconfig: { type: "string" }, "in-cluster": { type: "boolean" },
+        "telemetry-url": { type: "string", multiple: true }, "telemetry-pods": { type: "string", multiple: true },
+        "telemetry-port": { type: "string" }, "telemetry-interval": { type: "string" },
+        "hot-temperature": { type: "string" }, seed: { type: "string" },
+      },
+    }).values;
+  } catch (err) {
+    throw new ExtenderConfigError((err as Error).message);
+  }
+  const policy = values.policy ?? env.GPK_EXTENDER_POLICY ?? "gpk";
+  if (!isPolicyName(policy)) throw new ExtenderConfigError(`--policy: unknown placement policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
+  const given = [values.snapshot !== undefined && "--snapshot", values.kubeconfig !== undefined && "--kubeconfig", values["in-cluster"] === true && "--in-cluster"].filter(Boolean);
+  if (given.length > 1) throw new ExtenderConfigError(`${given.join(" and ")}: give at most one cluster state source`);
+  if (values.kubeconfig !== undefined && !opts.allowKubeconfig) throw new ExtenderConfigError("--kubeconfig: not available in the in-cluster bundle; use --in-cluster");
+  const source: StateSource = values.snapshot !== undefined ? { kind: "snapshot", file: values.snapshot }
+    : values.kubeconfig !== undefined ? { kind: "kubeconfig", file: values.kubeconfig }
+    : values["in-cluster"] ? { kind: "in-cluster" } : { kind: "none" };
+  const telemetryUrls = values["telemetry-url"] ?? [];
+  for (const url of telemetryUrls) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // reported below
+    }
+    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) throw new ExtenderConfigError(`--telemetry-url: expected an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  const telemetryPods = (values["telemetry-pods"] ?? []).map((sel) => {
+    const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(sel);
+    if (!m) throw new ExtenderConfigError(`--telemetry-pods: expected a label key=value, got ${JSON.stringify(sel)}`);
+    return { key: m[1]!, value: m[2]! };
+  });
+  const hotRaw = values["hot-temperature"] ?? env.GPK_EXTENDER_HOT_TEMPERATURE_C;
+  let hotTemperatureC: number | undefined;
+  if (hotRaw !== undefined) {
+    hotTemperatureC = Number(hotRaw);
+    if (hotRaw.trim() === "" || !Number.isFinite(hotTemperatureC) || hotTemperatureC <= 0 || hotTemperatureC > 150) {
+      throw new ExtenderConfigError(`--hot-temperature: expected degrees Celsius between 0 and 150, got ${JSON.stringify(hotRaw)}`);
+    }
+  }
+  return {
+    port: intIn("port", values.port ?? env.GPK_EXTENDER_PORT ?? "8888", 0, 65535),
+    host: values.host ?? "0.0.0.0",
+    policy,
+    source,
+    telemetryUrls,
+    telemetryPods,
+    telemetryPort: intIn("telemetry-port", values["telemetry-port"] ?? "9400", 1, 65535),
+    telemetryIntervalMs: intIn("telemetry-interval", values["telemetry-interval"] ?? "15", 1, 3600) * 1000,
+    hotTemperatureC,
+    seed: intIn("seed", values.seed ?? "42", 0, 2 ** 32 - 1),
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The extender's HTTP transport (node:http): kube-scheduler POSTs `<urlPrefix>/<verb>`.
+ *
+ *   POST /filter       ExtenderArgs -> ExtenderFilterResult
+ *   POST /prioritize   ExtenderArgs -> HostPriorityList
+ *   POST /bind         ExtenderBindingArgs -> ExtenderBindingResult
+ *   GET  /healthz      200 once the cluster state source has synced (readiness), else 503
+ *   GET  /metrics      Prometheus text: requests, latency, binds, nodes
+ *
+ * A bad body (malformed JSON, wrong types, missing Pod, unknown node, over 10 MiB) is answered
+ * 400 with the reason in `Error`; the server never crashes on input and keeps its state.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Extender } from "./extender";
+import { BadRequest, bindingArgsSchema, extenderArgsSchema, parseBody } from "./wire";
+
+/** Largest request body accepted (a 5,000-node NodeList is ~10 MB; NodeNames are far smaller). */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Beyond this much an oversized body is not even drained; the connection is dropped. */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+export interface ExtenderServerOptions {
+  extender: Extender;
+  port: number;
+  host?: string;
+  /** Readiness: true once the state source has synced. Default: always ready. */
+  ready?: () => boolean;
+  maxBodyBytes?: number;
+  log?: (message: string) => void;
+}
+
+export interface RunningExtenderServer {
+  port: number;
+  server: Server;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+type Verb = "filter" | "prioritize" | "bind";
+const VERBS: readonly string[] = ["filter", "prioritize", "bind"];
+
+function send(res: ServerResponse, status: number, body: unknown, close = false): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...(close ? { connection: "close" } : {}),
+  });
+  res.end(text);
+}
+
+/** Reads the body up to `limit` bytes; an oversized one is drained (bounded) and reported. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > DRAIN_LIMIT_BYTES) {
+        req.destroy();
+        return;
+      }
+      if (size > limit) tooBig = true;
+      if (!tooBig) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.on("end", () => {
+      if (tooBig) reject(new BadRequest(`body: over the ${limit / (1024 * 1024)} MiB limit (${size} bytes)`));
+      else resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    req.on("error", reject);
+  });
+}
+
+export function startExtenderServer(options: ExtenderServerOptions): Promise<RunningExtenderServer> {
+  const { extender } = options;
+  const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const ready = options.ready ?? (() => true);
+  const log = options.log ?? (() => {});
+  const registry = new Registry();
+  const requests = new Counter({ name: "gpk_extender_requests_total", help: "Extender requests by verb and HTTP status.", labelNames: ["verb", "code"], registers: [registry] });
+  const latency = new Histogram({
+    name: "gpk_extender_request_duration_seconds", help: "Time to answer an extender request (body read to response written).",
+    labelNames: ["verb"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [registry],
+  });
+  const binds = new Counter({ name: "gpk_extender_binds_total", help: "Bind results.", labelNames: ["result"], registers: [registry] });
+  new Gauge({
+    name: "gpk_extender_nodes", help: "Nodes in the extender's cache.", registers: [registry],
+    collect() {
+      this.set(extender.cache.nodeCount);
+    },
+  });
+
+  async function handleVerb(verb: Verb, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let status = 200;
+    try {
+      const raw = await readBody(req, limit);
+      if (verb === "bind") {
+        const result = await extender.bind(parseBody(bindingArgsSchema, raw));
+        binds.inc({ result: result.Error ? "error" : "bound" });
+        send(res, 200, result);
+      } else {
+        const args = parseBody(extenderArgsSchema, raw);
+        send(res, 200, verb === "filter" ? extender.filter(args) : extender.prioritize(args));
+      }
+    } catch (err) {
+      status = err instanceof BadRequest ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      if (status === 500) log(`${verb}: internal error: ${err instanceof Error ? err.stack : message}`);
+      const body = verb === "filter"
+        ? { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: message }
+        : { Error: message };
+      if (!res.headersSent && !res.destroyed) send(res, status, body, status === 400 && message.startsWith("body: over"));
+    } finally {
+      requests.inc({ verb, code: String(status) });
+      latency.observe({ verb }, (performance.now() - started) / 1000);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+    const verb = path.slice(1);
+    if (VERBS.includes(verb)) {
+      if (req.method !== "POST") return send(res, 405, { Error: `${path}: use POST` });
+      void handleVerb(verb as Verb, req, res);
+      return;
+    }
+    if (path === "/healthz" || path === "/readyz") {
+      return ready() ? send(res, 200, "ok") : send(res, 503, "cluster state not synced yet");
+    }
+    if (path === "/metrics" && req.method === "GET") {
+      registry.metrics().then((text) => {
+        res.writeHead(200, { "content-type": registry.contentType });
+        res.end(text);
+      }, (err: Error) => send(res, 500, err.message));
+      return;
+    }
+    send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind` });
+  });
+  // Keep-alive connections from kube-scheduler are reused across cycles.
+  server.keepAliveTimeout = 65_000;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        server,
+        registry,
+        close: () => new Promise<void>((done) => {
+          server.closeAllConnections();
+          server.close(() => done());
+        }),
+      });
+    });
+  });
+}

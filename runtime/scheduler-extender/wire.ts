@@ -1,0 +1,127 @@
+/**
+ * kube-scheduler extender v1 wire format (k8s.io/kube-scheduler/extender/v1, types.go). The Go
+ * types carry no json tags, so every key is the PascalCase field name. Request bodies are
+ * validated with zod; only the parts of Pod and Node the extender reads are checked, the rest
+ * passes through untouched (a Nodes-mode filter answers with the node objects it was given).
+ */
+import { z } from "zod";
+
+const quantity = z.union([z.string(), z.number()]);
+const resourceList = z.record(z.string(), quantity);
+const stringMap = z.record(z.string(), z.string());
+
+export const objectMetaSchema = z.looseObject({
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  labels: stringMap.nullish(),
+  annotations: stringMap.nullish(),
+});
+
+const containerSchema = z.looseObject({
+  name: z.string().optional(),
+  restartPolicy: z.string().optional(),
+  resources: z.looseObject({ requests: resourceList.nullish(), limits: resourceList.nullish() }).nullish(),
+});
+
+const nodeSelectorRequirement = z.looseObject({
+  key: z.string(),
+  operator: z.string(),
+  values: z.array(z.string()).nullish(),
+});
+
+export const podSchema = z.looseObject({
+  metadata: objectMetaSchema.optional(),
+  spec: z.looseObject({
+    nodeName: z.string().optional(),
+    schedulerName: z.string().optional(),
+    containers: z.array(containerSchema).nullish(),
+    initContainers: z.array(containerSchema).nullish(),
+    overhead: resourceList.nullish(),
+    nodeSelector: stringMap.nullish(),
+    affinity: z.looseObject({
+      nodeAffinity: z.looseObject({
+        requiredDuringSchedulingIgnoredDuringExecution: z.looseObject({
+          nodeSelectorTerms: z.array(z.looseObject({ matchExpressions: z.array(nodeSelectorRequirement).nullish() })).nullish(),
+        }).nullish(),
+      }).nullish(),
+    }).nullish(),
+  }).optional(),
+  status: z.looseObject({ phase: z.string().optional() }).nullish(),
+});
+
+export const nodeSchema = z.looseObject({
+  metadata: objectMetaSchema.extend({ name: z.string().min(1) }),
+  status: z.looseObject({ allocatable: resourceList.nullish(), capacity: resourceList.nullish() }).nullish(),
+});
+
+export type K8sPod = z.infer<typeof podSchema>;
+export type K8sNode = z.infer<typeof nodeSchema>;
+
+/** ExtenderArgs: the pod and either the candidate nodes or (nodeCacheCapable) their names. */
+export const extenderArgsSchema = z.object({
+  Pod: podSchema,
+  Nodes: z.looseObject({ items: z.array(nodeSchema).nullish() }).nullish(),
+  NodeNames: z.array(z.string()).nullish(),
+});
+export type ExtenderArgs = z.infer<typeof extenderArgsSchema>;
+
+/** ExtenderBindingArgs. */
+export const bindingArgsSchema = z.object({
+  PodName: z.string().min(1),
+  PodNamespace: z.string().min(1),
+  PodUID: z.string().min(1),
+  Node: z.string().min(1),
+});
+export type ExtenderBindingArgs = z.infer<typeof bindingArgsSchema>;
+
+/** ExtenderFilterResult. */
+export interface ExtenderFilterResult {
+  Nodes?: { apiVersion?: string; kind?: string; metadata?: unknown; items: K8sNode[] } | null;
+  NodeNames?: string[] | null;
+  FailedNodes: Record<string, string>;
+  FailedAndUnresolvableNodes: Record<string, string>;
+  Error: string;
+}
+
+/** HostPriorityList: scores 0..MaxExtenderPriority (10). */
+export type HostPriorityList = { Host: string; Score: number }[];
+
+/** ExtenderBindingResult. */
+export interface ExtenderBindingResult {
+  Error: string;
+}
+
+/** A request the extender refuses: answered 4xx with this message, never a crash. */
+export class BadRequest extends Error {
+  override readonly name = "BadRequest";
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
+
+/** zod issues as one line naming each field, e.g. `Pod.spec.containers[0].resources.limits: expected record`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => {
+      const path = i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+      return `${path || "body"}: ${i.message}`;
+    })
+    .join("; ");
+}
+
+/** Parses and validates a request body, throwing BadRequest with a message naming the field. */
+export function parseBody<T>(schema: z.ZodType<T>, raw: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new BadRequest(`malformed JSON: ${(err as Error).message}`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new BadRequest("body: expected a JSON object");
+  const result = schema.safeParse(json);
+  if (!result.success) throw new BadRequest(describeIssues(result.error));
+  return result.data;
+}
