@@ -1,0 +1,204 @@
+/**
+ * The extender over real HTTP on an ephemeral port: both request modes, the score contract,
+ * bind updating the state, bad input answered 400 while the server keeps serving, concurrency.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assign, createPolicy, makeNode, mulberry32, selectNode, type PodRequest } from "../../runtime/scheduling";
+import type { RunningExtender } from "../../runtime/scheduler-extender/run";
+import { H100, L40S, WORKLOAD, k8sNode, k8sPod, post, start, writeSnapshot } from "./fixtures";
+
+const NODES = [
+  k8sNode("n0", { gpus: 8 }),
+  k8sNode("n1", { gpus: 8 }),
+  k8sNode("n2", { gpus: 4, product: L40S }),
+  k8sNode("n3", { gpus: 8 }),
+  k8sNode("small", { gpus: 8, cpu: "2" }),
+];
+const BOUND = [
+  k8sPod("b0", { gpus: 3, node: "n0" }),
+  k8sPod("b2", { gpus: 1, node: "n2" }),
+  k8sPod("b3", { gpus: 7, node: "n3" }),
+];
+const NAMES = NODES.map((n) => n.metadata.name);
+
+let ext: RunningExtender;
+beforeAll(async () => {
+  ext = await start(["--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
+});
+afterAll(() => ext.close());
+
+/** The simulator's view of the same cluster, built with runtime/scheduling alone. */
+function simulatorPick(pod: PodRequest): string | undefined {
+  const req = (n: number): PodRequest => ({ name: "x", cpuMilli: 4000, memoryMiB: 16384, numGpu: n, gpuMilli: 1000, gpuModels: [] });
+  const nodes = NODES.map((n, rank) => makeNode({
+    name: n.metadata.name, rank, cpuMilli: Number(n.status.allocatable.cpu) * 1000, memoryMiB: 1000 * 1024,
+    gpuCount: Number(n.status.allocatable["nvidia.com/gpu"]), gpuModel: n.metadata.labels["nvidia.com/gpu.product"],
+  }));
+  assign(nodes[0]!, req(3), [0, 1, 2]);
+  assign(nodes[2]!, req(1), [0]);
+  assign(nodes[3]!, req(7), [0, 1, 2, 3, 4, 5, 6]);
+  const total = WORKLOAD.reduce((s, w) => s + w.weight, 0);
+  const policy = createPolicy("gpk", { workload: { shapes: WORKLOAD.map((w) => ({ ...w, weight: w.weight / total })) }, rng: mulberry32(42) });
+  return selectNode(nodes, pod, policy)?.name;
+}
+
+describe("filter", () => {
+  it("NodeNames mode: passes the nodes that fit and gives each failure its reason", async () => {
+    const res = await post(ext.port, "filter", { Pod: k8sPod("p1", { gpus: 2, product: H100 }), NodeNames: NAMES });
+    expect(res.status).toBe(200);
+    expect(res.body.NodeNames).toEqual(["n0", "n1"]);
+    expect(res.body.Nodes).toBeNull();
+    expect(res.body.Error).toBe("");
+    expect(res.body.FailedNodes).toEqual({ n3: "Insufficient GPUs: needs 2 x 1000 milli-GPU" });
+    expect(res.body.FailedAndUnresolvableNodes).toEqual({
+      n2: `GPU model ${L40S} is not one of ${H100}`,
+      small: "Insufficient cpu: requested 4000m, free 2000m",
+    });
+  });
+
+  it("Nodes mode: answers with the node objects that pass, as given", async () => {
+    const fresh = await start(["--policy", "gpk"]);
+    try {
+      const nodes = [k8sNode("a", { gpus: 1 }), k8sNode("b", { gpus: 4 })];
+      const res = await post(fresh.port, "filter", { Pod: k8sPod("p", { gpus: 2 }), Nodes: { apiVersion: "v1", kind: "NodeList", items: nodes } });
+      expect(res.status).toBe(200);
+      expect(res.body.NodeNames).toBeNull();
+      expect(res.body.Nodes.items).toEqual([nodes[1]]);
+      expect(res.body.FailedAndUnresolvableNodes).toEqual({ a: "Insufficient GPUs: needs 2 x 1000 milli-GPU" });
+      const prio = await post(fresh.port, "prioritize", { Pod: k8sPod("p", { gpus: 2 }), Nodes: { items: nodes } });
+      expect(prio.body).toEqual([{ Host: "a", Score: 0 }, { Host: "b", Score: 10 }]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe("prioritize", () => {
+  it.each([1, 2, 4])("scores 0..10 with the simulator's pick the only 10 (%i GPU pod)", async (gpus) => {
+    const pod = k8sPod(`prio-${gpus}`, { gpus });
+    const res = await post(ext.port, "prioritize", { Pod: pod, NodeNames: NAMES });
+    expect(res.status).toBe(200);
+    const list = res.body as { Host: string; Score: number }[];
+    expect(list.map((h) => h.Host)).toEqual(NAMES);
+    for (const h of list) expect(Number.isInteger(h.Score) && h.Score >= 0 && h.Score <= 10).toBe(true);
+    const tens = list.filter((h) => h.Score === 10).map((h) => h.Host);
+    const pick = simulatorPick({ name: "x", cpuMilli: 4000, memoryMiB: 16384, numGpu: gpus, gpuMilli: 1000, gpuModels: [] });
+    expect(pick).toBeDefined();
+    expect(tens).toEqual([pick]);
+    expect(list.find((h) => h.Host === "small")!.Score).toBe(0);
+  });
+});
+
+describe("bind", () => {
+  it("books the GPUs in snapshot mode, so the next pod sees them used", async () => {
+    const snap = writeSnapshot({ nodes: [k8sNode("only", { gpus: 2 })], workload: WORKLOAD });
+    const one = await start(["--snapshot", snap]);
+    try {
+      const p1 = k8sPod("first", { gpus: 2 });
+      expect((await post(one.port, "filter", { Pod: p1, NodeNames: ["only"] })).body.NodeNames).toEqual(["only"]);
+      const bound = await post(one.port, "bind", { PodName: "first", PodNamespace: "team-a", PodUID: p1.metadata.uid, Node: "only" });
+      expect(bound).toEqual({ status: 200, body: { Error: "" } });
+      expect(one.cache.podOn(p1.metadata.uid)).toMatchObject({ nodeName: "only", gpus: [0, 1], assumed: true });
+      const next = await post(one.port, "filter", { Pod: k8sPod("second", { gpus: 1 }), NodeNames: ["only"] });
+      expect(next.body.NodeNames).toEqual([]);
+      expect(next.body.FailedNodes).toEqual({ only: "Insufficient GPUs: needs 1 x 1000 milli-GPU" });
+      // Binding the second pod anyway is refused with the reason, not a crash.
+      const refused = await post(one.port, "bind", { PodName: "second", PodNamespace: "team-a", PodUID: "uid-second", Node: "only" });
+      expect(refused.status).toBe(200);
+      expect(refused.body.Error).toBe("node only can no longer take pod team-a/second: Insufficient GPUs: needs 1 x 1000 milli-GPU");
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("gives concurrent binds on one node distinct GPUs and refuses the one that no longer fits", async () => {
+    const snap = writeSnapshot({ nodes: [k8sNode("busy", { gpus: 8 })], workload: WORKLOAD });
+    const one = await start(["--snapshot", snap]);
+    try {
+      const pods = Array.from({ length: 9 }, (_, i) => k8sPod(`c${i}`, { gpus: 1 }));
+      await Promise.all(pods.map((p) => post(one.port, "filter", { Pod: p, NodeNames: ["busy"] })));
+      const results = await Promise.all(pods.map((p) => post(one.port, "bind", { PodName: p.metadata.name, PodNamespace: "team-a", PodUID: p.metadata.uid, Node: "busy" })));
+      expect(results.filter((r) => r.body.Error === "")).toHaveLength(8);
+      expect(results.filter((r) => r.body.Error !== "")).toHaveLength(1);
+      const gpus = pods.map((p) => one.cache.podOn(p.metadata.uid)?.gpus).filter(Boolean).flat();
+      expect(gpus.sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("refuses a bind for a pod no filter carried, naming it", async () => {
+    const res = await post(ext.port, "bind", { PodName: "ghost", PodNamespace: "team-a", PodUID: "uid-ghost", Node: "n1" });
+    expect(res).toEqual({ status: 400, body: { Error: "PodUID: unknown pod team-a/ghost (uid-ghost); no filter or prioritize call carried it" } });
+  });
+});
+
+describe("bad input", () => {
+  const valid = () => ({ Pod: k8sPod("ok", { gpus: 1 }), NodeNames: NAMES });
+  const cases: [string, string, unknown, string][] = [
+    ["malformed JSON", "filter", "{\"Pod\": ", "malformed JSON"],
+    ["a JSON array", "prioritize", "[]", "body: expected a JSON object"],
+    ["no Pod", "filter", { NodeNames: ["n1"] }, "Pod: "],
+    ["NodeNames of the wrong type", "filter", { Pod: k8sPod("x"), NodeNames: "n1" }, "NodeNames: "],
+    ["a container list of the wrong type", "prioritize", { Pod: { spec: { containers: {} } }, NodeNames: ["n1"] }, "Pod.spec.containers: "],
+    ["neither Nodes nor NodeNames", "filter", { Pod: k8sPod("x") }, "NodeNames: expected the candidate node names"],
+    ["unknown node names", "filter", { Pod: k8sPod("x"), NodeNames: ["n1", "nowhere"] }, 'NodeNames: 1 unknown node(s) "nowhere" (the extender\'s cache has 5 nodes)'],
+    ["a bad GPU quantity", "prioritize", { Pod: { ...k8sPod("x"), spec: { containers: [{ resources: { limits: { "nvidia.com/gpu": "two" } } }] } }, NodeNames: ["n1"] }, 'Pod.spec.containers[0].resources.limits["nvidia.com/gpu"]: expected a quantity'],
+    ["a bind without PodUID", "bind", { PodName: "x", PodNamespace: "team-a", Node: "n1" }, "PodUID: "],
+    ["a bind to an unknown node", "bind", { PodName: "x", PodNamespace: "team-a", PodUID: "u", Node: "nowhere" }, 'Node: unknown node "nowhere"'],
+  ];
+
+  it.each(cases)("answers %s with 400 and the reason, then serves a valid request", async (_label, verb, body, message) => {
+    const res = await post(ext.port, verb, body);
+    expect(res.status).toBe(400);
+    expect(res.body.Error).toContain(message);
+    if (verb === "filter") expect(res.body).toMatchObject({ NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {} });
+    const ok = await post(ext.port, "filter", valid());
+    expect(ok.status).toBe(200);
+    expect(ok.body.NodeNames).toEqual(["n0", "n1", "n2", "n3"]);
+  });
+
+  it("answers a body over 10 MiB with 400 and keeps serving", async () => {
+    const huge = JSON.stringify({ Pod: k8sPod("big"), NodeNames: Array.from({ length: 700_000 }, (_, i) => `node-name-${i}`) });
+    expect(huge.length).toBeGreaterThan(10 * 1024 * 1024);
+    const res = await post(ext.port, "filter", huge);
+    expect(res.status).toBe(400);
+    expect(res.body.Error).toMatch(/^body: over the 10 MiB limit \(\d+ bytes\)$/);
+    expect((await post(ext.port, "filter", valid())).status).toBe(200);
+  });
+
+  it("answers a GET on a verb with 405 and an unknown path with 404", async () => {
+    expect((await fetch(`http://127.0.0.1:${ext.port}/filter`)).status).toBe(405);
+    expect((await fetch(`http://127.0.0.1:${ext.port}/preempt`, { method: "POST", body: "{}" })).status).toBe(404);
+  });
+});
+
+describe("concurrency and health", () => {
+  it("serves 60 concurrent requests, good and bad mixed, each with its own answer", async () => {
+    const jobs = Array.from({ length: 60 }, (_, i) => {
+      if (i % 3 === 0) return post(ext.port, "filter", "{oops").then((r) => ["bad", r] as const);
+      const verb = i % 3 === 1 ? "filter" : "prioritize";
+      return post(ext.port, verb, { Pod: k8sPod(`conc-${i}`, { gpus: 1 + (i % 2) }), NodeNames: NAMES }).then((r) => [verb, r] as const);
+    });
+    for (const [kind, res] of await Promise.all(jobs)) {
+      if (kind === "bad") {
+        expect(res.status).toBe(400);
+      } else if (kind === "filter") {
+        expect(res.status).toBe(200);
+        // 1-GPU pods fit every GPU node; 2-GPU pods not n3 (one GPU left).
+        expect(res.body.NodeNames).toEqual(res.body.NodeNames.length === 4 ? ["n0", "n1", "n2", "n3"] : ["n0", "n1", "n2"]);
+      } else {
+        expect(res.status).toBe(200);
+        expect((res.body as { Score: number }[]).filter((h) => h.Score === 10)).toHaveLength(1);
+      }
+    }
+  });
+
+  it("reports ready on /healthz and counts requests on /metrics", async () => {
+    const health = await fetch(`http://127.0.0.1:${ext.port}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${ext.port}/metrics`)).text();
+    expect(metrics).toMatch(/gpk_extender_requests_total\{verb="filter",code="400"\} [1-9]/);
+    expect(metrics).toMatch(/gpk_extender_nodes 5/);
+  });
+});
