@@ -15,14 +15,6 @@ function commandModule(name: string): Command {
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
-  sim: {
-    summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
-    load: () => commandModule("sim"),
-  },
-  telemetry: {
-    summary: "DCGM-compatible Prometheus exporter (--source sim|nvidia-smi, --port 9400)",
-    load: () => commandModule("telemetry"),
-  },
   preview: {
     summary: "Render a stack under Pulumi's mock runtime, validate every object and print the resource tree",
     load: () => commandModule("preview"),
@@ -35,17 +27,25 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Create a kind cluster for a kind stack and pulumi up it (gpk local up|down [--stack local])",
     load: () => commandModule("local"),
   },
-  serve: {
-    summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
-    load: () => commandModule("serve"),
+  simulate: {
+    summary: "Replay an openb task trace against a node list with a placement policy (FGD baselines, gpk) and report GPU allocation",
+    load: () => commandModule("simulate"),
   },
   extender: {
     summary: "kube-scheduler extender server (filter, prioritize, bind) on a placement policy; state from --snapshot, --kubeconfig or --in-cluster",
     load: () => commandModule("extender"),
   },
-  simulate: {
-    summary: "Replay an openb task trace against a node list with a placement policy (FGD baselines, gpk) and report GPU allocation",
-    load: () => commandModule("simulate"),
+  serve: {
+    summary: "Serve the OpenAI API from the vLLM-style engine on a simulated GPU (paged KV cache, continuous batching, 429 load shedding)",
+    load: () => commandModule("serve"),
+  },
+  telemetry: {
+    summary: "DCGM-compatible Prometheus exporter (--source sim|nvidia-smi, --port 9400)",
+    load: () => commandModule("telemetry"),
+  },
+  sim: {
+    summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
+    load: () => commandModule("sim"),
   },
 };
 
