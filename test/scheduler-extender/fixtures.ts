@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../components/gpu";
+import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
 import { parseExtenderArgs } from "../../runtime/scheduler-extender/options";
 import { startExtender, type RunningExtender } from "../../runtime/scheduler-extender/run";
 
@@ -62,7 +63,7 @@ export const WORKLOAD = [
 
 /** Starts an extender in this process on an ephemeral port with the given flags. */
 export function start(args: string[]): Promise<RunningExtender> {
-  return startExtender(parseExtenderArgs(["--port", "0", "--host", "127.0.0.1", ...args], {}, { allowKubeconfig: true }));
+  return startExtender(parseExtenderArgs(["--port", "0", "--host", "127.0.0.1", ...args], {}, { allowKubeconfig: true }), { kubeconfig: kubeconfigConnection });
 }
 
 export interface Reply {
