@@ -68,7 +68,9 @@ describe("--query-gpu against the capture", () => {
   it("answers the done-when query with the real header and one row per GPU of the default 8-H100 node", () => {
     const out = smi(["--query-gpu=index,name,temperature.gpu,power.draw,clocks.sm", "--format=csv"], new SimNode());
     const lines = out.stdout.trimEnd().split("\n");
-    expect(lines[0]).toBe("index, name, temperature.gpu, power.draw [W], clocks.sm [MHz]");
+    // The real H100 (driver 580.159.04) answered this exact query with this header on
+    // 2026-11-27: nvidia-smi names an aliased column (`clocks.sm`) by its canonical field.
+    expect(lines[0]).toBe("index, name, temperature.gpu, power.draw [W], clocks.current.sm [MHz]");
     expect(lines.slice(1).map((l) => cols(l)[0])).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
     for (const l of lines.slice(1)) expect(l).toMatch(/^\d, NVIDIA H100 80GB HBM3, \d+, \d+\.\d\d W, \d+ MHz$/);
   });
@@ -170,7 +172,9 @@ describe("gpk sim nvidia-smi (CLI process)", () => {
     const out = execFileSync(process.execPath, [path.join(repoRoot, "bin/gpk.js"), "sim", "nvidia-smi",
       "--query-gpu=index,name,temperature.gpu,power.draw,clocks.sm", "--format=csv"], { encoding: "utf8", env: cleanEnv() });
     const lines = out.trimEnd().split("\n");
-    expect(lines[0]).toBe("index, name, temperature.gpu, power.draw [W], clocks.sm [MHz]");
+    // The real H100 (driver 580.159.04) answered this exact query with this header on
+    // 2026-11-27: nvidia-smi names an aliased column (`clocks.sm`) by its canonical field.
+    expect(lines[0]).toBe("index, name, temperature.gpu, power.draw [W], clocks.current.sm [MHz]");
     expect(lines).toHaveLength(9);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * `--query-gpu` fields: names and aliases from `nvidia-smi --help-query-gpu`, header units and
  * value formats as the captured H100 prints them (../shared/data/h100/nvidia-smi-commands.txt):
- * the header repeats the name as typed plus ` [unit]`; values carry the unit unless `nounits`.
+ * the header repeats the field's canonical name plus ` [unit]` (an alias is printed under its
+ * canonical name: on an H100 with driver 580.159.04, `--query-gpu=clocks.sm` heads its column
+ * `clocks.current.sm [MHz]`, seen 2026-11-27); values carry the unit unless `nounits`.
  */
 import { ClockEventReason as R, formatReasonMask } from "../reasons";
 import type { SmiContext, SmiGpu } from "./view";
@@ -130,9 +132,15 @@ export function lookupField(name: string): QueryField | undefined {
   return QUERY_FIELDS[name] ?? QUERY_FIELDS[QUERY_ALIASES[name] ?? ""];
 }
 
-/** `power.draw [W]`: the name as the user typed it, plus the unit. */
+/** The name nvidia-smi prints for a field the user may have typed as an alias. */
+export function canonicalFieldName(name: string): string {
+  return QUERY_FIELDS[name] ? name : QUERY_ALIASES[name] ?? name;
+}
+
+/** `power.draw [W]`: the field's canonical name, plus the unit. */
 export function fieldHeader(name: string, f: QueryField): string {
-  return f.unit ? `${name} [${f.unit}]` : name;
+  const canonical = canonicalFieldName(name);
+  return f.unit ? `${canonical} [${f.unit}]` : canonical;
 }
 
 export function fieldValue(f: QueryField, g: SmiGpu, ctx: QueryContext, units: boolean): string {
