@@ -8,7 +8,7 @@ import { z } from "zod";
 import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
 import { findModel } from "../runtime/serving/engine/models";
 import { checkServingReferences } from "./config-serving";
-import { checkRayConfig } from "./config-ray";
+import { checkRayConfig } from "./config-ray-checks";
 import { workloadsSchema } from "./config-workloads";
 
 /** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */

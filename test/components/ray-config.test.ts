@@ -1,7 +1,7 @@
 /** `gpk:ray` in the stack config: defaults, and one exact message per mistake, naming the key path. */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig } from "../../stacks/load-config";
-import { quantityValue } from "../../stacks/config-ray";
+import { quantityValue } from "../../stacks/config-ray-checks";
 
 /** A valid eks stack with a Ray cluster on a dedicated pool; each case changes one thing. */
 function stack(): Record<string, any> {
