@@ -79,3 +79,22 @@ describe("RayCluster against the KubeRay v1.7.0 CRD", () => {
     expect(errorsOf(broken)).toEqual([{ urn: URN, path: "spec.headGroupSpec.template", message: "is required" }]);
   });
 });
+
+describe("RayJob and RayService carrying the kit's cluster spec", () => {
+  const clusterSpec = () => (rayCluster().inputs as any).spec;
+  const wrap = (type: string, spec: Record<string, unknown>): RenderedResource => ({
+    urn: `urn:pulumi:test::gpu-platform-kit::${type}::x`, type, name: "x", custom: true, inputs: { metadata: { name: "x", namespace: "research" }, spec },
+  });
+
+  it("pass the RayJob and RayService CRDs", () => {
+    expect(errorsOf(wrap("kubernetes:ray.io/v1:RayJob", { entrypoint: "python train.py", shutdownAfterJobFinishes: true, rayClusterSpec: clusterSpec() }))).toEqual([]);
+    expect(errorsOf(wrap("kubernetes:ray.io/v1:RayService", { serveConfigV2: "applications: []", rayClusterConfig: clusterSpec() }))).toEqual([]);
+  });
+
+  it("report a broken embedded cluster spec at its path inside the job", () => {
+    const spec = clusterSpec();
+    delete spec.workerGroupSpecs[0].groupName;
+    const job = wrap("kubernetes:ray.io/v1:RayJob", { entrypoint: "python train.py", rayClusterSpec: spec });
+    expect(errorsOf(job)).toEqual([{ urn: job.urn, path: "spec.rayClusterSpec.workerGroupSpecs[0].groupName", message: "is required" }]);
+  });
+});
