@@ -27,6 +27,13 @@ function joinTaintsPatch(taints: { key: string; value: string; effect: string }[
   return stringify({ kind: "JoinConfiguration", nodeRegistration: { taints } });
 }
 
+/**
+ * Every worker carries the GPU taint, so the platform's own pods (operators, Ray head,
+ * scheduler extender, Redis) need somewhere else to run: an explicit empty taint list makes
+ * kubeadm leave the control plane schedulable (a nil list would add its NoSchedule taint).
+ */
+const UNTAINTED_CONTROL_PLANE_PATCH = stringify({ kind: "InitConfiguration", nodeRegistration: { taints: [] } });
+
 export function kindClusterConfig(config: Extract<StackConfig, { target: "kind" }>): KindClusterConfig {
   const image = imageRef(IMAGES.kindNode);
   const workers = config.nodePools.flatMap((pool) => {
@@ -42,6 +49,6 @@ export function kindClusterConfig(config: Extract<StackConfig, { target: "kind" 
     kind: "Cluster",
     apiVersion: "kind.x-k8s.io/v1alpha4",
     name: config.cluster.name,
-    nodes: [{ role: "control-plane", image }, ...workers],
+    nodes: [{ role: "control-plane", image, kubeadmConfigPatches: [UNTAINTED_CONTROL_PLANE_PATCH] }, ...workers],
   };
 }

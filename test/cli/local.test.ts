@@ -21,6 +21,8 @@ describe("gpk local", () => {
     expect(kind.name).toBe("gpk-local");
     expect(kind.nodes.map((n) => n.role)).toEqual(["control-plane", "worker", "worker"]);
     for (const node of kind.nodes) expect(node.image).toBe("kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f");
+    // The control plane stays schedulable for the platform's non-GPU pods.
+    expect(kind.nodes[0]!.kubeadmConfigPatches!.map((p) => parse(p))).toEqual([{ kind: "InitConfiguration", nodeRegistration: { taints: [] } }]);
     const worker = kind.nodes[1]!;
     expect(worker.labels).toMatchObject({ "gpk.dev/pool": "sim-h100", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "4" });
     expect(worker.kubeadmConfigPatches!.map((p) => parse(p))).toEqual([
