@@ -69,7 +69,7 @@ describe("tenants", () => {
   it("denies all traffic by default and allows DNS and same-namespace traffic", () => {
     const specs = tenantNetworkPolicySpecs();
     expect(Object.keys(specs)).toEqual(["default-deny", "allow-dns", "allow-same-namespace"]);
-    expect(specs["allow-dns"]!.egress![0]).toMatchObject({ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
+    expect((specs["allow-dns"]!.egress as unknown[])[0]).toMatchObject({ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
   });
   it("grants no wildcard and nothing about RBAC or quotas", () => {
     for (const rule of tenantRoleRules()) {

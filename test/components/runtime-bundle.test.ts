@@ -44,7 +44,7 @@ describe("runtime bundles", () => {
   });
 
   it("refuses a bundle over the ConfigMap limit and says how to ship it instead", () => {
-    const big = { pkg: "serving", fileName: "serving.js", code: "", bytes: 2 * 1024 * 1024, sha256: "0".repeat(64) };
+    const big = { pkg: "serving", fileName: "serving.js", code: "", bytes: 2 * 1024 * 1024, sha256: "0".repeat(64), inputs: [] };
     expect(() => assertFitsConfigMap(big)).toThrow(/`serving` is 2048 KiB, over the 1008 KiB a ConfigMap can hold; set `gpk:runtime.image`/);
   });
 });
