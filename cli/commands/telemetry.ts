@@ -2,7 +2,7 @@
  * `gpk telemetry [--port 9400] [--source sim|nvidia-smi]`: the DCGM-compatible Prometheus exporter,
  * the same server the kind stack runs in-cluster (runtime/telemetry/main.ts).
  */
-import { UsageError, progress, type Command } from "../contract";
+import { UsageError, printJson, progress, type Command } from "../contract";
 import { buildSource, exporterOptions, parseTelemetryArgs, TelemetryConfigError } from "../../runtime/telemetry/options";
 import { startExporter } from "../../runtime/telemetry/server";
 
@@ -19,6 +19,7 @@ on GET /metrics.
   --state-file <file>   sim: keep the node state in this file, so GPK_SIM_STATE=<file> gpk sim nvidia-smi
                         shows the same GPUs
   --follow-state <file> sim: export a node another process owns (the device plugin's state file; GPK_SIM_STATE)
+  --json                once listening, print {"url","source","hostname"} on stdout
 An unreadable source exports gpk_telemetry_source_up 0 and gpk_telemetry_source_last_error; the server keeps running.
 
 Exit codes: 2 bad flags; otherwise runs until interrupted (0).
@@ -27,10 +28,11 @@ Exit codes: 2 bad flags; otherwise runs until interrupted (0).
 export const command: Command = {
   usage,
   async run(argv) {
+    const json = argv.includes("--json");
     let config;
     let source;
     try {
-      config = parseTelemetryArgs(argv, process.env);
+      config = parseTelemetryArgs(argv.filter((a) => a !== "--json"), process.env);
       source = buildSource(config, process.env);
     } catch (err) {
       if (err instanceof TelemetryConfigError) throw new UsageError(err.message);
@@ -43,6 +45,7 @@ export const command: Command = {
       throw new UsageError(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
     }
     progress(`gpk telemetry: DCGM metrics from ${source.name} for ${config.hostname} on http://${config.host}:${running.port}/metrics`);
+    if (json) printJson({ url: `http://${config.host}:${running.port}/metrics`, source: source.name, hostname: config.hostname });
     await new Promise<void>((resolve) => {
       const stop = () => void running.close().then(resolve);
       process.once("SIGINT", stop);
