@@ -16,8 +16,8 @@ import type { ClusterCache } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
 import {
-  BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type ExtenderFilterResult,
-  type HostPriorityList, type K8sPod,
+  BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type FilterOutcome, type K8sPod,
+  type PriorityOutcome,
 } from "./wire";
 
 /** Creates the Binding (with annotations) in the cluster; absent in snapshot / local mode. */
@@ -47,12 +47,12 @@ export class Extender {
     private readonly onBind: (event: BindEvent) => void = () => {},
   ) {}
 
-  filter(args: ExtenderArgs): ExtenderFilterResult {
+  filter(args: ExtenderArgs): FilterOutcome {
     const pod = this.request(args.Pod);
     const nodes = this.candidates(args);
     const passing: string[] = [];
-    const failed: Record<string, string> = {};
-    const unresolvable: Record<string, string> = {};
+    const failed = new Map<string, string>();
+    const unresolvable = new Map<string, string>();
     for (const node of nodes) {
       // `fits` first: reasons are only built for the nodes that fail.
       if (fits(node, pod)) {
@@ -60,26 +60,21 @@ export class Extender {
         continue;
       }
       const reason = unfitReason(node, pod) ?? "does not fit";
-      if (curableByPreemption(node, pod)) failed[node.name] = reason;
-      else unresolvable[node.name] = reason;
+      (curableByPreemption(node, pod) ? failed : unresolvable).set(node.name, reason);
     }
-    const result: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: failed, FailedAndUnresolvableNodes: unresolvable, Error: "" };
+    const outcome: FilterOutcome = { passing, failed, unresolvable };
     if (args.Nodes?.items) {
       const keep = new Set(passing);
-      result.Nodes = { ...args.Nodes, items: args.Nodes.items.filter((n) => keep.has(n.metadata.name)) };
-    } else {
-      result.NodeNames = passing;
+      outcome.nodeList = { ...args.Nodes, items: args.Nodes.items.filter((n) => keep.has(n.metadata.name)) };
     }
-    return result;
+    return outcome;
   }
 
-  prioritize(args: ExtenderArgs): HostPriorityList {
+  prioritize(args: ExtenderArgs): PriorityOutcome {
     const pod = this.request(args.Pod);
     const nodes = this.candidates(args);
     const scores = extenderScores(nodes, pod, this.policy.current());
-    const out: HostPriorityList = new Array(nodes.length);
-    for (let i = 0; i < nodes.length; i++) out[i] = { Host: nodes[i]!.name, Score: Math.max(0, scores[i]!) };
-    return out;
+    return { hosts: nodes.map((n) => n.name), scores };
   }
 
   async bind(args: ExtenderBindingArgs): Promise<ExtenderBindingResult> {

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Extender } from "./extender";
-import { BadRequest, bindingArgsSchema, extenderArgsSchema, parseBody } from "./wire";
+import { BadRequest, bindingArgsSchema, extenderArgsSchema, filterResultJson, parseBody, priorityListJson } from "./wire";
 
 /** Largest request body accepted (a 5,000-node NodeList is ~10 MB; NodeNames are far smaller). */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -41,10 +41,12 @@ export interface RunningExtenderServer {
 type Verb = "filter" | "prioritize" | "bind";
 const VERBS: readonly string[] = ["filter", "prioritize", "bind"];
 
-function send(res: ServerResponse, status: number, body: unknown, close = false): void {
+function send(res: ServerResponse, status: number, body: unknown, close = false, json = false, startedMs?: number): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, {
-    "content-type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
+    // Time from the whole body read to the answer built, for clients that separate it from transport.
+    ...(startedMs !== undefined ? { "server-timing": `app;dur=${(performance.now() - startedMs).toFixed(3)}` } : {}),
+    "content-type": typeof body === "string" && !json ? "text/plain; charset=utf-8" : "application/json",
     "content-length": Buffer.byteLength(text),
     ...(close ? { connection: "close" } : {}),
   });
@@ -99,13 +101,15 @@ export function startExtenderServer(options: ExtenderServerOptions): Promise<Run
     let status = 200;
     try {
       const raw = await readBody(req, limit);
+      const work = performance.now();
       if (verb === "bind") {
         const result = await extender.bind(parseBody(bindingArgsSchema, raw));
         binds.inc({ result: result.Error ? "error" : "bound" });
         send(res, 200, result);
       } else {
         const args = parseBody(extenderArgsSchema, raw);
-        send(res, 200, verb === "filter" ? extender.filter(args) : extender.prioritize(args));
+        const json = verb === "filter" ? filterResultJson(extender.filter(args)) : priorityListJson(extender.prioritize(args));
+        send(res, 200, json, false, true, work);
       }
     } catch (err) {
       status = err instanceof BadRequest ? err.status : 500;

@@ -93,6 +93,58 @@ export interface ExtenderBindingResult {
   Error: string;
 }
 
+/** What filter decided, before serialisation (Maps: cheap to fill for thousands of nodes). */
+export interface FilterOutcome {
+  passing: string[];
+  failed: Map<string, string>;
+  unresolvable: Map<string, string>;
+  /** Nodes mode: the NodeList to answer with (the passing items, as given). */
+  nodeList?: { items: K8sNode[] } & Record<string, unknown>;
+}
+
+/** What prioritize decided: scores 0..10 aligned with `hosts` (-1: the pod does not fit). */
+export interface PriorityOutcome {
+  hosts: string[];
+  scores: Int8Array;
+}
+
+// Node names repeat on every request: quote each once. Bounded by the names ever seen.
+const QUOTED_LIMIT = 200_000;
+const quotedNames = new Map<string, string>();
+function quoted(name: string): string {
+  let q = quotedNames.get(name);
+  if (q === undefined) {
+    q = JSON.stringify(name);
+    if (quotedNames.size < QUOTED_LIMIT) quotedNames.set(name, q);
+  }
+  return q;
+}
+
+function mapJson(map: Map<string, string>): string {
+  const reasons = new Map<string, string>();
+  const parts: string[] = [];
+  for (const [name, reason] of map) {
+    let r = reasons.get(reason);
+    if (r === undefined) reasons.set(reason, (r = JSON.stringify(reason)));
+    parts.push(`${quoted(name)}:${r}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
+/** ExtenderFilterResult JSON, built directly: a 5,000-node answer is the hot path. */
+export function filterResultJson(o: FilterOutcome): string {
+  const nodes = o.nodeList ? JSON.stringify(o.nodeList) : "null";
+  const names = o.nodeList ? "null" : `[${o.passing.map(quoted).join(",")}]`;
+  return `{"Nodes":${nodes},"NodeNames":${names},"FailedNodes":${mapJson(o.failed)},"FailedAndUnresolvableNodes":${mapJson(o.unresolvable)},"Error":""}`;
+}
+
+/** HostPriorityList JSON: every candidate in request order, a node the pod does not fit at 0. */
+export function priorityListJson(o: PriorityOutcome): string {
+  const parts: string[] = new Array(o.hosts.length);
+  for (let i = 0; i < o.hosts.length; i++) parts[i] = `{"Host":${quoted(o.hosts[i]!)},"Score":${Math.max(0, o.scores[i]!)}}`;
+  return `[${parts.join(",")}]`;
+}
+
 /** A request the extender refuses: answered 4xx with this message, never a crash. */
 export class BadRequest extends Error {
   override readonly name = "BadRequest";

@@ -1,0 +1,274 @@
+/**
+ * bench:extender — kube-scheduler's view of the extender: for each pod, POST /filter then
+ * POST /prioritize over HTTP on loopback in nodeCacheCapable mode (NodeNames only), then
+ * POST /bind to the node scored 10: one scheduling cycle at a time, the bind running beside the
+ * next cycle, as kube-scheduler's binding cycle does.
+ *
+ * Cluster: 5,000 nodes (flags: --nodes N --pods N --policy NAME), a seeded mix of p5.48xlarge
+ * (8×H100), p4de.24xlarge (8×A100), g6e.12xlarge (4×L40S) and g6.xlarge (1×L4), NUMA halves on
+ * 8-GPU nodes, about half the GPUs already held by bound pods. Two runs:
+ * - kube-scheduler's default sampling: a filter carries numFeasibleNodesToFind names (adaptive
+ *   percentageOfNodesToScore: 10% of 5,000 = 500), from a rotating start;
+ * - every node per filter (percentageOfNodesToScore: 100, what the gpk-scheduler profile sets
+ *   so placement matches the simulator): the worst case.
+ * The server is the esbuild bundle that ships in-cluster, in its own process; the latency is the
+ * client's round trip (request written to response received), the JSON the client itself builds
+ * and parses excluded; the server's own compute comes from its Server-Timing header.
+ *
+ * Targets (issue 6): p99 of filter+prioritize ≤ 5 ms and ≥ 1,000 pods/s. Figures depend on the
+ * machine; the JSON records its CPU.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { EC2_GPU_INSTANCES, GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../components/gpu";
+import { bundleRuntime } from "../components/runtime-bundle";
+import { mulberry32, parsePolicyName } from "../runtime/scheduling";
+
+const ROOT = path.resolve(__dirname, "..");
+const { values } = parseArgs({ options: { nodes: { type: "string" }, pods: { type: "string" }, policy: { type: "string" }, warmup: { type: "string" } } });
+const NODES = Number(values.nodes ?? 5000);
+const PODS = Number(values.pods ?? 2000);
+const WARMUP = Number(values.warmup ?? 300);
+const POLICY = parsePolicyName(values.policy ?? "gpk");
+const rng = mulberry32(42);
+
+const INSTANCES = [
+  { type: "p5.48xlarge", share: 0.4, cpu: 192, memGi: 2048 },
+  { type: "p4de.24xlarge", share: 0.3, cpu: 96, memGi: 1152 },
+  { type: "g6e.12xlarge", share: 0.2, cpu: 48, memGi: 384 },
+  { type: "g6.xlarge", share: 0.1, cpu: 4, memGi: 16 },
+];
+/** Pod shapes (GPUs, milli per GPU, CPU cores, memory GiB) and their frequency. */
+const SHAPES = [
+  { gpus: 1, milli: 1000, cpu: 8, memGi: 64, weight: 0.45 },
+  { gpus: 2, milli: 1000, cpu: 16, memGi: 128, weight: 0.15 },
+  { gpus: 4, milli: 1000, cpu: 32, memGi: 256, weight: 0.1 },
+  { gpus: 8, milli: 1000, cpu: 64, memGi: 512, weight: 0.05 },
+  { gpus: 1, milli: 500, cpu: 2, memGi: 16, weight: 0.15 },
+  { gpus: 1, milli: 250, cpu: 1, memGi: 8, weight: 0.1 },
+];
+
+function pick<T extends { weight?: number; share?: number }>(items: T[]): T {
+  let r = rng.next();
+  for (const item of items) {
+    r -= item.weight ?? item.share ?? 0;
+    if (r <= 0) return item;
+  }
+  return items[items.length - 1]!;
+}
+
+function podObject(name: string, shape: (typeof SHAPES)[number], extra: { node?: string; gpus?: number[] } = {}) {
+  const annotations: Record<string, string> = {};
+  if (shape.milli < 1000) annotations[KIT_ANNOTATIONS.gpuMilli] = String(shape.milli);
+  if (extra.node) annotations[KIT_ANNOTATIONS.gpuAssignment] = JSON.stringify({ node: extra.node, gpus: extra.gpus, milliPerGpu: shape.milli });
+  return {
+    metadata: { name, namespace: "bench", uid: `uid-${name}`, annotations },
+    spec: {
+      schedulerName: "gpk-scheduler",
+      ...(extra.node ? { nodeName: extra.node } : {}),
+      containers: [{ name: "main", resources: { requests: { cpu: String(shape.cpu), memory: `${shape.memGi}Gi` }, limits: { [GPU_RESOURCE]: String(shape.gpus) } } }],
+    },
+    status: { phase: extra.node ? "Running" : "Pending" },
+  };
+}
+
+/** The cluster, half full: bound pods fill GPUs node by node with their recorded assignment. */
+function buildSnapshot() {
+  const nodes = [];
+  const pods = [];
+  for (let i = 0; i < NODES; i++) {
+    const inst = pick(INSTANCES);
+    const { product, gpus } = EC2_GPU_INSTANCES[inst.type]!;
+    const name = `node-${String(i).padStart(5, "0")}`;
+    nodes.push({
+      metadata: {
+        name,
+        labels: { [GFD_LABELS.product]: GPU_PRODUCTS[product].gfdProduct, [GFD_LABELS.count]: String(gpus), "node.kubernetes.io/instance-type": inst.type },
+        annotations: gpus === 8 ? { [KIT_ANNOTATIONS.gpuNuma]: "0,0,0,0,1,1,1,1" } : {},
+      },
+      status: { allocatable: { cpu: String(inst.cpu), memory: `${inst.memGi}Gi`, [GPU_RESOURCE]: String(gpus), pods: "110" } },
+    });
+    // Occupy about half of the node's GPUs with whole-GPU and shared pods.
+    let cpuLeft = inst.cpu;
+    for (let g = 0; g < gpus; g++) {
+      if (rng.next() >= 0.5) continue;
+      const shape = rng.next() < 0.7 ? SHAPES[0]! : SHAPES[4]!;
+      if (shape.cpu > cpuLeft / 2) continue;
+      cpuLeft -= shape.cpu;
+      pods.push(podObject(`bound-${i}-${g}`, shape, { node: name, gpus: [g] }));
+    }
+  }
+  const workload = SHAPES.map((s) => ({ cpuMilli: s.cpu * 1000, gpuMilli: s.milli, numGpu: s.gpus, gpuModels: [], weight: s.weight }));
+  return { nodes, pods, workload };
+}
+
+// kube-scheduler binds asynchronously (its binding cycle runs beside the next pod's scheduling
+// cycle), so binds travel on their own connections while the next filter goes out.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
+/** POSTs a prebuilt body; resolves with the round-trip time and the raw response. */
+function roundTrip(port: number, verb: string, body: string): Promise<{ ms: number; serverMs: number; status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request({ host: "127.0.0.1", port, path: `/${verb}`, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({
+        ms: performance.now() - started,
+        serverMs: Number(/dur=([0-9.]+)/.exec(String(res.headers["server-timing"] ?? ""))?.[1] ?? NaN),
+        status: res.statusCode ?? 0,
+        text: Buffer.concat(chunks).toString("utf8"),
+      }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** kube-scheduler's numFeasibleNodesToFind with the adaptive percentageOfNodesToScore (schedule_one.go). */
+export function adaptiveCandidates(allNodes: number): number {
+  if (allNodes < 100) return allNodes;
+  const percentage = Math.max(5, 50 - Math.floor(allNodes / 125));
+  return Math.max(100, Math.floor((allNodes * percentage) / 100));
+}
+
+interface ModeResult {
+  candidatesPerFilter: number;
+  measuredPods: number;
+  unschedulable: number;
+  filterPrioritizeMs: { p50: number; p99: number; max: number };
+  serverComputeMs: { p50: number; p99: number };
+  filterMs: { p50: number; p99: number };
+  prioritizeMs: { p50: number; p99: number };
+  bindMs: { p50: number; p99: number };
+  podsPerSecond: number;
+}
+
+async function startServer(bundleFile: string, snapshotFile: string): Promise<{ port: number; stop(): void }> {
+  const server = spawn(process.execPath, [bundleFile, "--snapshot", snapshotFile, "--policy", POLICY, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let err = "";
+    server.stderr!.on("data", (d) => {
+      err += d;
+      const m = /listening on :(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on("exit", (code) => reject(new Error(`extender exited ${code}: ${err}`)));
+  });
+  return { port, stop: () => server.kill("SIGTERM") };
+}
+
+/**
+ * One scheduling cycle per pod: filter → prioritize, then bind without waiting for it. `candidates` is how many node names
+ * each filter carries, taken from a rotating start as kube-scheduler's nextStartNodeIndex does.
+ */
+async function runMode(port: number, names: string[], candidates: number): Promise<ModeResult> {
+  const filterMs: number[] = [];
+  const prioritizeMs: number[] = [];
+  const cycleMs: number[] = [];
+  const serverMs: number[] = [];
+  const bindMs: number[] = [];
+  const binds: Promise<void>[] = [];
+  let unschedulable = 0;
+  let started = 0;
+  let next = 0;
+  for (let i = 0; i < WARMUP + PODS; i++) {
+    if (i === WARMUP) started = performance.now();
+    const pod = podObject(`p-${candidates}-${i}`, pick(SHAPES));
+    const window = candidates >= names.length ? names : Array.from({ length: candidates }, (_, k) => names[(next + k) % names.length]!);
+    next = (next + candidates) % names.length;
+    const filter = await roundTrip(port, "filter", JSON.stringify({ Pod: pod, NodeNames: window }));
+    if (filter.status !== 200) throw new Error(`filter: ${filter.status} ${filter.text.slice(0, 200)}`);
+    const passing: string[] = JSON.parse(filter.text).NodeNames;
+    if (passing.length === 0) {
+      unschedulable++;
+      continue;
+    }
+    const prio = await roundTrip(port, "prioritize", JSON.stringify({ Pod: pod, NodeNames: passing }));
+    if (prio.status !== 200) throw new Error(`prioritize: ${prio.status} ${prio.text.slice(0, 200)}`);
+    const best = (JSON.parse(prio.text) as { Host: string; Score: number }[]).find((h) => h.Score === 10)!;
+    const measured = i >= WARMUP;
+    binds.push(roundTrip(port, "bind", JSON.stringify({ PodName: pod.metadata.name, PodNamespace: "bench", PodUID: pod.metadata.uid, Node: best.Host })).then((bind) => {
+      if (bind.status !== 200 || JSON.parse(bind.text).Error) throw new Error(`bind: ${bind.text}`);
+      if (measured) bindMs.push(bind.ms);
+    }));
+    if (!measured) continue;
+    filterMs.push(filter.ms);
+    prioritizeMs.push(prio.ms);
+    cycleMs.push(filter.ms + prio.ms);
+    serverMs.push(filter.serverMs + prio.serverMs);
+  }
+  await Promise.all(binds);
+  const seconds = (performance.now() - started) / 1000;
+  for (const a of [filterMs, prioritizeMs, cycleMs, bindMs, serverMs]) a.sort((x, y) => x - y);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  const q = (a: number[]) => ({ p50: r(quantile(a, 0.5)), p99: r(quantile(a, 0.99)) });
+  return {
+    candidatesPerFilter: Math.min(candidates, names.length),
+    measuredPods: cycleMs.length,
+    unschedulable,
+    filterPrioritizeMs: { ...q(cycleMs), max: r(cycleMs[cycleMs.length - 1]!) },
+    serverComputeMs: q(serverMs),
+    filterMs: q(filterMs),
+    prioritizeMs: q(prioritizeMs),
+    bindMs: q(bindMs),
+    podsPerSecond: Math.round(cycleMs.length / seconds),
+  };
+}
+
+function print(label: string, m: ModeResult): void {
+  console.log(`${label}: ${m.candidatesPerFilter} node names per filter, ${m.measuredPods} pods (after ${WARMUP} warm-up)`);
+  console.log(`  filter+prioritize  p50 ${m.filterPrioritizeMs.p50} ms  p99 ${m.filterPrioritizeMs.p99} ms  (server compute p50 ${m.serverComputeMs.p50} ms, p99 ${m.serverComputeMs.p99} ms)`);
+  console.log(`  filter p50 ${m.filterMs.p50} ms, prioritize p50 ${m.prioritizeMs.p50} ms, bind p50 ${m.bindMs.p50} ms`);
+  console.log(`  ${m.podsPerSecond} pods/s (one scheduling cycle at a time, binds alongside as kube-scheduler does)`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gpk-bench-extender-"));
+  const snapshot = buildSnapshot();
+  const snapshotFile = path.join(dir, "snapshot.json");
+  writeFileSync(snapshotFile, JSON.stringify(snapshot));
+  const bundle = bundleRuntime("scheduler-extender");
+  const bundleFile = path.join(dir, bundle.fileName);
+  writeFileSync(bundleFile, bundle.code);
+  process.stderr.write(`bench:extender: ${NODES} nodes, ${snapshot.pods.length} bound pods, policy ${POLICY}, bundle ${(bundle.bytes / 1024).toFixed(0)} KiB, load ${os.loadavg()[0]!.toFixed(1)}\n`);
+  const names = snapshot.nodes.map((n) => n.metadata.name);
+  const modes: Record<string, ModeResult> = {};
+  for (const [label, candidates] of [["kube-scheduler default sampling", adaptiveCandidates(NODES)], ["every node (percentageOfNodesToScore: 100)", NODES]] as const) {
+    const server = await startServer(bundleFile, snapshotFile);
+    try {
+      modes[candidates === NODES ? "allNodes" : "defaultSampling"] = await runMode(server.port, names, candidates);
+    } finally {
+      server.stop();
+    }
+    print(label, modes[candidates === NODES ? "allNodes" : "defaultSampling"]!);
+  }
+  agent.destroy();
+  const result = {
+    nodes: NODES,
+    boundPods: snapshot.pods.length,
+    policy: POLICY,
+    mode: "nodeCacheCapable (NodeNames)",
+    warmupPods: WARMUP,
+    ...modes,
+    targets: { p99Ms: 5, podsPerSecond: 1000 },
+    machine: { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100, node: process.version },
+  };
+  const out = path.join(ROOT, "bench", "out");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, "extender.json"), `${JSON.stringify(result, null, 2)}\n`);
+  console.log("wrote bench/out/extender.json");
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
