@@ -11,6 +11,7 @@ import { GpuTelemetry } from "./gpu-telemetry";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "./gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import { RayCluster } from "./ray-cluster";
+import { SchedulerExtender, telemetryExporterSelector } from "./scheduler-extender";
 import type { PlatformSummary } from "./summaries";
 import { Tenant } from "./tenant";
 import { VllmServing } from "./vllm-serving";
@@ -41,6 +42,7 @@ export class Platform extends pulumi.ComponentResource {
   public readonly telemetry?: GpuTelemetry;
   public readonly serving: VllmServing[];
   public readonly ray?: RayCluster;
+  public readonly schedulerExtender?: SchedulerExtender;
   /** Whether the platform's own GPU workloads (serving, Ray) go through `gpk-scheduler`. */
   public readonly usesGpkScheduler: boolean;
 
@@ -93,6 +95,16 @@ export class Platform extends pulumi.ComponentResource {
       ...tenant,
       dedicatedPools: config.nodePools.filter((p) => p.dedicatedTenant === tenant.name).map((p) => p.name),
     }, inCluster));
+
+    if (config.schedulerExtender.enabled) {
+      const { enabled: _enabled, ...extender } = config.schedulerExtender;
+      this.schedulerExtender = new SchedulerExtender(`${name}-scheduler-extender`, {
+        ...extender,
+        target: config.target,
+        telemetryPods: config.telemetry.enabled ? [telemetryExporterSelector(config.target)] : [],
+        runtimeImage: config.runtime.image,
+      }, { ...inCluster, dependsOn: systemNamespaces });
+    }
 
     this.usesGpkScheduler = Boolean((config as { schedulerExtender?: { enabled?: boolean } }).schedulerExtender?.enabled);
     const tenantByName = new Map(this.tenants.map((t) => [t.summary.tenantName, t]));

@@ -1,0 +1,35 @@
+/** `gpk:schedulerExtender`: the GPU-aware scheduler extender and the `gpk-scheduler` profile that calls it. */
+import { z } from "zod";
+import { POLICY_NAMES, type PolicyName } from "../runtime/scheduling/registry";
+
+const expect = (what: string) => ({ error: `expected ${what}` });
+const positiveInt = () => z.number(expect("a positive integer")).int(expect("a positive integer")).positive(expect("a positive integer"));
+
+export const schedulerExtenderSchema = z
+  .object({
+    /** Deploy the extender and the second scheduler `gpk-scheduler`. Default false. */
+    enabled: z.boolean(expect("true or false")).default(false),
+    /** Placement policy from the runtime/scheduling registry. Default `gpk`. */
+    policy: z.enum(POLICY_NAMES as [PolicyName, ...PolicyName[]], expect(`one of ${POLICY_NAMES.map((p) => JSON.stringify(p)).join(", ")}`)).default("gpk"),
+    /** Replicas of the extender and of the scheduler (the scheduler elects a leader). Default 2. */
+    replicas: positiveInt().default(2),
+    /**
+     * Extender weight in kube-scheduler's score sum: one extender point is worth weight × 10
+     * node-score points. Default 100, above everything the profile's other score plugins can
+     * add (900), so the policy's pick wins.
+     */
+    weight: positiveInt().default(100),
+    /** Steer away from hot or power-capped GPUs using the GPU telemetry (needs `gpk:telemetry.enabled`). Default true. */
+    thermalAware: z.boolean(expect("true or false")).default(true),
+    /** GPU temperature (°C) at or above which a GPU counts as hot. Default: the gpk policy's 83. */
+    hotTemperatureC: z.number(expect("degrees Celsius")).gt(0, expect("degrees Celsius above 0")).max(150, expect("degrees Celsius up to 150")).optional(),
+    /**
+     * Share of feasible nodes kube-scheduler looks for before scoring. Default 100: the
+     * extender sees every node, so it places exactly as the simulator does.
+     */
+    percentageOfNodesToScore: z.number(expect("a percentage")).int(expect("a whole percentage")).min(1, expect("a percentage from 1 to 100")).max(100, expect("a percentage from 1 to 100")).default(100),
+  })
+  .strict()
+  .prefault({});
+
+export type SchedulerExtenderConfig = z.output<typeof schedulerExtenderSchema>;
