@@ -27,7 +27,7 @@ export const POLICIES = {
   "gpu-packing": { summary: "Fill used GPUs, then used nodes, then idle nodes", paperName: "GpuPacking", create: gpuPackingPolicy },
   "best-fit": { summary: "Least free CPU/GPU left after placement", paperName: "BestFit", create: bestFitPolicy },
   fgd: { summary: "Fragmentation Gradient Descent (USENIX ATC'23)", paperName: "FGD", create: fgdPolicy },
-  gpk: { summary: "Ours: exact FGD with packing tie-break, thermal/power and NUMA aware", paperName: null, create: gpkPolicy },
+  gpk: { summary: "Ours: FGD plus CPU stranding, thermal/power and NUMA aware", paperName: null, create: gpkPolicy },
 } as const satisfies Record<string, PolicyEntry>;
 
 export type PolicyName = keyof typeof POLICIES;

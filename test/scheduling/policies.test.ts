@@ -89,42 +89,7 @@ describe("fgd", () => {
   });
 });
 
-describe("gpk", () => {
-  it("packs inside an FGD band: of two equal idle nodes the one left fuller wins, whatever the rank", () => {
-    const big = g2("big", 0);
-    const small = makeNode({ name: "small", cpuMilli: 96_000, memoryMiB: 393_216, gpuCount: 2, gpuModel: "G2", rank: 1 });
-    const p = policy("gpk");
-    expect(Math.trunc(p.score(big, whole(1)))).toBe(Math.trunc(p.score(small, whole(1))));
-    expect(selectNode([big, small], whole(1), p)?.name).toBe("small");
-  });
-
-  it("steers away from power-capped or hot GPUs", () => {
-    const hot = makeNode({ name: "hot", cpuMilli: 32_000, memoryMiB: 65_536, gpuCount: 2, gpuModel: "T4", rank: 0 });
-    hot.gpus[0]!.telemetry = { powerCapped: true };
-    hot.gpus[1]!.telemetry = { temperatureC: 90 };
-    const cool = makeNode({ name: "cool", cpuMilli: 32_000, memoryMiB: 65_536, gpuCount: 2, gpuModel: "T4", rank: 1 });
-    cool.gpus[0]!.telemetry = { temperatureC: 60, powerCapped: false };
-    const p = policy("gpk");
-    expect(selectNode([hot, cool], whole(1), p)?.name).toBe("cool");
-    expect(selectNode([hot, cool], share(500), p)?.name).toBe("cool");
-    const mixed = makeNode({ name: "mixed", cpuMilli: 32_000, memoryMiB: 65_536, gpuCount: 2, gpuModel: "T4" });
-    mixed.gpus[0]!.telemetry = { powerCapped: true };
-    expect(p.chooseGpus(mixed, whole(1))).toEqual([1]);
-    expect(p.chooseGpus(mixed, share(500))).toEqual([1]);
-  });
-
-  it("keeps a multi-GPU pod inside one NUMA node, the fullest that fits", () => {
-    const node = makeNode({ name: "n", cpuMilli: 64_000, memoryMiB: 262_144, gpuCount: 8, gpuModel: "G2", numaNodes: [0, 0, 0, 0, 1, 1, 1, 1] });
-    assign(node, whole(1), [4]);
-    assign(node, whole(1), [5]);
-    const p = policy("gpk");
-    expect(p.chooseGpus(node, whole(2))).toEqual([6, 7]);
-    expect(p.chooseGpus(node, whole(3))).toEqual([0, 1, 2]);
-    const split = makeNode({ name: "split", cpuMilli: 64_000, memoryMiB: 262_144, gpuCount: 2, gpuModel: "G2", numaNodes: [0, 1], rank: 0 });
-    const joined = makeNode({ name: "joined", cpuMilli: 64_000, memoryMiB: 262_144, gpuCount: 2, gpuModel: "G2", numaNodes: [0, 0], rank: 1 });
-    expect(selectNode([split, joined], whole(2), p)?.name).toBe("joined");
-  });
-});
+// gpk: test/scheduling/gpk.test.ts
 
 describe("extender scores", () => {
   it("maps raw scores to 0..10 with exactly one 10: the node the simulator would pick", () => {
