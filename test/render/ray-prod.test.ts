@@ -33,7 +33,7 @@ describe("prod Ray cluster", () => {
     expect(component.inputs).toEqual({
       clusterName: "research-ray", namespace: "research", operatorNamespace: "gpk-system", watchNamespaces: ["research"],
       workerGroups: [{ groupName: "training", pool: "training", gpusPerWorker: 8, minReplicas: 1, maxReplicas: 3 }],
-      maxGpus: 24, gcsFaultTolerance: true, redisAddress: "research-ray-redis.research.svc:6379", schedulerName: "default-scheduler",
+      maxGpus: 24, gcsFaultTolerance: true, redisAddress: "research-ray-redis.research.svc:6379", schedulerName: "gpk-scheduler",
     });
   });
 
