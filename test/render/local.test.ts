@@ -86,4 +86,12 @@ describe("local stack (kind)", () => {
     expect(report.schemaErrors).toEqual([]);
     expect(report.validatedObjects).toBeGreaterThan(15);
   });
+
+  it("runs the scheduler extender fed by the simulated exporters, and the gpk-scheduler beside it", () => {
+    expect(one(stack, "gpk:index:SchedulerExtender", "gpk-scheduler-extender").inputs).toEqual({ schedulerName: "gpk-scheduler", namespace: "gpk-system", thermalAware: true });
+    const extender = one(stack, "kubernetes:apps/v1:Deployment", "gpk-scheduler-extender").inputs as any;
+    expect(extender.spec.template.spec.containers[0].args).toContain("app.kubernetes.io/name=gpk-gpu-telemetry");
+    const scheduler = one(stack, "kubernetes:apps/v1:Deployment", "gpk-scheduler-extender-scheduler").inputs as any;
+    expect(scheduler.spec.template.spec.containers[0].image).toMatch(/^registry\.k8s\.io\/kube-scheduler:/);
+  });
 });
