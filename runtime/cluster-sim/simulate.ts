@@ -77,7 +77,8 @@ export function arrivalSequence(pods: readonly PodRequest[], capacityMilli: numb
       const [removed] = tasks.splice(rng.int(tasks.length), 1);
       requested -= podGpuMilli(removed!);
     }
-  } else if (pods.length > 0) {
+  } else if (pods.some((p) => podGpuMilli(p) > 0)) {
+    // (A list without GPU requests can never reach the target: nothing to sample.)
     for (;;) {
       const sample = pods[rng.int(pods.length)]!;
       if (requested + podGpuMilli(sample) > target) break;
