@@ -69,11 +69,17 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (!tooBig) chunks.push(chunk);
       else chunks.length = 0;
     });
+    let ended = false;
     req.on("end", () => {
+      ended = true;
       if (tooBig) reject(new BadRequest(`body: over the ${limit / (1024 * 1024)} MiB limit (${size} bytes)`));
       else resolve(Buffer.concat(chunks).toString("utf8"));
     });
     req.on("error", reject);
+    // A client that goes away mid-body (or one cut off above the drain limit) settles the read too.
+    req.on("close", () => {
+      if (!ended) reject(new BadRequest("body: the client closed the connection before the body ended"));
+    });
   });
 }
 

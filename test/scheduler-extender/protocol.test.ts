@@ -2,6 +2,7 @@
  * The extender over real HTTP on an ephemeral port: both request modes, the score contract,
  * bind updating the state, bad input answered 400 while the server keeps serving, concurrency.
  */
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assign, createPolicy, makeNode, mulberry32, selectNode, type PodRequest } from "../../runtime/scheduling";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
@@ -165,6 +166,21 @@ describe("bad input", () => {
     expect(res.status).toBe(400);
     expect(res.body.Error).toMatch(/^body: over the 10 MiB limit \(\d+ bytes\)$/);
     expect((await post(ext.port, "filter", valid())).status).toBe(200);
+  });
+
+  it("survives a client that hangs up mid-body, then serves the next request", async () => {
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(ext.port, "127.0.0.1", () => {
+        socket.write("POST /filter HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{\"Pod\": {");
+        setTimeout(() => socket.destroy(), 50);
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    const ok = await post(ext.port, "filter", valid());
+    expect(ok.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${ext.port}/metrics`)).text();
+    expect(metrics).toMatch(/gpk_extender_requests_total\{verb="filter",code="400"\}/);
   });
 
   it("answers a GET on a verb with 405 and an unknown path with 404", async () => {
