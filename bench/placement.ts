@@ -85,8 +85,15 @@ async function main() {
       policies: { type: "string", default: POLICY_NAMES.join(",") },
       out: { type: "string", default: path.join(repoRoot, "docs/placement") },
       threads: { type: "string", default: String(os.availableParallelism()) },
+      // Re-render results.md (and the chart) from an earlier run's results.json, without running.
+      from: { type: "string" },
     },
   });
+  if (values.from) {
+    const saved = JSON.parse(readFileSync(values.from, "utf8")) as Saved;
+    writeOutputs(values.out, saved, seedLabel(saved.seeds));
+    return;
+  }
   const traces = values.traces.split(",").map((t) => t.trim());
   const seeds = parseSeeds(values.seeds);
   const policies = values.policies.split(",").map((p) => parsePolicyName(p.trim()));
@@ -95,7 +102,6 @@ async function main() {
   const results = await runJobs(jobs, Number(values.threads));
   const published = publishedMeans();
 
-  type Row = { trace: string; policy: PolicyName; seeds: number; at100: number; at130: number; failedPods: number; wallSeconds: number; published: { at100: number; at130: number } | null };
   const rows: Row[] = [];
   for (const trace of traces) {
     for (const policy of policies) {
@@ -107,49 +113,121 @@ async function main() {
         seeds: rs.length,
         at100: r2(mean(rs.map((r) => r.allocation["100"]!))),
         at130: r2(mean(rs.map((r) => r.allocation["130"]!))),
+        sd130: r2(stdev(rs.map((r) => r.allocation["130"]!))),
         failedPods: Math.round(mean(rs.map((r) => r.failedPods))),
         wallSeconds: r2(mean(rs.map((r) => r.wallSeconds))),
         published: (paper && published[trace]?.[paper]) || null,
       });
     }
   }
-  mkdirSync(values.out, { recursive: true });
   const curves: Record<string, Record<string, number>> = {};
   if (traces.includes("default")) {
     for (const policy of policies) {
       const rs = results.filter((r) => r.trace === "default" && r.policy === policy);
       curves[policy] = Object.fromEntries(Object.keys(rs[0]!.allocation).map((k) => [k, r2(mean(rs.map((r) => r.allocation[k]!)))]));
     }
+  }
+  const saved: Saved = { seeds, traces, policies, rows, defaultAllocationCurves: curves, totalWallSeconds: (Date.now() - started) / 1000 };
+  writeOutputs(values.out, saved, values.seeds);
+  process.stderr.write(`bench:placement: ${jobs.length} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, written to ${values.out}\n`);
+}
+
+type Row = {
+  trace: string;
+  policy: PolicyName;
+  seeds: number;
+  at100: number;
+  at130: number;
+  /** Sample standard deviation over the seeds at 130% (absent in older results.json). */
+  sd130?: number;
+  failedPods: number;
+  wallSeconds: number;
+  published: { at100: number; at130: number } | null;
+};
+
+interface Saved {
+  seeds: number[];
+  traces: string[];
+  policies: PolicyName[];
+  rows: Row[];
+  defaultAllocationCurves: Record<string, Record<string, number>>;
+  totalWallSeconds: number;
+}
+
+function stdev(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** "42-51" for a contiguous run of seeds, else the list. */
+function seedLabel(seeds: number[]): string {
+  const contiguous = seeds.every((s, i) => i === 0 || s === seeds[i - 1]! + 1);
+  return contiguous && seeds.length > 1 ? `${seeds[0]}-${seeds[seeds.length - 1]}` : seeds.join(",");
+}
+
+const signed = (d: number) => `${d >= 0 ? "+" : ""}${d.toFixed(2)}`;
+
+/** Writes results.json, results.md and (when the default trace ran) the chart. */
+function writeOutputs(out: string, saved: Saved, seedsText: string) {
+  const { seeds, traces, policies, rows, defaultAllocationCurves: curves } = saved;
+  mkdirSync(out, { recursive: true });
+  if (Object.keys(curves).length > 0) {
     const svg = allocationChart(
       policies.map((p) => ({ name: p, points: Object.entries(curves[p]!).map(([k, v]) => [Number(k), v] as [number, number]) })),
-      `openb default trace: GPU allocation vs arrival, mean of seeds ${values.seeds} (${seeds.length} runs each)`,
+      `openb default trace: GPU allocation vs arrival, mean of seeds ${seedsText} (${seeds.length} runs each)`,
     );
-    writeFileSync(path.join(values.out, "default-allocation.svg"), svg);
+    writeFileSync(path.join(out, "default-allocation.svg"), svg);
   }
-  writeFileSync(
-    path.join(values.out, "results.json"),
-    `${JSON.stringify({ seeds, traces, policies, rows, defaultAllocationCurves: curves, totalWallSeconds: (Date.now() - started) / 1000 }, null, 2)}\n`,
-  );
-  const fmt = (row: Row) => {
-    const ours = `${row.at100.toFixed(2)} / ${row.at130.toFixed(2)}`;
-    if (!row.published) return `${ours} (—)`;
-    const d = row.at130 - row.published.at130;
-    return `${ours} (${row.published.at100.toFixed(2)} / ${row.published.at130.toFixed(2)}, ${d >= 0 ? "+" : ""}${d.toFixed(2)})`;
+  writeFileSync(path.join(out, "results.json"), `${JSON.stringify(saved, null, 2)}\n`);
+  const row = (trace: string, p: PolicyName) => rows.find((r) => r.trace === trace && r.policy === p)!;
+  const fmt = (r: Row) => {
+    const ours = `${r.at100.toFixed(2)} / ${r.at130.toFixed(2)}`;
+    if (!r.published) return `${ours} (—)`;
+    return `${ours} (${r.published.at100.toFixed(2)} / ${r.published.at130.toFixed(2)}, ${signed(r.at130 - r.published.at130)})`;
   };
-  const md = [
-    `GPU allocation ratio (% of ${6212} GPUs) at 100% / 130% arrived GPU request, mean of seeds ${values.seeds}.`,
+  const lines = [
+    `GPU allocation ratio (% of ${6212} GPUs) at 100% / 130% arrived GPU request, mean of seeds ${seedsText}.`,
     `In brackets: the paper artifact's published means (ANCHORS.md) and our difference at 130%.`,
     "",
     `| trace | ${policies.join(" | ")} |`,
     `|---|${policies.map(() => "---").join("|")}|`,
-    ...traces.map((trace) => `| ${trace} | ${policies.map((p) => fmt(rows.find((r) => r.trace === trace && r.policy === p)!)).join(" | ")} |`),
+    ...traces.map((trace) => `| ${trace} | ${policies.map((p) => fmt(row(trace, p))).join(" | ")} |`),
     "",
-    `Mean wall time per run (s): ${policies.map((p) => `${p} ${r2(mean(rows.filter((r) => r.policy === p).map((r) => r.wallSeconds)))}`).join(", ")}.`,
+  ];
+  // Our policy against the published FGD figure (the bar it has to clear) and our FGD run.
+  if (policies.includes("gpk")) {
+    const margins = traces.flatMap((trace) => {
+      const g = row(trace, "gpk");
+      const paperFgd = rows.find((r) => r.trace === trace && r.policy === "fgd")?.published ?? null;
+      return paperFgd ? [{ trace, g, d: g.at130 - paperFgd.at130, paper: paperFgd.at130 }] : [];
+    });
+    if (margins.length > 0) {
+      lines.push(
+        "gpk at 130% against the published FGD mean" + (policies.includes("fgd") ? " and our FGD run" : "") + ":",
+        "",
+        `| trace | gpk (sd over seeds) | published FGD | gpk − published FGD |${policies.includes("fgd") ? " our FGD | gpk − our FGD |" : ""}`,
+        `|---|---|---|---|${policies.includes("fgd") ? "---|---|" : ""}`,
+        ...margins.map(({ trace, g, d, paper }) => {
+          const ours = policies.includes("fgd") ? ` ${row(trace, "fgd").at130.toFixed(2)} | ${signed(g.at130 - row(trace, "fgd").at130)} |` : "";
+          return `| ${trace} | ${g.at130.toFixed(2)}${g.sd130 !== undefined ? ` (${g.sd130.toFixed(2)})` : ""} | ${paper.toFixed(2)} | ${signed(d)} |${ours}`;
+        }),
+        `| mean | ${(mean(margins.map((m) => m.g.at130))).toFixed(2)} | ${mean(margins.map((m) => m.paper)).toFixed(2)} | ${signed(mean(margins.map((m) => m.d)))} |${
+          policies.includes("fgd") ? ` ${mean(margins.map((m) => row(m.trace, "fgd").at130)).toFixed(2)} | ${signed(mean(margins.map((m) => m.g.at130 - row(m.trace, "fgd").at130)))} |` : ""
+        }`,
+        "",
+      );
+    }
+  }
+  lines.push(
+    `Mean wall time per run (s, one run per worker thread): ${policies
+      .map((p) => `${p} ${r2(mean(rows.filter((r) => r.policy === p).map((r) => r.wallSeconds)))}`)
+      .join(", ")}.`,
     "",
-  ].join("\n");
-  writeFileSync(path.join(values.out, "results.md"), md);
+  );
+  const md = lines.join("\n");
+  writeFileSync(path.join(out, "results.md"), md);
   process.stdout.write(md);
-  process.stderr.write(`bench:placement: ${jobs.length} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, written to ${values.out}\n`);
 }
 
 main().catch((err: unknown) => {
