@@ -11,10 +11,11 @@
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../components/gpu";
-import { extenderScores, filterNodes, fits, unfitReason, type NodeState, type PodRequest } from "../scheduling";
+import { extenderScoresWith, filterNodes, type NodeState, type PodRequest } from "../scheduling";
 import type { ClusterCache } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
+import { VerdictCache } from "./verdicts";
 import {
   BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type FilterOutcome, type K8sPod,
   type PriorityOutcome,
@@ -39,6 +40,7 @@ const RECENT_PODS = 4096;
 
 export class Extender {
   private readonly recent = new Map<string, PodRequest>();
+  private readonly verdicts = new VerdictCache();
 
   constructor(
     readonly cache: ClusterCache,
@@ -50,19 +52,16 @@ export class Extender {
   filter(args: ExtenderArgs): FilterOutcome {
     const pod = this.request(args.Pod);
     const nodes = this.candidates(args);
+    const verdicts = this.verdicts.forPod(pod);
     const passing: string[] = [];
-    const failed = new Map<string, string>();
-    const unresolvable = new Map<string, string>();
+    const failed: string[] = [];
+    const unresolvable: string[] = [];
     for (const node of nodes) {
-      // `fits` first: reasons are only built for the nodes that fail.
-      if (fits(node, pod)) {
-        passing.push(node.name);
-        continue;
-      }
-      const reason = unfitReason(node, pod) ?? "does not fit";
-      (curableByPreemption(node, pod) ? failed : unresolvable).set(node.name, reason);
+      const v = VerdictCache.verdict(verdicts, node, pod);
+      if (v.passes) passing.push(node.name);
+      else (v.unresolvable ? unresolvable : failed).push(v.failedJson);
     }
-    const outcome: FilterOutcome = { passing, failed, unresolvable };
+    const outcome: FilterOutcome = { passing, failedJson: failed, unresolvableJson: unresolvable };
     if (args.Nodes?.items) {
       const keep = new Set(passing);
       outcome.nodeList = { ...args.Nodes, items: args.Nodes.items.filter((n) => keep.has(n.metadata.name)) };
@@ -73,7 +72,12 @@ export class Extender {
   prioritize(args: ExtenderArgs): PriorityOutcome {
     const pod = this.request(args.Pod);
     const nodes = this.candidates(args);
-    const scores = extenderScores(nodes, pod, this.policy.current());
+    const policy = this.policy.current();
+    const verdicts = this.verdicts.forPod(pod);
+    const scores = extenderScoresWith(nodes, (node) => {
+      const v = VerdictCache.verdict(verdicts, node, pod);
+      return v.passes ? VerdictCache.raw(v, pod, policy) : undefined;
+    });
     return { hosts: nodes.map((n) => n.name), scores };
   }
 
@@ -157,13 +161,4 @@ export class Extender {
     }
     return nodes;
   }
-}
-
-/** False when no eviction could make the node fit: too small in total or no acceptable GPU. */
-function curableByPreemption(node: NodeState, pod: PodRequest): boolean {
-  if (pod.cpuMilli > node.cpuMilli || pod.memoryMiB > node.memoryMiB) return false;
-  if (pod.numGpu === 0) return true;
-  let acceptable = 0;
-  for (const g of node.gpus) if (pod.gpuModels.length === 0 || pod.gpuModels.includes(g.model)) acceptable++;
-  return acceptable >= pod.numGpu;
 }

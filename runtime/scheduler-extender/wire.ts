@@ -63,7 +63,10 @@ export type K8sNode = z.infer<typeof nodeSchema>;
 export const extenderArgsSchema = z.object({
   Pod: podSchema,
   Nodes: z.looseObject({ items: z.array(nodeSchema).nullish() }).nullish(),
-  NodeNames: z.array(z.string()).nullish(),
+  // Checked by hand: zod's per-element array check costs more than the rest of a 500-name filter.
+  NodeNames: z.custom<string[]>((v) => Array.isArray(v) && v.every((n) => typeof n === "string"), {
+    message: "expected an array of node names (strings)",
+  }).nullish(),
 });
 export type ExtenderArgs = z.infer<typeof extenderArgsSchema>;
 
@@ -93,11 +96,13 @@ export interface ExtenderBindingResult {
   Error: string;
 }
 
-/** What filter decided, before serialisation (Maps: cheap to fill for thousands of nodes). */
+/** What filter decided, before serialisation (failures as ready JSON members, reused per node while it is unchanged). */
 export interface FilterOutcome {
   passing: string[];
-  failed: Map<string, string>;
-  unresolvable: Map<string, string>;
+  /** FailedNodes entries, each `"name":"reason"` (JSON). */
+  failedJson: string[];
+  /** FailedAndUnresolvableNodes entries, same form. */
+  unresolvableJson: string[];
   /** Nodes mode: the NodeList to answer with (the passing items, as given). */
   nodeList?: { items: K8sNode[] } & Record<string, unknown>;
 }
@@ -111,7 +116,7 @@ export interface PriorityOutcome {
 // Node names repeat on every request: quote each once. Bounded by the names ever seen.
 const QUOTED_LIMIT = 200_000;
 const quotedNames = new Map<string, string>();
-function quoted(name: string): string {
+export function quoted(name: string): string {
   let q = quotedNames.get(name);
   if (q === undefined) {
     q = JSON.stringify(name);
@@ -120,29 +125,30 @@ function quoted(name: string): string {
   return q;
 }
 
-function mapJson(map: Map<string, string>): string {
-  const reasons = new Map<string, string>();
-  const parts: string[] = [];
-  for (const [name, reason] of map) {
-    let r = reasons.get(reason);
-    if (r === undefined) reasons.set(reason, (r = JSON.stringify(reason)));
-    parts.push(`${quoted(name)}:${r}`);
-  }
-  return `{${parts.join(",")}}`;
-}
-
 /** ExtenderFilterResult JSON, built directly: a 5,000-node answer is the hot path. */
 export function filterResultJson(o: FilterOutcome): string {
   const nodes = o.nodeList ? JSON.stringify(o.nodeList) : "null";
   const names = o.nodeList ? "null" : `[${o.passing.map(quoted).join(",")}]`;
-  return `{"Nodes":${nodes},"NodeNames":${names},"FailedNodes":${mapJson(o.failed)},"FailedAndUnresolvableNodes":${mapJson(o.unresolvable)},"Error":""}`;
+  return `{"Nodes":${nodes},"NodeNames":${names},"FailedNodes":{${o.failedJson.join(",")}},"FailedAndUnresolvableNodes":{${o.unresolvableJson.join(",")}},"Error":""}`;
 }
+
+// `{"Host":"<name>","Score":` per node name, and the score digits with the closing brace.
+const hostPrefixes = new Map<string, string>();
+const SCORE_SUFFIX = Array.from({ length: 11 }, (_, s) => `${s}}`);
 
 /** HostPriorityList JSON: every candidate in request order, a node the pod does not fit at 0. */
 export function priorityListJson(o: PriorityOutcome): string {
-  const parts: string[] = new Array(o.hosts.length);
-  for (let i = 0; i < o.hosts.length; i++) parts[i] = `{"Host":${quoted(o.hosts[i]!)},"Score":${Math.max(0, o.scores[i]!)}}`;
-  return `[${parts.join(",")}]`;
+  let out = "[";
+  for (let i = 0; i < o.hosts.length; i++) {
+    const host = o.hosts[i]!;
+    let prefix = hostPrefixes.get(host);
+    if (prefix === undefined) {
+      prefix = `{"Host":${quoted(host)},"Score":`;
+      if (hostPrefixes.size < QUOTED_LIMIT) hostPrefixes.set(host, prefix);
+    }
+    out += (i === 0 ? prefix : `,${prefix}`) + SCORE_SUFFIX[Math.max(0, o.scores[i]!)]!;
+  }
+  return `${out}]`;
 }
 
 /** A request the extender refuses: answered 4xx with this message, never a crash. */

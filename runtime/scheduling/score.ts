@@ -70,14 +70,27 @@ export function extenderScores(
   /** Receives each feasible node's raw policy score, when given. */
   raws: Float64Array = new Float64Array(nodes.length),
 ): Int8Array {
+  return extenderScoresWith(nodes, (node) => (fits(node, pod) ? policy.score(node, pod) : undefined), raws);
+}
+
+/**
+ * `extenderScores` over raw scores supplied by the caller (`undefined`: the pod does not fit
+ * that node), for callers that already hold some of them (the extender reuses a node's raw
+ * score while the node is unchanged). Same mapping, same tie-break.
+ */
+export function extenderScoresWith(
+  nodes: readonly NodeState[],
+  rawOf: (node: NodeState, index: number) => number | undefined,
+  raws: Float64Array = new Float64Array(nodes.length),
+): Int8Array {
   const out = new Int8Array(nodes.length).fill(-1);
   let winner = -1;
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
-    if (!fits(node, pod)) continue;
-    const raw = policy.score(node, pod);
+    const raw = rawOf(node, i);
+    if (raw === undefined) continue;
     raws[i] = raw;
     out[i] = 0;
     if (raw < min) min = raw;
