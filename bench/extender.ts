@@ -208,12 +208,25 @@ class Client {
 function passingNodes(text: string, checkAll: boolean): string[] {
   const start = text.indexOf('"NodeNames":[');
   const end = text.indexOf('],"FailedNodes":', start);
-  const names: string[] = start === 13 && end > 0 ? JSON.parse(text.slice(start + 12, end + 1)) : JSON.parse(text).NodeNames;
+  const names: string[] = start > 0 && end > start ? JSON.parse(text.slice(start + 12, end + 1)) : JSON.parse(text).NodeNames;
   if (checkAll) {
     const full = JSON.parse(text) as { NodeNames: string[]; Error: string };
     if (full.Error || full.NodeNames.join("\n") !== names.join("\n")) throw new Error(`filter: NodeNames decoded apart differ from the full answer: ${text.slice(0, 200)}`);
   }
   return names;
+}
+
+/** The Host scored 10 in a HostPriorityList (decoded in full, and compared, during warm-up). */
+function bestHost(text: string, checkAll: boolean): string {
+  const at = text.indexOf(',"Score":10}');
+  const from = text.lastIndexOf('{"Host":', at);
+  const host: string | undefined = at > 0 && from >= 0 ? JSON.parse(text.slice(from + 8, at)) : undefined;
+  if (checkAll || host === undefined) {
+    const full = (JSON.parse(text) as { Host: string; Score: number }[]).filter((h) => h.Score === 10);
+    if (full.length !== 1 || (host !== undefined && full[0]!.Host !== host)) throw new Error(`prioritize: expected one node scored 10 (${host}): ${text.slice(0, 200)}`);
+    return full[0]!.Host;
+  }
+  return host;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -297,9 +310,9 @@ async function runMode(port: number, names: string[], candidates: number): Promi
     }
     const prio = await client.post("prioritize", `{"Pod":${podJson},"NodeNames":${JSON.stringify(passing)}}`);
     if (prio.status !== 200) throw new Error(`prioritize: ${prio.status} ${prio.text.slice(0, 200)}`);
-    const best = (JSON.parse(prio.text) as { Host: string; Score: number }[]).find((h) => h.Score === 10)!;
+    const best = bestHost(prio.text, i < WARMUP);
     const measured = i >= WARMUP;
-    binds.push(client.bind(JSON.stringify({ PodName: pod.metadata.name, PodNamespace: "bench", PodUID: pod.metadata.uid, Node: best.Host })).then((bind) => {
+    binds.push(client.bind(JSON.stringify({ PodName: pod.metadata.name, PodNamespace: "bench", PodUID: pod.metadata.uid, Node: best })).then((bind) => {
       if (bind.status !== 200 || JSON.parse(bind.text).Error) throw new Error(`bind: ${bind.text}`);
       if (measured) bindMs.push(bind.ms);
     }));

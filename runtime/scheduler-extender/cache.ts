@@ -33,7 +33,21 @@ export interface NodeTelemetry {
   gpus: Map<number, GpuTelemetry & { uuid?: string }>;
 }
 
-interface NodeEntry {
+/**
+ * What the extender's verbs keep per node, reached with the one name lookup a request needs:
+ * the state, the name's JSON forms, and the filter/prioritize verdicts per pod shape (verdicts.ts).
+ */
+export interface NodeSlot {
+  state: NodeState;
+  /** The name as a JSON string. */
+  nameJson: string;
+  /** `{"Host":<name>,"Score":` of a HostPriorityList entry. */
+  hostJson: string;
+  /** Indexed by the verdict cache's shape slot. */
+  verdicts: unknown[];
+}
+
+interface NodeEntry extends NodeSlot {
   signature: string;
   source: K8sNode;
   state: NodeState;
@@ -68,6 +82,11 @@ export class ClusterCache {
     return this.nodes.get(name)?.state;
   }
 
+  /** The node's state with the extender's per-node memo (see NodeSlot). */
+  slot(name: string): NodeSlot | undefined {
+    return this.nodes.get(name);
+  }
+
   nodeNames(): string[] {
     return [...this.nodes.keys()];
   }
@@ -88,7 +107,8 @@ export class ClusterCache {
     if (existing && existing.signature === signature) return existing.state;
     const fresh = nodeToState(node);
     if (!existing) {
-      const entry: NodeEntry = { signature, source: node, state: fresh, uuids: [] };
+      const nameJson = JSON.stringify(name);
+      const entry: NodeEntry = { signature, source: node, state: fresh, uuids: [], nameJson, hostJson: `{"Host":${nameJson},"Score":`, verdicts: [] };
       this.nodes.set(name, entry);
       this.refill(entry);
       return fresh;

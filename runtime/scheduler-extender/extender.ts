@@ -11,8 +11,8 @@
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../components/gpu";
-import { extenderScoresWith, filterNodes, type NodeState, type PodRequest } from "../scheduling";
-import type { ClusterCache } from "./cache";
+import { extenderScoresWith, filterNodes, type PodRequest } from "../scheduling";
+import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
 import { VerdictCache } from "./verdicts";
@@ -51,17 +51,22 @@ export class Extender {
 
   filter(args: ExtenderArgs): FilterOutcome {
     const pod = this.request(args.Pod);
-    const nodes = this.candidates(args);
-    const verdicts = this.verdicts.forPod(pod);
+    const slots = this.candidates(args);
+    const shape = this.verdicts.forPod(pod);
     const passing: string[] = [];
+    const passingJson: string[] = [];
     const failed: string[] = [];
     const unresolvable: string[] = [];
-    for (const node of nodes) {
-      const v = VerdictCache.verdict(verdicts, node, pod);
-      if (v.passes) passing.push(node.name);
-      else (v.unresolvable ? unresolvable : failed).push(v.failedJson);
+    for (const slot of slots) {
+      const v = VerdictCache.verdict(slot, shape, pod);
+      if (v.passes) {
+        passing.push(slot.state.name);
+        passingJson.push(slot.nameJson);
+      } else {
+        (v.unresolvable ? unresolvable : failed).push(v.failedJson);
+      }
     }
-    const outcome: FilterOutcome = { passing, failedJson: failed, unresolvableJson: unresolvable };
+    const outcome: FilterOutcome = { passing, passingJson, failedJson: failed, unresolvableJson: unresolvable };
     if (args.Nodes?.items) {
       const keep = new Set(passing);
       outcome.nodeList = { ...args.Nodes, items: args.Nodes.items.filter((n) => keep.has(n.metadata.name)) };
@@ -71,14 +76,15 @@ export class Extender {
 
   prioritize(args: ExtenderArgs): PriorityOutcome {
     const pod = this.request(args.Pod);
-    const nodes = this.candidates(args);
+    const slots = this.candidates(args);
     const policy = this.policy.current();
-    const verdicts = this.verdicts.forPod(pod);
-    const scores = extenderScoresWith(nodes, (node) => {
-      const v = VerdictCache.verdict(verdicts, node, pod);
+    const shape = this.verdicts.forPod(pod);
+    const nodes = slots.map((s) => s.state);
+    const scores = extenderScoresWith(nodes, (_node, i) => {
+      const v = VerdictCache.verdict(slots[i]!, shape, pod);
       return v.passes ? VerdictCache.raw(v, pod, policy) : undefined;
     });
-    return { hosts: nodes.map((n) => n.name), scores };
+    return { hostJson: slots.map((s) => s.hostJson), scores };
   }
 
   async bind(args: ExtenderBindingArgs): Promise<ExtenderBindingResult> {
@@ -133,32 +139,31 @@ export class Extender {
   }
 
   /** The request's candidate nodes, ranked by their position (the tie-break). */
-  private candidates(args: ExtenderArgs): NodeState[] {
-    const nodes: NodeState[] = [];
+  private candidates(args: ExtenderArgs): NodeSlot[] {
+    const slots: NodeSlot[] = [];
     if (args.Nodes?.items) {
       args.Nodes.items.forEach((item, i) => {
-        const node = this.cache.upsertNode(item);
-        node.rank = i;
-        nodes.push(node);
+        this.cache.upsertNode(item).rank = i;
+        slots.push(this.cache.slot(item.metadata.name)!);
       });
-      return nodes;
+      return slots;
     }
     if (!args.NodeNames) throw new BadRequest("NodeNames: expected the candidate node names (nodeCacheCapable) or Nodes with their objects");
     let unknown: string[] | undefined;
     const names = args.NodeNames;
     for (let i = 0; i < names.length; i++) {
-      const node = this.cache.node(names[i]!);
-      if (!node) {
+      const slot = this.cache.slot(names[i]!);
+      if (!slot) {
         (unknown ??= []).push(names[i]!);
         continue;
       }
-      node.rank = i;
-      nodes.push(node);
+      slot.state.rank = i;
+      slots.push(slot);
     }
     if (unknown) {
       const shown = unknown.slice(0, 5).map((n) => JSON.stringify(n)).join(", ");
       throw new BadRequest(`NodeNames: ${unknown.length} unknown node(s) ${shown}${unknown.length > 5 ? ", ..." : ""} (the extender's cache has ${this.cache.nodeCount} nodes)`);
     }
-    return nodes;
+    return slots;
   }
 }

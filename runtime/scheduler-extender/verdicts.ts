@@ -9,9 +9,10 @@
  * policy whose score is not a function of node and shape (`random` draws from its rng).
  */
 import { fits, unfitReason, type NodeState, type PlacementPolicy, type PodRequest } from "../scheduling";
-import { quoted } from "./wire";
+import type { NodeSlot } from "./cache";
 
 export interface NodeVerdict {
+  shape: Shape;
   node: NodeState;
   version: number;
   passes: boolean;
@@ -19,50 +20,62 @@ export interface NodeVerdict {
   failedJson: string;
   /** Filter: no eviction could make the node fit (FailedAndUnresolvableNodes). */
   unresolvable: boolean;
-  /** Prioritize: the raw score of `scoredBy` (NaN until computed). */
+  /** Prioritize: the raw score of `scoredBy`. */
   raw: number;
   scoredBy: PlacementPolicy | null;
 }
 
-/** Shapes remembered; older ones are dropped first (each holds at most one verdict per node). */
+/** A remembered pod shape: verdicts live in each NodeSlot at `index`, tagged with this object. */
+export interface Shape {
+  readonly key: string;
+  readonly index: number;
+}
+
+/** Shapes remembered; the least recently used one gives up its slot index first. */
 const SHAPES = 32;
 
 /** Policies whose score is not a pure function of (node state, pod shape). */
 const IMPURE_SCORE = new Set(["random"]);
 
 export class VerdictCache {
-  private readonly shapes = new Map<string, Map<string, NodeVerdict>>();
+  private readonly shapes = new Map<string, Shape>();
 
-  /** The verdicts for this pod's shape, most recently used last. */
-  forPod(pod: PodRequest): Map<string, NodeVerdict> {
+  /** The pod's shape (most recently used last). */
+  forPod(pod: PodRequest): Shape {
     const key = `${pod.cpuMilli}/${pod.memoryMiB}/${pod.numGpu}/${pod.gpuMilli}/${pod.gpuModels.join("|")}`;
-    let verdicts = this.shapes.get(key);
-    if (verdicts) {
+    let shape = this.shapes.get(key);
+    if (shape) {
       this.shapes.delete(key);
+    } else if (this.shapes.size >= SHAPES) {
+      const oldest = this.shapes.values().next().value!;
+      this.shapes.delete(oldest.key);
+      // A new object for the reused index: verdicts tagged with the old shape read as stale.
+      shape = { key, index: oldest.index };
     } else {
-      verdicts = new Map();
-      if (this.shapes.size >= SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
+      shape = { key, index: this.shapes.size };
     }
-    this.shapes.set(key, verdicts);
-    return verdicts;
+    this.shapes.set(key, shape);
+    return shape;
   }
 
   /** The node's current verdict for the pod's shape (computed when missing or stale). */
-  static verdict(verdicts: Map<string, NodeVerdict>, node: NodeState, pod: PodRequest): NodeVerdict {
-    let v = verdicts.get(node.name);
-    if (v !== undefined && v.node === node && v.version === node.version) return v;
+  static verdict(slot: NodeSlot, shape: Shape, pod: PodRequest): NodeVerdict {
+    const node = slot.state;
+    let v = slot.verdicts[shape.index] as NodeVerdict | undefined;
+    if (v !== undefined && v.shape === shape && v.node === node && v.version === node.version) return v;
     const passes = fits(node, pod);
     const reason = passes ? "" : (unfitReason(node, pod) ?? "does not fit");
     v = {
+      shape,
       node,
       version: node.version,
       passes,
-      failedJson: passes ? "" : `${quoted(node.name)}:${JSON.stringify(reason)}`,
+      failedJson: passes ? "" : `${slot.nameJson}:${JSON.stringify(reason)}`,
       unresolvable: !passes && !curableByPreemption(node, pod),
-      raw: NaN,
+      raw: 0,
       scoredBy: null,
     };
-    verdicts.set(node.name, v);
+    slot.verdicts[shape.index] = v;
     return v;
   }
 

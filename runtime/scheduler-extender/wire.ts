@@ -99,6 +99,8 @@ export interface ExtenderBindingResult {
 /** What filter decided, before serialisation (failures as ready JSON members, reused per node while it is unchanged). */
 export interface FilterOutcome {
   passing: string[];
+  /** `passing` as JSON strings. */
+  passingJson: string[];
   /** FailedNodes entries, each `"name":"reason"` (JSON). */
   failedJson: string[];
   /** FailedAndUnresolvableNodes entries, same form. */
@@ -109,45 +111,24 @@ export interface FilterOutcome {
 
 /** What prioritize decided: scores 0..10 aligned with `hosts` (-1: the pod does not fit). */
 export interface PriorityOutcome {
-  hosts: string[];
+  /** Per candidate, `{"Host":<name>,"Score":` (the cache keeps one per node). */
+  hostJson: string[];
   scores: Int8Array;
-}
-
-// Node names repeat on every request: quote each once. Bounded by the names ever seen.
-const QUOTED_LIMIT = 200_000;
-const quotedNames = new Map<string, string>();
-export function quoted(name: string): string {
-  let q = quotedNames.get(name);
-  if (q === undefined) {
-    q = JSON.stringify(name);
-    if (quotedNames.size < QUOTED_LIMIT) quotedNames.set(name, q);
-  }
-  return q;
 }
 
 /** ExtenderFilterResult JSON, built directly: a 5,000-node answer is the hot path. */
 export function filterResultJson(o: FilterOutcome): string {
   const nodes = o.nodeList ? JSON.stringify(o.nodeList) : "null";
-  const names = o.nodeList ? "null" : `[${o.passing.map(quoted).join(",")}]`;
+  const names = o.nodeList ? "null" : `[${o.passingJson.join(",")}]`;
   return `{"Nodes":${nodes},"NodeNames":${names},"FailedNodes":{${o.failedJson.join(",")}},"FailedAndUnresolvableNodes":{${o.unresolvableJson.join(",")}},"Error":""}`;
 }
 
-// `{"Host":"<name>","Score":` per node name, and the score digits with the closing brace.
-const hostPrefixes = new Map<string, string>();
 const SCORE_SUFFIX = Array.from({ length: 11 }, (_, s) => `${s}}`);
 
 /** HostPriorityList JSON: every candidate in request order, a node the pod does not fit at 0. */
 export function priorityListJson(o: PriorityOutcome): string {
   let out = "[";
-  for (let i = 0; i < o.hosts.length; i++) {
-    const host = o.hosts[i]!;
-    let prefix = hostPrefixes.get(host);
-    if (prefix === undefined) {
-      prefix = `{"Host":${quoted(host)},"Score":`;
-      if (hostPrefixes.size < QUOTED_LIMIT) hostPrefixes.set(host, prefix);
-    }
-    out += (i === 0 ? prefix : `,${prefix}`) + SCORE_SUFFIX[Math.max(0, o.scores[i]!)]!;
-  }
+  for (let i = 0; i < o.hostJson.length; i++) out += (i === 0 ? "" : ",") + o.hostJson[i]! + SCORE_SUFFIX[Math.max(0, o.scores[i]!)]!;
   return `${out}]`;
 }
 
