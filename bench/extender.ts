@@ -19,7 +19,7 @@
  * machine; the JSON records its CPU.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -200,18 +200,19 @@ class Client {
 }
 
 /**
- * NodeNames of a filter answer. kube-scheduler decodes the whole ExtenderFilterResult, at Go's
- * speed; V8's JSON.parse builds an object with one property per failed node, which costs this
- * (measuring) process more than the extender spends on the request, so the client decodes the
- * NodeNames array alone — and, during warm-up, the whole answer to check that both agree.
+ * The NodeNames array of a filter answer, as JSON, for the prioritize call. kube-scheduler
+ * decodes the whole ExtenderFilterResult and encodes the names again, at Go's speed; in V8
+ * that decoding (an object with one property per failed node) costs this measuring process
+ * more than the extender spends on the request. So the client passes the array through, and
+ * during warm-up decodes the whole answer to check that the two agree.
  */
-function passingNodes(text: string, checkAll: boolean): string[] {
+function passingNodesJson(text: string, checkAll: boolean): string {
   const start = text.indexOf('"NodeNames":[');
   const end = text.indexOf('],"FailedNodes":', start);
-  const names: string[] = start > 0 && end > start ? JSON.parse(text.slice(start + 12, end + 1)) : JSON.parse(text).NodeNames;
+  const names = start > 0 && end > start ? text.slice(start + 12, end + 1) : JSON.stringify(JSON.parse(text).NodeNames ?? []);
   if (checkAll) {
     const full = JSON.parse(text) as { NodeNames: string[]; Error: string };
-    if (full.Error || full.NodeNames.join("\n") !== names.join("\n")) throw new Error(`filter: NodeNames decoded apart differ from the full answer: ${text.slice(0, 200)}`);
+    if (full.Error || JSON.stringify(full.NodeNames) !== names) throw new Error(`filter: NodeNames passed through differ from the decoded answer: ${text.slice(0, 200)}`);
   }
   return names;
 }
@@ -252,25 +253,25 @@ interface ModeResult {
   podsPerSecond: number;
 }
 
+let serversStarted = 0;
+
 async function startServer(bundleFile: string, snapshotFile: string): Promise<{ port: number; stop(): void }> {
   // GPK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
   const nodeArgs = (process.env.GPK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const server = spawn(process.execPath, [...nodeArgs, bundleFile, "--snapshot", snapshotFile, "--policy", POLICY, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let err = "";
-    // The extender logs every bind: after the port, keep only the tail (for an exit message).
-    let listening = false;
-    server.stderr!.on("data", (d) => {
-      err = listening ? (err + d).slice(-4096) : err + d;
-      const m = listening ? null : /listening on :(\d+)/.exec(err);
-      if (m) {
-        listening = true;
-        resolve(Number(m[1]));
-      }
-    });
-    server.on("exit", (code) => reject(new Error(`extender exited ${code}: ${err}`)));
-  });
-  return { port, stop: () => server.kill("SIGTERM") };
+  // The extender logs every bind. Its log goes to a file, as a container's log does, rather
+  // than a pipe this (measuring) process would have to wake up for and drain on every bind.
+  const logFile = path.join(path.dirname(snapshotFile), `extender-${++serversStarted}.log`);
+  const logFd = openSync(logFile, "w");
+  const server = spawn(process.execPath, [...nodeArgs, bundleFile, "--snapshot", snapshotFile, "--policy", POLICY, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", logFd] });
+  closeSync(logFd);
+  let exited: number | null | undefined;
+  server.on("exit", (code) => (exited = code));
+  for (;;) {
+    const m = /listening on :(\d+)/.exec(readFileSync(logFile, "utf8"));
+    if (m) return { port: Number(m[1]), stop: () => server.kill("SIGTERM") };
+    if (exited !== undefined) throw new Error(`extender exited ${exited}: ${readFileSync(logFile, "utf8")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
@@ -303,12 +304,12 @@ async function runMode(port: number, names: string[], candidates: number): Promi
     next = (next + candidates) % names.length;
     const filter = await client.post("filter", `{"Pod":${podJson},"NodeNames":${window}}`);
     if (filter.status !== 200) throw new Error(`filter: ${filter.status} ${filter.text.slice(0, 200)}`);
-    const passing = passingNodes(filter.text, i < WARMUP);
-    if (passing.length === 0) {
+    const passing = passingNodesJson(filter.text, i < WARMUP);
+    if (passing === "[]") {
       unschedulable++;
       continue;
     }
-    const prio = await client.post("prioritize", `{"Pod":${podJson},"NodeNames":${JSON.stringify(passing)}}`);
+    const prio = await client.post("prioritize", `{"Pod":${podJson},"NodeNames":${passing}}`);
     if (prio.status !== 200) throw new Error(`prioritize: ${prio.status} ${prio.text.slice(0, 200)}`);
     const best = bestHost(prio.text, i < WARMUP);
     const measured = i >= WARMUP;
