@@ -11,7 +11,7 @@
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../components/gpu";
-import { extenderScoresWith, filterNodes, type PodRequest } from "../scheduling";
+import { extenderScoresWith, fits, unfitReason, type PodRequest } from "../scheduling";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
@@ -97,8 +97,7 @@ export class Extender {
     if (!pod) throw new BadRequest(`PodUID: unknown pod ${key} (${args.PodUID}); no filter or prioritize call carried it`);
     const policy = this.policy.current();
     // Re-check against the current state: other binds may have landed since prioritize.
-    const { failed } = filterNodes([node], pod);
-    if (failed[node.name] !== undefined) return { Error: `node ${node.name} can no longer take pod ${key}: ${failed[node.name]}` };
+    if (!fits(node, pod)) return { Error: `node ${node.name} can no longer take pod ${key}: ${unfitReason(node, pod) ?? "does not fit"}` };
     const gpus = policy.chooseGpus(node, pod);
     this.cache.assume({ uid: args.PodUID, key, nodeName: node.name, request: pod, gpus });
     const uuids = this.cache.gpuUuids(node.name, gpus);
