@@ -12,8 +12,10 @@
  * - every node per filter (percentageOfNodesToScore: 100, what the gpk-scheduler profile sets
  *   so placement matches the simulator): the worst case.
  * The server is the esbuild bundle that ships in-cluster, in its own process; the latency is the
- * client's round trip (request written to response received), the JSON the client itself builds
- * and parses excluded; the server's own compute comes from its Server-Timing header.
+ * client's round trip (request written to response received); pods/s is wall time over the
+ * whole loop, the client's own work included, so the client is kept as lean as kube-scheduler's
+ * Go client (see Connection, passingNodesJson, bestHost); the server's own compute comes from
+ * its Server-Timing header. GPK_BENCH_SERVER_NODE_ARGS passes node flags (e.g. --cpu-prof).
  *
  * Targets (issue 6): p99 of filter+prioritize ≤ 5 ms and ≥ 1,000 pods/s. Figures depend on the
  * machine; the JSON records its CPU.
