@@ -29,7 +29,7 @@ describe("--json on servers", () => {
     try {
       expect(doc).toMatchObject({ model: "Qwen/Qwen2.5-0.5B-Instruct", gpu: "l4", tensorParallelSize: 1, maxNumSeqs: 256, maxWaiting: 512, blockSize: 16 });
       expect(doc.kvCacheBlocks).toBeGreaterThan(0);
-      const models = await (await fetch(`${doc.openaiBaseUrl}/models`)).json();
+      const models = (await (await fetch(`${doc.openaiBaseUrl}/models`)).json()) as { data: { id: string }[] };
       expect(models.data[0].id).toBe(doc.servedModelName);
     } finally {
       stop();
