@@ -5,30 +5,15 @@ import { parseNodes, parsePods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
 import {
   assign,
-  createPolicy,
   makeNode,
-  mulberry32,
-  parsePolicyName,
   selectNode,
-  type PodRequest,
-  type TargetWorkload,
 } from "../../runtime/scheduling";
+import { g2, policy, pod, share, whole, workload } from "./fixtures";
 import { cpuPerGpuMilli, strandedGpuMilli } from "../../runtime/scheduling/stranding";
 
-const pod = (p: Partial<PodRequest>): PodRequest => ({ name: "p", cpuMilli: 4000, memoryMiB: 1024, numGpu: 0, gpuMilli: 0, gpuModels: [], ...p });
-const share = (milli: number, extra: Partial<PodRequest> = {}) => pod({ numGpu: 1, gpuMilli: milli, ...extra });
-const whole = (n: number, extra: Partial<PodRequest> = {}) => pod({ numGpu: n, gpuMilli: 1000, cpuMilli: 8000, ...extra });
-const g2 = (name: string, rank = 0) => makeNode({ name, cpuMilli: 96_000, memoryMiB: 393_216, gpuCount: 8, gpuModel: "G2", rank });
 /** A CPU-rich 2-GPU node, like openb's T4 nodes (104 cores for 2 GPUs). */
 const rich = (name: string, rank = 0) => makeNode({ name, cpuMilli: 104_000, memoryMiB: 393_216, gpuCount: 2, gpuModel: "G2", rank });
 // ρ = (0.5 × 4000 + 0.5 × 8000) / (0.5 × 500 + 0.5 × 1000) = 8 milli-cores per milli-GPU.
-const workload: TargetWorkload = {
-  shapes: [
-    { cpuMilli: 4000, gpuMilli: 500, numGpu: 1, gpuModels: [], weight: 0.5 },
-    { cpuMilli: 8000, gpuMilli: 1000, numGpu: 1, gpuModels: [], weight: 0.5 },
-  ],
-};
-const policy = (name: string) => createPolicy(parsePolicyName(name), { workload, rng: mulberry32(7) });
 
 describe("CPU stranding", () => {
   it("ρ is the workload's demand-weighted CPU per milli-GPU; stranded GPU is what CPU left / ρ cannot carry", () => {

@@ -9,21 +9,8 @@ import {
   scoreNodes,
   selectNode,
   type NodeState,
-  type PodRequest,
-  type TargetWorkload,
 } from "../../runtime/scheduling";
-
-const pod = (p: Partial<PodRequest>): PodRequest => ({ name: "p", cpuMilli: 4000, memoryMiB: 1024, numGpu: 0, gpuMilli: 0, gpuModels: [], ...p });
-const share = (milli: number, extra: Partial<PodRequest> = {}) => pod({ numGpu: 1, gpuMilli: milli, ...extra });
-const whole = (n: number, extra: Partial<PodRequest> = {}) => pod({ numGpu: n, gpuMilli: 1000, cpuMilli: 8000, ...extra });
-const g2 = (name: string, rank = 0) => makeNode({ name, cpuMilli: 96_000, memoryMiB: 393_216, gpuCount: 8, gpuModel: "G2", rank });
-const workload: TargetWorkload = {
-  shapes: [
-    { cpuMilli: 4000, gpuMilli: 500, numGpu: 1, gpuModels: [], weight: 0.5 },
-    { cpuMilli: 8000, gpuMilli: 1000, numGpu: 1, gpuModels: [], weight: 0.5 },
-  ],
-};
-const policy = (name: string) => createPolicy(parsePolicyName(name), { workload, rng: mulberry32(7) });
+import { g2, policy, pod, share, whole, workload } from "./fixtures";
 
 function withShare(node: NodeState, gpu: number, milli: number): NodeState {
   assign(node, share(milli, { cpuMilli: 4000 }), [gpu]);
