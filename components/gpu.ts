@@ -20,6 +20,8 @@ export const GFD_LABELS = {
   /** GPU memory in MiB, as GFD reports it. */
   memory: "nvidia.com/gpu.memory",
   replicas: "nvidia.com/gpu.replicas",
+  /** "true" on every node GFD found a GPU on. */
+  present: "nvidia.com/gpu.present",
 } as const;
 
 /** The kit's own labels. */

@@ -228,7 +228,7 @@ export const GPU_NODE_LABELS: readonly string[] = [
   GFD_LABELS.product,
   GFD_LABELS.count,
   GFD_LABELS.memory,
-  "nvidia.com/gpu.present",
+  GFD_LABELS.present,
 ];
 
 /** The pools a pod pins itself to through `gpk.dev/pool`, or undefined if it does not. */
