@@ -21,20 +21,10 @@ import { VirtualClock } from "../runtime/serving/engine/clock";
 import { resolveEngineConfig, type EngineArgs } from "../runtime/serving/engine/config";
 import { LLMEngine } from "../runtime/serving/engine/engine";
 import type { RequestSink } from "../runtime/serving/engine/request";
+import { mulberry32 } from "../runtime/scheduling/rng";
 
 const SEED = 20231023;
 const ROOT = path.resolve(__dirname, "..");
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Job {
   prompt: number[];
@@ -43,7 +33,8 @@ interface Job {
 
 /** ShareGPT-like jobs: lognormal lengths (σ 1.0 prompt, 0.8 output) with the paper's means, vLLM's filter. */
 function shareGptLike(n: number, seed: number): Job[] {
-  const rand = mulberry32(seed);
+  const rng = mulberry32(seed);
+  const rand = () => rng.next();
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const lognormal = (mean: number, sigma: number) => Math.exp(Math.log(mean) - (sigma * sigma) / 2 + sigma * normal());
   const jobs: Job[] = [];
@@ -152,7 +143,8 @@ async function burst(args: EngineArgs, jobs: Job[], rate: number, seconds: numbe
   const clock = new VirtualClock();
   const engine = new LLMEngine(config, () => clock.now());
   const frontend = new OpenAIFrontend(engine, null, { modelName: config.model.id, wallSeconds: () => 0 });
-  const rand = mulberry32(SEED + 1);
+  const rng = mulberry32(SEED + 1);
+  const rand = () => rng.next();
   const arrivals: { t: number; job: Job }[] = [];
   for (let t = 0, i = 0; ; i++) {
     t += -Math.log(1 - rand()) / rate;
