@@ -15,6 +15,10 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** Bad flags, bad files or bad config: reported as one line, exit 2, never a stack trace. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+  constructor(message: string) {
+    // Some wrapped messages span lines (node's "argument is ambiguous" plus its hint); the contract is one line.
+    super(message.replace(/\s*\n\s*/g, " "));
+  }
 }
 
 /** One `gpk` sub-command. `run` returns the exit code; it throws `UsageError` for bad input. */

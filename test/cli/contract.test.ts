@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { UsageError, parseFlags } from "../../cli/contract";
+import { runGpk } from "./run-gpk";
+
+describe("CLI contract: bad usage is one line, exit 2", () => {
+  it("folds node's multi-line flag errors into one line", () => {
+    let caught: unknown;
+    try {
+      parseFlags(["--port", "-1"], { port: { type: "string" } });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    const message = (caught as UsageError).message;
+    expect(message).toContain("'--port' argument is ambiguous");
+    expect(message).not.toContain("\n");
+  });
+
+  it("gpk telemetry --port -1 reports one line on stderr and nothing on stdout", () => {
+    const run = runGpk(["telemetry", "--port", "-1"], { timeoutMs: 60_000 });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^gpk telemetry: .*--port/);
+  });
+
+  it.each([
+    [["simulate", "--nodes", "missing.csv", "--pods", "x", "--policy", "fgd"], /^gpk simulate: --nodes: cannot read missing\.csv/],
+    [["serve", "--max-num-seqs", "x"], /^gpk serve: --max-num-seqs: expected an integer, got "x"/],
+    [["extender", "--policy", "bogus"], /^gpk extender: --policy: unknown placement policy "bogus"/],
+  ])("gpk %j exits 2 with one line naming the flag", (args, reason) => {
+    const run = runGpk(args, { timeoutMs: 60_000 });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(reason);
+  });
+});
