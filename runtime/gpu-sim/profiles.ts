@@ -83,7 +83,7 @@ function estimatedPower(powerLimitW: number, idleW: number, contextW: number, mi
   // Assume a dense GEMM caps at ~75% of max clock, as the H100 does at 69% (1365/1980 MHz).
   const exponent = H100_CALIBRATION.power.clockExponent;
   return {
-    idleW, contextW, refTempC: 37, leakageWPerC: (H100_CALIBRATION.power.leakageWPerC * powerLimitW) / 700,
+    idleW, contextW, refTempC: 37, leakageWPerC: (H100_CALIBRATION.power.leakageWPerC * powerLimitW) / GPU_PRODUCTS.h100.powerLimitW,
     fullLoadDynamicW: (powerLimitW - contextW * 1.3) / Math.pow(0.75, exponent), clockExponent: exponent, minLimitW,
   };
 }

@@ -17,7 +17,7 @@ import type { SchedulerOutput } from "./scheduler";
  * Sustained fraction of datasheet bf16 TFLOPs: 678 TFLOP/s measured for 8192³ bf16 matmuls on
  * an H100 (989 datasheet) held at its 700 W cap, ../shared/data/h100/thermal_trace.csv.
  */
-export const COMPUTE_EFFICIENCY = 678 / 989;
+export const COMPUTE_EFFICIENCY = 678 / GPU_PRODUCTS.h100.bf16DenseTflops;
 /** Sustained fraction of datasheet HBM bandwidth for weight/KV streaming kernels (an assumption, typical of decode GEMV/attention). */
 export const MEMORY_EFFICIENCY = 0.8;
 /** Host↔device copy bandwidth for swap, bytes/s: pinned copies in ../shared/data/h100/transfer.json run 51–55 GB/s. */
