@@ -38,6 +38,7 @@ export interface TelemetryScraperOptions {
 
 export class TelemetryScraper {
   private timer?: NodeJS.Timeout;
+  private stopped = false;
   private readonly lastSeen = new Map<string, number>();
   private readonly now: () => number;
   /** Completed scrape rounds (readable by tests and /metrics). */
@@ -48,8 +49,11 @@ export class TelemetryScraper {
   }
 
   start(): void {
+    this.stopped = false;
     const tick = () => {
       void this.scrapeOnce().finally(() => {
+        // stop() during an in-flight round must not be undone by re-arming here.
+        if (this.stopped) return;
         this.timer = setTimeout(tick, this.options.intervalMs ?? 15_000);
         this.timer.unref();
       });
@@ -58,6 +62,7 @@ export class TelemetryScraper {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

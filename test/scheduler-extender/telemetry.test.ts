@@ -91,3 +91,34 @@ describe("telemetry-aware placement", () => {
     expect(ext.cache.gpuUuids("mixed", gpus)).toEqual(gpus.map((i) => uuid("mixed", i)));
   });
 });
+
+describe("TelemetryScraper.stop", () => {
+  it("a stop() while a round is in flight is final: no further round is scheduled", async () => {
+    const { TelemetryScraper } = await import("../../runtime/scheduler-extender/telemetry");
+    const { ClusterCache } = await import("../../runtime/scheduler-extender/cache");
+    let requests = 0;
+    let release: () => void = () => {};
+    const slow = createServer((_req, res) => {
+      requests++;
+      release = () => res.end(metricsText());
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/metrics`;
+    const scraper = new TelemetryScraper({ cache: new ClusterCache(), urls: [slowUrl], intervalMs: 1, log: () => {} });
+    try {
+      scraper.start();
+      await until(() => requests === 1, "the first request");
+      scraper.stop();
+      release();
+      await until(() => scraper.rounds === 1, "the first round to finish");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(requests).toBe(1);
+      expect(scraper.rounds).toBe(1);
+    } finally {
+      scraper.stop();
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+});
