@@ -5,7 +5,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterCache } from "../../runtime/scheduler-extender/cache";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
+import { TelemetryScraper } from "../../runtime/scheduler-extender/telemetry";
 import { WORKLOAD, k8sNode, k8sPod, post, start, writeSnapshot } from "./fixtures";
 
 const NODES = [k8sNode("hot-a", { gpus: 8 }), k8sNode("cool-b", { gpus: 8 }), k8sNode("mixed", { gpus: 8 })];
@@ -94,8 +96,6 @@ describe("telemetry-aware placement", () => {
 
 describe("TelemetryScraper.stop", () => {
   it("a stop() while a round is in flight is final: no further round is scheduled", async () => {
-    const { TelemetryScraper } = await import("../../runtime/scheduler-extender/telemetry");
-    const { ClusterCache } = await import("../../runtime/scheduler-extender/cache");
     let requests = 0;
     let release: () => void = () => {};
     const slow = createServer((_req, res) => {
