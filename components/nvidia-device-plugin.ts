@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, tolerationFor } from "./gpu";
-import { CHARTS } from "./pins";
+import { CHARTS, IMAGES } from "./pins";
 import { SimulatedDevicePlugin } from "./simulated-device-plugin";
 import type { DevicePluginSummary, GpuPoolSummary, Target } from "./summaries";
 
@@ -21,6 +21,7 @@ export const DEVICE_PLUGIN_DEFAULTS = {
 export type DeviceListStrategy = "envvar" | "volume-mounts" | "cdi-annotations" | "cdi-cri";
 
 export interface NvidiaDevicePluginArgs {
+  /** `eks`: the NVIDIA chart on real GPUs; `kind`: the kit's simulated plugin. Required. */
   target: Target;
   /** The GPU pools the plugin serves; each gets its own named config. */
   pools: GpuPoolSummary[];
@@ -94,6 +95,9 @@ export function devicePluginChartValues(args: NvidiaDevicePluginArgs): Record<st
     config: { map, default: args.pools[0]?.poolName, nodeLabel: DEVICE_PLUGIN_CONFIG_LABEL },
     ...gpuPoolPlacement(args.pools),
     priorityClassName: "system-node-critical",
+    // The chart renders `<repository>:<tag>`, so a tag carrying the digest pins the image the
+    // plugin and GFD daemonsets run (the chart's own default is the bare tag, which can move).
+    image: { repository: IMAGES.nvidiaDevicePlugin.repository, tag: `${IMAGES.nvidiaDevicePlugin.tag}@${IMAGES.nvidiaDevicePlugin.digest}` },
     // GFD labels the real hardware; the pool labels the kit sets are the static subset.
     gfd: { enabled: true },
   };

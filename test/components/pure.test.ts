@@ -5,6 +5,7 @@ import { eksTaintEffect, poolNodeLabels, poolNodeTaints, poolSummary, resolvePoo
 import { devicePluginChartValues, devicePluginConfig } from "../../components/nvidia-device-plugin";
 import { tenantNetworkPolicySpecs, tenantQuotaHard, tenantRoleRules } from "../../components/tenant";
 import { eksKubeconfig } from "../../components/eks-cluster";
+import { IMAGES, imageRef } from "../../components/pins";
 
 describe("GPU pools", () => {
   it("derives product and GPU count from the EC2 instance type on eks", () => {
@@ -57,6 +58,14 @@ describe("NVIDIA device plugin config", () => {
     expect(values.config.default).toBe("a");
     expect(parse(values.config.map.a).sharing.timeSlicing.resources[0].replicas).toBe(2);
     expect(parse(values.config.map.b).flags).toMatchObject({ failOnInitError: false, plugin: { deviceListStrategy: ["cdi-cri"] } });
+  });
+
+  it("pins the plugin image by digest, not by the chart's bare tag", () => {
+    const pools = [poolSummary("kind", { name: "a", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1 })];
+    const { image } = devicePluginChartValues({ target: "eks", pools }) as any;
+    // The chart renders `<repository>:<tag>`; that must be the pinned reference.
+    expect(`${image.repository}:${image.tag}`).toBe(imageRef(IMAGES.nvidiaDevicePlugin));
+    expect(image.tag).toMatch(/^v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
   });
 });
 
