@@ -72,6 +72,7 @@ export interface GpuPoolSpec {
 export interface GpuNodeGroupArgs {
   /** Where the pool runs. */
   target: Target;
+  /** The pool from stack config (`gpk:nodePools[]`): name, hardware, scaling, time-slicing, tenant. Required. */
   pool: GpuPoolSpec;
   /** EKS cluster the node group joins. Required when `target` is eks. */
   clusterName?: pulumi.Input<string>;

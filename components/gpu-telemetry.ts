@@ -24,6 +24,7 @@ export const TELEMETRY_DEFAULTS = {
 } as const;
 
 export interface GpuTelemetryArgs {
+  /** `eks`: the NVIDIA dcgm-exporter chart; `kind`: the kit's exporter on simulated GPUs. Required. */
   target: Target;
   /** Pools to run an exporter on (every node of each). */
   pools: GpuPoolSummary[];

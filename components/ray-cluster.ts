@@ -32,6 +32,7 @@ export interface RayRedisArgs {
 }
 
 export interface RayClusterArgs {
+  /** `eks`: KubeRay with CUDA Ray workers on GPU pools; `kind`: CPU Ray images on the simulated pools. Required. */
   target: Target;
   /** Tenant namespace the cluster runs in (it must exist: create it through a Tenant). */
   namespace: string;

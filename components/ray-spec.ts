@@ -109,6 +109,7 @@ export type RayRedisArgs =
 export interface RayGcsFaultToleranceArgs {
   /** Whether the head keeps the GCS state in Redis and can restart without losing it. Default false. */
   enabled?: boolean;
+  /** The Redis the GCS state goes to: one the kit deploys, or an external one. Required. */
   redis: RayRedisArgs;
   /** Key prefix of this cluster's state in Redis. Default: KubeRay uses the RayCluster's UID. */
   externalStorageNamespace?: string;

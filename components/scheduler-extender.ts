@@ -45,6 +45,7 @@ export const SCHEDULER_EXTENDER_DEFAULTS = {
 } as const;
 
 export interface SchedulerExtenderArgs {
+  /** Where the stack runs; both targets run the same extender bundle and kube-scheduler image. Required. */
   target: Target;
   /** Namespace of the extender and the scheduler. Default `gpk-system`. */
   namespace?: string;

@@ -19,6 +19,7 @@ export const KUBELET_DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins";
 export const GPU_SIM_TOOLS_DIR = "/var/lib/gpk/gpu-sim";
 
 export interface SimulatedDevicePluginArgs {
+  /** The simulated GPU pools; one DaemonSet per pool advertises its GPUs. Required. */
   pools: GpuPoolSummary[];
   /** Namespace; its Pod Security level must allow hostPath (the kit uses `gpk-node`, PSA privileged). */
   namespace: string;

@@ -15,6 +15,7 @@ import type { GpuPoolSummary, Target } from "./summaries";
 export const SERVING_PORT = 8000;
 
 export interface VllmServingArgs {
+  /** `eks`: the pinned vLLM image on real GPUs; `kind`: the kit's vLLM-style engine on a simulated GPU. Required. */
   target: Target;
   /** The endpoint's settings (stacks/config-serving.ts states every default). */
   serving: ServingEntry;
