@@ -8,6 +8,7 @@ import { PACKS, checkStack, closePacks, hasMandatory, startPacks } from "../chec
 import { formatViolations } from "../check/format";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { renderStack, type RenderedStack } from "../render";
+import { stackFile } from "../render/stack-files";
 
 const usage = `Usage: gpk check <stack> [--json] [--pack <name>]... [--stacks-dir <dir>]
 
@@ -36,6 +37,7 @@ export const command: Command = {
       if (!(PACKS as readonly string[]).includes(p)) throw new UsageError(`--pack: unknown pack ${JSON.stringify(p)}; packs: ${PACKS.join(", ")}`);
     }
     const stack = positionals[0]!;
+    stackFile(stack, values["stacks-dir"]); // an unknown stack is bad usage: say so before starting the packs
     const started = process.hrtime.bigint();
     progress(`Rendering stack ${stack} under Pulumi's mock runtime...`);
     // The packs' processes start while the stack renders.
