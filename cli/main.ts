@@ -66,9 +66,14 @@ function topLevelUsage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    // Bad usage: one line on stderr, like every other exit 2.
+    process.stderr.write(`gpk: expected a command (gpk --help describes them): ${Object.keys(COMMANDS).join(", ")}\n`);
+    return ExitCode.Usage;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(`${topLevelUsage()}\n`);
-    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+    return ExitCode.Ok;
   }
   const entry = COMMANDS[name];
   if (!entry) {

@@ -24,6 +24,17 @@ describe("CLI contract: bad usage is one line, exit 2", () => {
     expect(run.stderr).toMatch(/^gpk telemetry: .*--port/);
   });
 
+  it("gpk with no command exits 2 with one line on stderr; gpk --help exits 0 with the usage on stdout", () => {
+    const bare = runGpk([], { timeoutMs: 60_000 });
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toMatch(/^gpk: expected a command .*: preview, check, .*sim\n$/);
+    const help = runGpk(["--help"], { timeoutMs: 60_000 });
+    expect(help.status).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toContain("Usage: gpk <command>");
+  });
+
   it.each([
     [["simulate", "--nodes", "missing.csv", "--pods", "x", "--policy", "fgd"], /^gpk simulate: --nodes: cannot read missing\.csv/],
     [["serve", "--max-num-seqs", "x"], /^gpk serve: --max-num-seqs: expected an integer, got "x"/],
