@@ -78,8 +78,7 @@ describe("stack config", () => {
     const raw = base();
     mutate(raw);
     const lines = problems(raw);
-    expect(lines.some((line) => line.startsWith(expected))).toBe(true);
-    if (!lines.some((line) => line.startsWith(expected))) throw new Error(lines.join("\n"));
+    expect(lines.some((line) => line.startsWith(expected)), `no line starts with the expected one; got:\n${lines.join("\n")}`).toBe(true);
   });
 
   it("reports a pool shared with a tenant it is not dedicated to", () => {
