@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SERVING_DEFAULTS, type ServingEntry } from "../stacks/config-serving";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
 import { IMAGES, imageRef } from "./pins";
-import { RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import { NODE_IMAGE_UID, RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
 import type { GpuPoolSummary, Target } from "./summaries";
 
 export const SERVING_PORT = 8000;
@@ -166,7 +166,9 @@ export class VllmServing extends pulumi.ComponentResource {
             nodeSelector: { [KIT_LABELS.pool]: args.pool.poolName },
             tolerations: args.pool.nodeTaints.map(tolerationFor),
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+            // One uid for both targets: the Node image's `node` user; the vLLM image has no user of
+            // its own, so it runs as that uid too, with HOME and caches on the writable volumes.
+            securityContext: { runAsNonRoot: true, runAsUser: NODE_IMAGE_UID, runAsGroup: NODE_IMAGE_UID, fsGroup: NODE_IMAGE_UID, seccompProfile: { type: "RuntimeDefault" } },
             terminationGracePeriodSeconds: 60,
             containers: [{
               ...container,
