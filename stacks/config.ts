@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
+import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
 import { checkServingReferences } from "./config-serving";
 import { checkRayConfig } from "./config-ray-checks";
@@ -116,17 +117,18 @@ const tenantSchema = z
 const policySchema = z
   .object({
     /** GPUs of a pool's max capacity that tenant quotas must leave free, in percent. Default 20. */
-    headroomPercent: z.number(expect("a percentage")).min(0, expect("a percentage")).max(100, expect("a percentage")).default(20),
+    headroomPercent: z.number(expect("a percentage")).min(0, expect("a percentage")).max(100, expect("a percentage")).default(POLICY_CONFIG.headroomPercent.default),
     /** GPU temperature that raises an alert, °C. Default 85. */
-    maxGpuTempC: positiveInt().default(85),
+    maxGpuTempC: positiveInt().default(POLICY_CONFIG.maxGpuTempC.default),
     /** Pools with more GPUs than this must schedule GPU work through the thermal-aware gpk-scheduler. Default 16. */
-    thermalAwareAboveGpus: nonNegativeInt().default(16),
+    thermalAwareAboveGpus: nonNegativeInt().default(POLICY_CONFIG.thermalAwareAboveGpus.default),
     /** Highest vLLM `--gpu-memory-utilization` allowed. Default 0.9. */
-    maxGpuMemoryUtilization: z.number(expect("a fraction")).gt(0, expect("a fraction")).max(1, expect("a fraction")).default(0.9),
-    /** Registries tenant images may come from. */
+    maxGpuMemoryUtilization: z.number(expect("a fraction")).gt(0, expect("a fraction")).max(1, expect("a fraction")).default(POLICY_CONFIG.maxGpuMemoryUtilization.default),
+    /** Registries tenant images may come from. Default: the tenancy pack's `allowedRegistries` default. */
     allowedRegistries: z
       .array(z.string().min(1), expect("a list of registry prefixes"))
-      .default(["docker.io/library/", "docker.io/vllm/", "docker.io/rayproject/", "nvcr.io/nvidia/", "registry.k8s.io/", "public.ecr.aws/"]),
+      // One default with the pack's, so `gpk check` (which passes these) and a bare pack agree.
+      .default(() => [...POLICY_CONFIG.allowedRegistries.default]),
   })
   .strict()
   .prefault({});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CONFIG as POLICY_CONFIG } from "../../policies/lib/config";
 import { ConfigError, parseStackConfig } from "../../stacks/load-config";
 
 /** A valid kind stack; each bad-input case changes one thing. */
@@ -40,6 +41,14 @@ describe("stack config", () => {
     expect(config.tenants[0]).toMatchObject({ cpuQuota: "64", memoryQuota: "256Gi" });
     expect(config.policy).toMatchObject({ headroomPercent: 20, maxGpuTempC: 85, thermalAwareAboveGpus: 16, maxGpuMemoryUtilization: 0.9 });
     expect(config.devicePlugin).toEqual({ failOnInitError: true, deviceListStrategy: "envvar", renameByDefault: false });
+  });
+
+  it("defaults every policy threshold to the pack's own default, so gpk check and a bare pack agree", () => {
+    const { policy } = parseStackConfig(kindStack()) as { policy: Record<string, unknown> };
+    for (const [key, value] of Object.entries(policy)) {
+      expect(value, key).toEqual((POLICY_CONFIG as Record<string, { default: unknown }>)[key]!.default);
+    }
+    expect(Object.keys(policy).sort()).toEqual(["allowedRegistries", "headroomPercent", "maxGpuMemoryUtilization", "maxGpuTempC", "thermalAwareAboveGpus"]);
   });
 
   it("accepts a valid eks stack", () => {
