@@ -129,6 +129,12 @@ const policySchema = z
       .array(z.string().min(1), expect("a list of registry prefixes"))
       // One default with the pack's, so `gpk check` (which passes these) and a bare pack agree.
       .default(() => [...POLICY_CONFIG.allowedRegistries.default]),
+    /** Largest `maxReplicas` a Ray worker group may declare. Default 64. */
+    maxRayWorkerReplicas: positiveInt().default(POLICY_CONFIG.maxRayWorkerReplicas.default),
+    /** Namespaces that belong to the platform rather than to a tenant. Default: the kit's system namespaces. */
+    systemNamespaces: z.array(z.string().min(1), expect("a list of namespaces")).default(() => [...POLICY_CONFIG.systemNamespaces.default]),
+    /** Namespaces whose node agents may run privileged or use host paths. Default: `gpk-node`, `kube-system`. */
+    privilegedNamespaces: z.array(z.string().min(1), expect("a list of namespaces")).default(() => [...POLICY_CONFIG.privilegedNamespaces.default]),
   })
   .strict()
   .prefault({});

@@ -43,12 +43,12 @@ describe("stack config", () => {
     expect(config.devicePlugin).toEqual({ failOnInitError: true, deviceListStrategy: "envvar", renameByDefault: false });
   });
 
-  it("defaults every policy threshold to the pack's own default, so gpk check and a bare pack agree", () => {
+  it("offers every pack threshold in `policy`, defaulting to the pack's own default, so gpk check and a bare pack agree", () => {
     const { policy } = parseStackConfig(kindStack()) as { policy: Record<string, unknown> };
     for (const [key, value] of Object.entries(policy)) {
       expect(value, key).toEqual((POLICY_CONFIG as Record<string, { default: unknown }>)[key]!.default);
     }
-    expect(Object.keys(policy).sort()).toEqual(["allowedRegistries", "headroomPercent", "maxGpuMemoryUtilization", "maxGpuTempC", "thermalAwareAboveGpus"]);
+    expect(Object.keys(policy).sort()).toEqual(Object.keys(POLICY_CONFIG).sort());
   });
 
   it("accepts a valid eks stack", () => {
@@ -70,6 +70,7 @@ describe("stack config", () => {
     ["negative GPU quota", (c) => (c.tenants[0].gpuQuota = -1), "gpk:tenants[0].gpuQuota: expected a non-negative integer, got -1", kindStack],
     ["bad memory quantity", (c) => (c.tenants[0].memoryQuota = "lots"), 'gpk:tenants[0].memoryQuota: expected a Kubernetes quantity such as "64" or "256Gi", got "lots"', kindStack],
     ["headroom above 100%", (c) => (c.policy = { headroomPercent: 120 }), "gpk:policy.headroomPercent: expected a percentage, got 120", kindStack],
+    ["zero Ray worker replicas allowed", (c) => (c.policy = { maxRayWorkerReplicas: 0 }), "gpk:policy.maxRayWorkerReplicas: expected a positive integer, got 0", kindStack],
     ["tenant named like a system namespace", (c) => (c.tenants[0].name = "kube-system"), 'gpk:tenants[0].name: expected a name that is not a system namespace, got "kube-system"', kindStack],
     ["upper-case pool name", (c) => (c.nodePools[0].name = "GPU"), 'gpk:nodePools[0].name: expected a DNS label (lowercase letters, digits and \'-\', at most 63), got "GPU"', kindStack],
     ["no tenants", (c) => delete c.tenants, "gpk:tenants: expected a list of tenants, got nothing", kindStack],
