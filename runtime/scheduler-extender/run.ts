@@ -59,13 +59,23 @@ export async function startExtender(config: ExtenderConfig, deps: StartDeps = {}
         exporters.delete(uid);
       }
     };
+    // A node the extender cannot read (a malformed quantity, an impossible GPU count) is left
+    // out of placement with a log line, as a malformed pod is; it must not stop the watch.
+    const upsertNode = (n: K8sNode) => {
+      try {
+        cache.upsertNode(n);
+      } catch (err) {
+        log(`node ${n.metadata.name}: ${(err as Error).message}; ignored`);
+        cache.deleteNode(n.metadata.name);
+      }
+    };
     reflectors.push(new Reflector<K8sNode>(client, "/api/v1/nodes", {
       replace(items) {
         const keep = new Set(items.map((n) => n.metadata.name));
         for (const name of cache.nodeNames()) if (!keep.has(name)) cache.deleteNode(name);
-        for (const n of items) cache.upsertNode(n);
+        for (const n of items) upsertNode(n);
       },
-      upsert: (n) => void cache.upsertNode(n),
+      upsert: upsertNode,
       remove: (n) => cache.deleteNode(n.metadata.name),
     }, log) as Reflector<unknown>);
     reflectors.push(new Reflector<K8sPod>(client, "/api/v1/pods", {

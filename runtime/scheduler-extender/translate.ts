@@ -113,6 +113,13 @@ export function podToRequest(pod: K8sPod): PodRequest {
   return { name: podKey(pod), cpuMilli: cpu, memoryMiB: mem, numGpu: gpus, gpuMilli, gpuModels: acceptedGpuModels(pod) };
 }
 
+/**
+ * Most physical GPUs one node may claim. Real nodes carry 8 (16 at most on HGX-2-class
+ * systems); a node object claiming more is bad input, and trusting it would let one request
+ * make the extender allocate per-GPU state without bound. The simulated node caps at the same.
+ */
+export const MAX_GPUS_PER_NODE = 64;
+
 /** Capacity of a node as an idle NodeState (usage is applied by the cache). */
 export function nodeToState(node: K8sNode, rank = 0): NodeState {
   const name = node.metadata.name;
@@ -124,6 +131,9 @@ export function nodeToState(node: K8sNode, rank = 0): NodeState {
   const advertised = alloc[GPU_RESOURCE] === undefined ? 0 : wholeGpus(at(GPU_RESOURCE), alloc[GPU_RESOURCE]);
   const replicas = Math.max(1, Number(labels[GFD_LABELS.replicas] ?? 1) || 1);
   const gpuCount = Math.floor(advertised / replicas);
+  if (gpuCount > MAX_GPUS_PER_NODE) {
+    throw new BadRequest(`${at(GPU_RESOURCE)}: ${advertised} GPUs (${replicas} per physical GPU) is more than the ${MAX_GPUS_PER_NODE} physical GPUs a node can hold`);
+  }
   const state = makeNode({ name, cpuMilli: cpu, memoryMiB: mem, gpuCount, gpuModel: labels[GFD_LABELS.product] ?? "", rank });
   const gpuMemory = Number(labels[GFD_LABELS.memory]);
   const numa = (node.metadata.annotations?.[KIT_ANNOTATIONS.gpuNuma] ?? "").split(",").map((s) => Number(s.trim()));

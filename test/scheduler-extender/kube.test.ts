@@ -54,6 +54,15 @@ describe("Kubernetes source", () => {
     expect(res.body.NodeNames).toEqual(["k3"]);
   });
 
+  it("leaves out a node it cannot read and keeps watching", async () => {
+    api.push("nodes", "ADDED", k8sNode("bogus", { gpus: 100_000 }));
+    api.push("nodes", "ADDED", k8sNode("k4", { gpus: 8 }));
+    await until(() => ext.cache.node("k4") !== undefined, "node k4 after the unreadable one");
+    expect(ext.cache.node("bogus")).toBeUndefined();
+    const res = await post(ext.port, "filter", { Pod: k8sPod("p", { gpus: 1 }), NodeNames: ["k4"] });
+    expect(res.body.NodeNames).toEqual(["k4"]);
+  });
+
   it("binds a pod it only knows from the watch: Binding with the GPU assignment annotation", async () => {
     const waiting = api.objects.pods.find((p) => p.metadata.name === "waiting");
     const res = await post(ext.port, "bind", { PodName: "waiting", PodNamespace: "team-a", PodUID: waiting.metadata.uid, Node: "k2" });

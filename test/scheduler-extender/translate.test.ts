@@ -81,6 +81,16 @@ describe("nodes", () => {
     expect(state.gpus[0]!.numaNode).toBeUndefined();
   });
 
+  it("refuses a node that claims more physical GPUs than a node can hold", () => {
+    expect(nodeToState(k8sNode("n1", { gpus: 64 }) as any).gpus).toHaveLength(64);
+    expect(() => nodeToState(k8sNode("n1", { gpus: 100_000 }) as any)).toThrow(
+      `Nodes.items[n1].status.allocatable["${GPU_RESOURCE}"]: 100000 GPUs (1 per physical GPU) is more than the 64 physical GPUs a node can hold`,
+    );
+    const sliced: any = k8sNode("n1", { gpus: 512 });
+    sliced.metadata.labels[GFD_LABELS.replicas] = "8";
+    expect(nodeToState(sliced).gpus).toHaveLength(64);
+  });
+
   it("reads back only a well-formed assignment for the same node", () => {
     const pod: any = k8sPod("p", { annotations: { [KIT_ANNOTATIONS.gpuAssignment]: JSON.stringify({ node: "n1", gpus: [2, 3], milliPerGpu: 1000 }) } });
     expect(decodeAssignment(pod, "n1")?.gpus).toEqual([2, 3]);
