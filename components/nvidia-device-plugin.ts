@@ -35,6 +35,8 @@ export interface NvidiaDevicePluginArgs {
   renameByDefault?: boolean;
   /** Image holding the runtime bundles (kind only; see RuntimeBundle). Default: bundles in a ConfigMap. */
   runtimeImage?: string;
+  /** kind only: the simulated plugin prefers the gpk scheduler extender's GPU assignment. Default false. */
+  honourExtenderAssignments?: boolean;
 }
 
 /**
@@ -126,7 +128,12 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
         atomic: true,
       }, { parent: this });
     } else {
-      this.simulated = new SimulatedDevicePlugin(name, { pools: args.pools, namespace, runtimeImage: args.runtimeImage }, { parent: this });
+      this.simulated = new SimulatedDevicePlugin(name, {
+        pools: args.pools,
+        namespace,
+        runtimeImage: args.runtimeImage,
+        honourExtenderAssignments: args.honourExtenderAssignments,
+      }, { parent: this });
     }
     this.summary = { target: args.target, namespace, pools: args.pools.map((p) => p.poolName) };
     this.registerOutputs({ ...this.summary });

@@ -78,6 +78,7 @@ export class Platform extends pulumi.ComponentResource {
       pools,
       ...config.devicePlugin,
       runtimeImage: config.runtime.image,
+      honourExtenderAssignments: config.schedulerExtender.enabled,
     }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
 
     if (config.telemetry.enabled) {

@@ -25,10 +25,19 @@ export interface SimulatedDevicePluginArgs {
   namespace: string;
   /** Image holding the runtime bundles. Default: bundle in a ConfigMap on the pinned Node image. */
   runtimeImage?: string;
+  /**
+   * Prefer the GPUs the gpk scheduler extender assigned to each pod (runtime/device-plugin/
+   * assignment-hints.ts). Adds a ServiceAccount allowed only to get/list/watch pods. Platform
+   * sets it when the stack runs the extender. Default false.
+   */
+  honourExtenderAssignments?: boolean;
 }
 
+/** Name of the plugin's ServiceAccount (and its pods-reader ClusterRole), when it reads assignments. */
+export const DEVICE_PLUGIN_SERVICE_ACCOUNT = "gpk-device-plugin";
+
 /** Environment of the plugin process for one pool (read by runtime/device-plugin/main.ts). */
-export function simulatedPluginEnv(pool: GpuPoolSummary) {
+export function simulatedPluginEnv(pool: GpuPoolSummary, honourExtenderAssignments = false) {
   return [
     { name: ENV.nodeName, valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
     { name: ENV.product, value: pool.product },
@@ -36,6 +45,7 @@ export function simulatedPluginEnv(pool: GpuPoolSummary) {
     { name: ENV.replicas, value: String(pool.timeSlicingReplicas) },
     { name: ENV.pluginDir, value: KUBELET_DEVICE_PLUGIN_DIR },
     { name: ENV.toolsDir, value: GPU_SIM_TOOLS_DIR },
+    ...(honourExtenderAssignments ? [{ name: ENV.assignments, value: "1" }] : []),
   ];
 }
 
@@ -65,6 +75,8 @@ export class SimulatedDevicePlugin extends pulumi.ComponentResource {
     super("gpk:index:SimulatedDevicePlugin", name, {}, opts);
     const runtime = new RuntimeBundleConfigMap(`${name}-runtime`, { pkg: "device-plugin", namespace: args.namespace, image: args.runtimeImage }, { parent: this });
     const parts = runtime.podParts;
+    const assignments = args.honourExtenderAssignments ?? false;
+    if (assignments) this.podReaderRbac(name, args.namespace);
     this.daemonSets = args.pools.map((pool) => {
       const labels = { "app.kubernetes.io/name": "gpk-device-plugin", [KIT_LABELS.pool]: pool.poolName, [KIT_LABELS.managedBy]: MANAGED_BY };
       return new k8s.apps.v1.DaemonSet(`${name}-${pool.poolName}`, {
@@ -78,12 +90,16 @@ export class SimulatedDevicePlugin extends pulumi.ComponentResource {
               nodeSelector: { [KIT_LABELS.pool]: pool.poolName },
               tolerations: pool.nodeTaints.map(tolerationFor),
               priorityClassName: "system-node-critical",
-              automountServiceAccountToken: false,
+              // The token is mounted only when the plugin reads the extender's assignments from
+              // the API server (get/list/watch pods, nothing else); otherwise it needs no API access.
+              ...(assignments
+                ? { serviceAccountName: DEVICE_PLUGIN_SERVICE_ACCOUNT, automountServiceAccountToken: true }
+                : { automountServiceAccountToken: false }),
               containers: [{
                 name: "device-plugin",
                 image: parts.image,
                 command: parts.command,
-                env: simulatedPluginEnv(pool),
+                env: simulatedPluginEnv(pool, assignments),
                 securityContext: simulatedPluginSecurityContext(),
                 resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "128Mi" } },
                 volumeMounts: [
@@ -103,5 +119,22 @@ export class SimulatedDevicePlugin extends pulumi.ComponentResource {
       }, { parent: this });
     });
     this.registerOutputs({ pools: args.pools.map((p) => p.poolName) });
+  }
+
+  /** Read-only access to pods, cluster-wide: the plugin watches the pods bound to its node. */
+  private podReaderRbac(name: string, namespace: string): void {
+    const labels = { [KIT_LABELS.managedBy]: MANAGED_BY };
+    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, {
+      metadata: { name: DEVICE_PLUGIN_SERVICE_ACCOUNT, namespace, labels },
+    }, { parent: this });
+    const role = new k8s.rbac.v1.ClusterRole(`${name}-pod-reader`, {
+      metadata: { name: DEVICE_PLUGIN_SERVICE_ACCOUNT, labels },
+      rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }],
+    }, { parent: this });
+    new k8s.rbac.v1.ClusterRoleBinding(`${name}-pod-reader`, {
+      metadata: { name: DEVICE_PLUGIN_SERVICE_ACCOUNT, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }],
+    }, { parent: this });
   }
 }

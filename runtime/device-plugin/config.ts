@@ -19,6 +19,7 @@ export const ENV = {
   toolsDir: "GPK_GPU_SIM_TOOLS_DIR",
   pollMs: "GPK_DEVICE_PLUGIN_POLL_MS",
   tickMs: "GPK_GPU_SIM_TICK_MS",
+  assignments: "GPK_DEVICE_PLUGIN_ASSIGNMENTS",
 } as const;
 
 export interface DevicePluginConfig {
@@ -41,6 +42,11 @@ export interface DevicePluginConfig {
   pollIntervalMs: number;
   /** Real-time period of stepping the GPU model (and rewriting the state file). */
   tickMs: number;
+  /**
+   * Prefer the GPUs the gpk scheduler extender assigned (assignment-hints.ts); needs in-cluster
+   * credentials that may get/list/watch pods. `1` enables, unset or `0` disables.
+   */
+  honourAssignments: boolean;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +75,7 @@ export function parseDevicePluginEnv(env: NodeJS.ProcessEnv): DevicePluginConfig
     toolsDir: env[ENV.toolsDir] ?? "",
     pollIntervalMs: integer(env, ENV.pollMs, 1000, 10, 60_000),
     tickMs: integer(env, ENV.tickMs, 1000, 10, 60_000),
+    honourAssignments: integer(env, ENV.assignments, 0, 0, 1) === 1,
   };
 }
 

@@ -9,6 +9,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SimNode, writeNodeState } from "../gpu-sim";
+import type { KubeConnection } from "../scheduler-extender/kube";
+import { AssignmentHintSource } from "./assignment-hints";
 import { type DevicePluginConfig } from "./config";
 import { SIM_STATE_FILE } from "./container-spec";
 import { installNvidiaSmi } from "./nvidia-smi";
@@ -18,13 +20,26 @@ import { SimNodeGpus } from "./sim-backend";
 export interface Daemon {
   server: DevicePluginServer;
   node: SimNode;
+  /** The scheduler-assignment hint source, when one was configured. */
+  assignments?: AssignmentHintSource;
   stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /**
+   * API server to read the scheduler extender's GPU assignments from (config.honourAssignments);
+   * main.ts passes the pod's in-cluster credentials. Undefined: NUMA rule only.
+   */
+  assignmentsFrom?: KubeConnection;
+  /** Relist backoff of the pods watch (default: capped exponential from 500 ms). */
+  assignmentsBackoffMs?: (attempt: number) => number;
 }
 
 export async function startDaemon(
   config: DevicePluginConfig,
   log: (message: string) => void,
   now: () => number = () => performance.now(),
+  options: DaemonOptions = {},
 ): Promise<Daemon> {
   const node = new SimNode({ hostname: config.nodeName, product: config.product, count: config.count, numaNodes: config.numaNodes });
   const statePath = config.toolsDir ? path.join(config.toolsDir, SIM_STATE_FILE) : undefined;
@@ -43,6 +58,11 @@ export async function startDaemon(
   }
   writeState();
 
+  const assignments = options.assignmentsFrom
+    ? new AssignmentHintSource(options.assignmentsFrom, config.nodeName, log, options.assignmentsBackoffMs)
+    : undefined;
+  assignments?.start();
+
   const server = new DevicePluginServer({
     resources: new SimNodeGpus(node),
     pluginDir: config.pluginDir,
@@ -50,6 +70,7 @@ export async function startDaemon(
     replicas: config.replicas,
     containerTools: { toolsHostDir: config.toolsDir || undefined },
     pollIntervalMs: config.pollIntervalMs,
+    hints: assignments?.hints,
     log,
   });
   await server.start();
@@ -65,11 +86,14 @@ export async function startDaemon(
 
   const uuids = node.devices.map((d) => `${d.id.index}:${d.id.uuid}@numa${d.id.numaNode}`).join(" ");
   log(`device-plugin: serving ${config.count}x ${config.product}, ${config.replicas} replica(s) each, on ${server.socketPath}: ${uuids}`);
+  if (assignments) log(`device-plugin: following the scheduler extender's GPU assignments for pods on ${config.nodeName}`);
   return {
     server,
     node,
+    assignments,
     stop: async () => {
       clearInterval(ticker);
+      assignments?.stop();
       await server.stop();
     },
   };

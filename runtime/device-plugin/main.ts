@@ -8,6 +8,7 @@
  * nvidia-smi instead (nvidia-smi.ts).
  */
 import { ConfigError, parseDevicePluginEnv } from "./config";
+import { inClusterConnection, type KubeConnection } from "../scheduler-extender/kube";
 import { startDaemon } from "./daemon";
 import { invokedAsNvidiaSmi, nvidiaSmiMain } from "./nvidia-smi";
 
@@ -23,7 +24,16 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const daemon = await startDaemon(config, log);
+  let assignmentsFrom: KubeConnection | undefined;
+  if (config.honourAssignments) {
+    try {
+      assignmentsFrom = inClusterConnection();
+    } catch (err) {
+      // Without credentials the plugin still serves; it allocates by the NUMA rule alone.
+      log(`device-plugin: cannot follow scheduler assignments: ${(err as Error).message}`);
+    }
+  }
+  const daemon = await startDaemon(config, log, undefined, { assignmentsFrom });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -38,7 +38,11 @@ import type { ResourceManager } from "./resource-manager";
  * GPU UUIDs a scheduler already chose for the container being admitted (see
  * docs/device-plugin.md: kubelet's request names no pod, so a hint source must find the pod).
  */
-export type AllocationHints = (request: ContainerPreferredAllocationRequest) => Promise<readonly string[] | undefined>;
+export type AllocationHints = (
+  request: ContainerPreferredAllocationRequest,
+  /** The request's available devices, resolved to their GPUs. */
+  available: readonly Candidate[],
+) => Promise<readonly string[] | undefined>;
 
 export interface DevicePluginServerOptions {
   resources: ResourceManager;
@@ -272,9 +276,10 @@ export class DevicePluginServer {
       });
     const container_responses = [];
     for (const req of request.container_requests) {
-      const preferUuids = this.opts.hints ? await this.opts.hints(req) : undefined;
+      const available = resolve(req.available_deviceIDs, "available_deviceIDs");
+      const preferUuids = await this.hintsFor(req, available);
       const deviceIDs = preferredAllocation({
-        available: resolve(req.available_deviceIDs, "available_deviceIDs"),
+        available,
         mustInclude: resolve(req.must_include_deviceIDs, "must_include_deviceIDs"),
         size: req.allocation_size,
         preferUuids,
@@ -282,6 +287,17 @@ export class DevicePluginServer {
       container_responses.push({ deviceIDs });
     }
     return { container_responses };
+  }
+
+  /** A failing hint source must not fail the RPC: the NUMA rule answers alone then. */
+  private async hintsFor(req: ContainerPreferredAllocationRequest, available: Candidate[]): Promise<readonly string[] | undefined> {
+    if (!this.opts.hints) return undefined;
+    try {
+      return await this.opts.hints(req, available);
+    } catch (err) {
+      this.opts.log(`device-plugin: hint source failed, using the NUMA rule: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private allocate(request: AllocateRequest): AllocateResponse {

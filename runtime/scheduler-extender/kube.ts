@@ -102,7 +102,7 @@ export class KubeClient {
     let cont = "";
     for (;;) {
       const page = await this.json<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
-        "GET", `${path}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`);
+        "GET", `${withQuery(path)}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`);
       items.push(...page.items);
       if (!page.metadata.continue) return { items, resourceVersion: page.metadata.resourceVersion };
       cont = page.metadata.continue;
@@ -111,7 +111,7 @@ export class KubeClient {
 
   /** Streams watch events from `resourceVersion` until the server ends the watch. */
   async *watch<T>(path: string, resourceVersion: string, signal: AbortSignal): AsyncGenerator<WatchEvent<T>> {
-    const res = await this.open("GET", `${path}?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${encodeURIComponent(resourceVersion)}`);
+    const res = await this.open("GET", `${withQuery(path)}watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=${encodeURIComponent(resourceVersion)}`);
     if ((res.statusCode ?? 0) >= 300) {
       res.resume();
       throw new KubeApiError(`watch ${path}: ${res.statusCode}`, res.statusCode ?? 0);
@@ -153,6 +153,11 @@ export class KubeClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** `path` ready for more query parameters (it may carry its own, e.g. a fieldSelector). */
+function withQuery(path: string): string {
+  return path.includes("?") ? `${path}&` : `${path}?`;
 }
 
 export interface ReflectorHandlers<T> {

@@ -12,7 +12,7 @@
  * GPU models come from nodeSelector / required node affinity on `nvidia.com/gpu.product`.
  */
 import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../components/gpu";
-import { MILLI, makeNode, type GpuAssignment, type NodeState, type PodRequest } from "../scheduling";
+import { MILLI, makeNode, type NodeState, type PodRequest } from "../scheduling";
 import { QuantityError, cpuMilli, memoryMiB, parseQuantity } from "./quantity";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
 
@@ -145,31 +145,8 @@ export function nodeToState(node: K8sNode, rank = 0): NodeState {
   return state;
 }
 
-/** What the extender records on a pod at bind (KIT_ANNOTATIONS.gpuAssignment). */
-export interface GpuAssignmentRecord {
-  node: string;
-  gpus: GpuAssignment;
-  /** GPU UUIDs in the same order, when telemetry told the extender the node's UUIDs. */
-  uuids?: string[];
-  milliPerGpu: number;
-}
-
-export function encodeAssignment(record: GpuAssignmentRecord): string {
-  return JSON.stringify(record);
-}
-
-/** The pod's recorded assignment for `nodeName`, or undefined when absent, stale or unreadable. */
-export function decodeAssignment(pod: K8sPod, nodeName: string): GpuAssignmentRecord | undefined {
-  const raw = pod.metadata?.annotations?.[KIT_ANNOTATIONS.gpuAssignment];
-  if (raw === undefined) return undefined;
-  try {
-    const r = JSON.parse(raw) as GpuAssignmentRecord;
-    if (r.node !== nodeName || !Array.isArray(r.gpus) || !r.gpus.every((i) => Number.isInteger(i) && i >= 0)) return undefined;
-    return r;
-  } catch {
-    return undefined;
-  }
-}
+// The assignment record lives in its own zod-free module so the device plugin's bundle can read it.
+export { decodeAssignment, encodeAssignment, type GpuAssignmentRecord } from "./assignment";
 
 /** A pod holds node resources while bound and not finished (as kube-scheduler's cache counts). */
 export function podHoldsResources(pod: K8sPod): boolean {

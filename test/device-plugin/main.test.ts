@@ -30,6 +30,7 @@ describe("environment", () => {
       toolsDir: "",
       pollIntervalMs: 1000,
       tickMs: 1000,
+      honourAssignments: false,
     });
   });
 
@@ -39,6 +40,7 @@ describe("environment", () => {
     [{ GPK_GPU_COUNT: "2", GPK_GPU_NUMA_NODES: "3" }, 'GPK_GPU_NUMA_NODES: expected an integer between 1 and 2, got "3"'],
     [{ GPK_TIME_SLICING_REPLICAS: "1.5" }, 'GPK_TIME_SLICING_REPLICAS: expected an integer between 1 and 64, got "1.5"'],
     [{ GPK_DEVICE_PLUGIN_SOCKET: "a/b.sock" }, 'GPK_DEVICE_PLUGIN_SOCKET: expected a file name, got "a/b.sock"'],
+    [{ GPK_DEVICE_PLUGIN_ASSIGNMENTS: "yes" }, 'GPK_DEVICE_PLUGIN_ASSIGNMENTS: expected an integer between 0 and 1, got "yes"'],
   ])("rejects %o naming the variable", (env, message) => {
     expect(() => parseDevicePluginEnv(env)).toThrow(new ConfigError(message));
   });

@@ -47,6 +47,22 @@ describe("local stack (kind)", () => {
     expect(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual(["/var/lib/kubelet/device-plugins", "/var/lib/gpk/gpu-sim"]);
   });
 
+  it("lets the device plugin read pods (and nothing else) to follow the scheduler extender's GPU assignment", () => {
+    const [ds] = ofType(stack, "kubernetes:apps/v1:DaemonSet").filter((d) => (d.inputs as any).metadata.name === "gpk-device-plugin-sim-h100");
+    const spec = (ds!.inputs as any).spec.template.spec;
+    expect(spec.containers[0].env).toContainEqual({ name: "GPK_DEVICE_PLUGIN_ASSIGNMENTS", value: "1" });
+    expect(spec).toMatchObject({ serviceAccountName: "gpk-device-plugin", automountServiceAccountToken: true });
+    const sa = ofType(stack, "kubernetes:core/v1:ServiceAccount").find((r) => (r.inputs as any).metadata.name === "gpk-device-plugin");
+    expect((sa!.inputs as any).metadata.namespace).toBe("gpk-node");
+    const role = ofType(stack, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").find((r) => (r.inputs as any).metadata.name === "gpk-device-plugin");
+    expect((role!.inputs as any).rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+    const binding = ofType(stack, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").find((r) => (r.inputs as any).metadata.name === "gpk-device-plugin");
+    expect((binding!.inputs as any)).toMatchObject({
+      roleRef: { kind: "ClusterRole", name: "gpk-device-plugin" },
+      subjects: [{ kind: "ServiceAccount", name: "gpk-device-plugin", namespace: "gpk-node" }],
+    });
+  });
+
   it("runs the simulated GPU exporter on the pool, with alert rules", () => {
     const telemetry = one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry");
     expect(telemetry.inputs).toMatchObject({ target: "kind", namespace: "gpk-node", pools: ["sim-h100"] });

@@ -18,6 +18,8 @@ export class ApiPeer {
   /** Status to answer a binding for these pod names with (default 201). */
   readonly bindStatus = new Map<string, number>();
   lists: Record<Kind, number> = { nodes: 0, pods: 0 };
+  /** Query of every list and watch request, in arrival order. */
+  readonly queries: { kind: Kind; query: URLSearchParams }[] = [];
   unauthorized = 0;
   private gate: Promise<void>;
   private open!: () => void;
@@ -43,6 +45,7 @@ export class ApiPeer {
       }
       const url = new URL(req.url!, "http://x");
       const kind = url.pathname === "/api/v1/nodes" ? "nodes" : url.pathname === "/api/v1/pods" ? "pods" : undefined;
+      if (kind) this.queries.push({ kind, query: url.searchParams });
       if (kind && url.searchParams.get("watch") === "1") {
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
         res.write("");
