@@ -9,7 +9,8 @@ import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerat
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
 import { CHARTS } from "./pins";
 import { SIM_STATE_FILE } from "../runtime/device-plugin/container-spec";
-import { RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import { restrictedPodSecurity } from "./pod-security";
+import { RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
 import { GPU_SIM_TOOLS_DIR } from "./simulated-device-plugin";
 import type { GpuPoolSummary, GpuTelemetrySummary, Target } from "./summaries";
 
@@ -152,7 +153,7 @@ export class GpuTelemetry extends pulumi.ComponentResource {
               nodeSelector: { [KIT_LABELS.pool]: pool.poolName },
               tolerations: pool.nodeTaints.map(tolerationFor),
               automountServiceAccountToken: false,
-              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              securityContext: restrictedPodSecurity(),
               containers: [{
                 name: "exporter",
                 image: parts.image,
@@ -160,7 +161,7 @@ export class GpuTelemetry extends pulumi.ComponentResource {
                 env: simulatedTelemetryEnv(pool),
                 ports: [{ name: "metrics", containerPort: TELEMETRY_PORT }],
                 readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10 },
-                securityContext: restrictedContainerSecurity(),
+                securityContext: runtimeContainerSecurity(),
                 resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                 volumeMounts: [...parts.volumeMounts, { name: "gpu-sim-state", mountPath: GPU_SIM_TOOLS_DIR, readOnly: true }],
               }],

@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPK_SCHEDULER_NAME, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
 import { CHARTS } from "./pins";
+import { restrictedPodSecurity } from "./pod-security";
 import { workerGroupProblems } from "./ray-checks";
 import { redisAddress, redisName, redisServiceSpec, redisStatefulSetSpec } from "./ray-redis";
 import {
@@ -88,7 +89,7 @@ export function kuberayOperatorValues(watchNamespaces: string[]): Record<string,
     crNamespacedRbacEnable: true,
     watchNamespace: [...watchNamespaces],
     // The chart's container securityContext is already `restricted`; this completes the pod side.
-    podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+    podSecurityContext: restrictedPodSecurity(),
   };
 }
 

@@ -7,7 +7,8 @@
  */
 import { KIT_LABELS, MANAGED_BY } from "./gpu";
 import { IMAGES, imageRef } from "./pins";
-import { RAY_DEFAULTS, restrictedContainerSecurityContext, restrictedPodSecurityContext, type SecretKeyRef } from "./ray-spec";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "./pod-security";
+import { RAY_DEFAULTS, type SecretKeyRef } from "./ray-spec";
 
 export const REDIS_PORT = 6379;
 
@@ -58,7 +59,7 @@ export function redisStatefulSetSpec(input: RayRedisInput) {
       metadata: { labels: { ...redisSelector(input.clusterName), [KIT_LABELS.tenant]: input.tenant, [KIT_LABELS.managedBy]: MANAGED_BY } },
       spec: {
         automountServiceAccountToken: false,
-        securityContext: restrictedPodSecurityContext(REDIS_IMAGE_USER),
+        securityContext: restrictedPodSecurity({ ...REDIS_IMAGE_USER, fsGroup: REDIS_IMAGE_USER.gid }),
         containers: [{
           name: "redis",
           image: imageRef(IMAGES.redis),
@@ -70,7 +71,7 @@ export function redisStatefulSetSpec(input: RayRedisInput) {
           readinessProbe: { tcpSocket: { port: "redis" }, periodSeconds: 5 },
           livenessProbe: { tcpSocket: { port: "redis" }, initialDelaySeconds: 15, periodSeconds: 10 },
           resources: { requests: { ...resources }, limits: { ...resources } },
-          securityContext: restrictedContainerSecurityContext(),
+          securityContext: restrictedContainerSecurity(),
           volumeMounts: [{ name: "data", mountPath: "/data" }],
         }],
       },

@@ -6,6 +6,7 @@
  */
 import { GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
 import { IMAGES, imageRef, type ImagePin } from "./pins";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "./pod-security";
 import type { GpuPoolSummary, Target } from "./summaries";
 
 /** Every default of the Ray cluster, in one place (the stack config and the component both read it). */
@@ -50,16 +51,6 @@ export const RAY_IMAGE_USER = { uid: 1000, gid: 100 } as const;
 /** Ray version of an image pin: the release part of its tag (`2.55.1-py310-gpu` → `2.55.1`). */
 export function rayVersionOf(pin: ImagePin): string {
   return pin.tag.split("-")[0]!;
-}
-
-/** Pod Security `restricted`: non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp. */
-export function restrictedPodSecurityContext(user: { uid: number; gid: number }) {
-  return { runAsNonRoot: true, runAsUser: user.uid, runAsGroup: user.gid, fsGroup: user.gid, seccompProfile: { type: "RuntimeDefault" } };
-}
-
-/** Container half of `restricted`; KubeRay copies it onto the `wait-gcs-ready` init container it injects. */
-export function restrictedContainerSecurityContext() {
-  return { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
 }
 
 export interface SecretKeyRef {
@@ -184,12 +175,12 @@ export function headGroupSpec(input: RayClusterSpecInput) {
         // The in-tree autoscaler runs as a sidecar of this pod and scales workers through the
         // Kubernetes API with the ServiceAccount KubeRay creates for the cluster.
         automountServiceAccountToken: true,
-        securityContext: restrictedPodSecurityContext(RAY_IMAGE_USER),
+        securityContext: restrictedPodSecurity({ ...RAY_IMAGE_USER, fsGroup: RAY_IMAGE_USER.gid }),
         containers: [{
           name: "ray-head",
           image: imageRef(IMAGES.ray),
           resources: guaranteed({ cpu: input.head.cpu, memory: input.head.memory }),
-          securityContext: restrictedContainerSecurityContext(),
+          securityContext: restrictedContainerSecurity(),
           env: rayEnv(input),
         }],
       },
@@ -210,14 +201,14 @@ export function workerGroupSpec(input: RayClusterSpecInput, group: ResolvedWorke
     // place (the autoscaler requires it); Ray retries their tasks elsewhere.
     restartPolicy: "Never",
     automountServiceAccountToken: false,
-    securityContext: restrictedPodSecurityContext(RAY_IMAGE_USER),
+    securityContext: restrictedPodSecurity({ ...RAY_IMAGE_USER, fsGroup: RAY_IMAGE_USER.gid }),
     nodeSelector: { [KIT_LABELS.pool]: group.pool.poolName },
     tolerations: group.pool.nodeTaints.map(tolerationFor),
     containers: [{
       name: "ray-worker",
       image: imageRef(input.target === "eks" ? IMAGES.rayGpu : IMAGES.ray),
       resources: guaranteed({ cpu: group.cpu, memory: group.memory, [GPU_RESOURCE]: gpus }),
-      securityContext: restrictedContainerSecurityContext(),
+      securityContext: restrictedContainerSecurity(),
       env: rayEnv(input),
     }],
   };
@@ -245,7 +236,7 @@ export function autoscalerOptions(input: RayClusterSpecInput) {
     upscalingMode: input.autoscaler.upscalingMode,
     idleTimeoutSeconds: input.autoscaler.idleTimeoutSeconds,
     resources: guaranteed({ cpu: a.cpu, memory: a.memory }),
-    securityContext: restrictedContainerSecurityContext(),
+    securityContext: restrictedContainerSecurity(),
   };
 }
 

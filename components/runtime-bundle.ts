@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildSync } from "esbuild";
 import { KIT_LABELS, MANAGED_BY } from "./gpu";
 import { IMAGES, imageRef } from "./pins";
+import { restrictedContainerSecurity } from "./pod-security";
 
 /** Where bundles are mounted (or baked) in the container. */
 export const RUNTIME_DIR = "/opt/gpk";
@@ -82,17 +83,12 @@ export function assertFitsConfigMap(bundle: RuntimeBundle): void {
   }
 }
 
-/** Security context of a runtime container: Pod Security `restricted`, read-only root. */
-export function restrictedContainerSecurity() {
-  return {
-    runAsNonRoot: true,
-    runAsUser: NODE_IMAGE_UID,
-    runAsGroup: NODE_IMAGE_UID,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
-  };
+/** The `node` user of the official Node images, as a RunAs. */
+export const NODE_IMAGE_USER = { uid: NODE_IMAGE_UID, gid: NODE_IMAGE_UID } as const;
+
+/** Security context of a runtime container: Pod Security `restricted` as the `node` user, read-only root. */
+export function runtimeContainerSecurity() {
+  return restrictedContainerSecurity({ runAs: NODE_IMAGE_USER, readOnlyRootFilesystem: true });
 }
 
 export interface RuntimeBundleArgs {

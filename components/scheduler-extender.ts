@@ -25,7 +25,8 @@ import type { PolicyName } from "../runtime/scheduling/registry";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
 import { TELEMETRY_PORT } from "./gpu-telemetry";
 import { IMAGES, imageRef } from "./pins";
-import { NODE_IMAGE_UID, RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import { restrictedPodSecurity } from "./pod-security";
+import { NODE_IMAGE_USER, RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
 import type { SchedulerExtenderSummary, Target } from "./summaries";
 
 export const EXTENDER_NAME = "gpk-scheduler-extender";
@@ -136,8 +137,6 @@ export function schedulerExtenderSummary(namespace: string, policy: PolicyName, 
   return { schedulerName: GPK_SCHEDULER_NAME, namespace, thermalAware: policy === "gpk" && thermalAware && telemetryPods.length > 0 };
 }
 
-const podSecurity = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
-
 function labelsOf(app: string) {
   return { "app.kubernetes.io/name": app, [KIT_LABELS.managedBy]: MANAGED_BY };
 }
@@ -194,7 +193,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
           metadata: { labels, annotations: parts.annotations },
           spec: {
             serviceAccountName: sa.metadata.name,
-            securityContext: podSecurity,
+            securityContext: restrictedPodSecurity(),
             affinity: spreadAcrossNodes(labels),
             containers: [{
               name: "extender",
@@ -205,7 +204,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
               // Ready once the node and pod caches have synced; alive while the port answers.
               readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
               livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 10, periodSeconds: 20 },
-              securityContext: restrictedContainerSecurity(),
+              securityContext: runtimeContainerSecurity(),
               resources: { requests: { cpu: "200m", memory: "256Mi" }, limits: { memory: "1Gi" } },
               volumeMounts: parts.volumeMounts,
             }],
@@ -259,7 +258,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
           metadata: { labels, annotations: { "gpk.dev/config-sha256": createHash("sha256").update(configYaml).digest("hex") } },
           spec: {
             serviceAccountName: sa.metadata.name,
-            securityContext: { ...podSecurity, runAsUser: NODE_IMAGE_UID, runAsGroup: NODE_IMAGE_UID },
+            securityContext: restrictedPodSecurity(NODE_IMAGE_USER),
             affinity: spreadAcrossNodes(labels),
             containers: [{
               name: "kube-scheduler",
@@ -268,7 +267,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
               ports: [{ name: "https", containerPort: SCHEDULER_SECURE_PORT }],
               livenessProbe: { ...probe, initialDelaySeconds: 15 },
               readinessProbe: probe,
-              securityContext: restrictedContainerSecurity(),
+              securityContext: runtimeContainerSecurity(),
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
               volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }],
             }],

@@ -9,7 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { SERVING_DEFAULTS, type ServingEntry } from "../stacks/config-serving";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
 import { IMAGES, imageRef } from "./pins";
-import { NODE_IMAGE_UID, RuntimeBundleConfigMap, restrictedContainerSecurity } from "./runtime-bundle";
+import { restrictedPodSecurity } from "./pod-security";
+import { NODE_IMAGE_USER, RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
 import type { GpuPoolSummary, Target } from "./summaries";
 
 export const SERVING_PORT = 8000;
@@ -168,12 +169,12 @@ export class VllmServing extends pulumi.ComponentResource {
             automountServiceAccountToken: false,
             // One uid for both targets: the Node image's `node` user; the vLLM image has no user of
             // its own, so it runs as that uid too, with HOME and caches on the writable volumes.
-            securityContext: { runAsNonRoot: true, runAsUser: NODE_IMAGE_UID, runAsGroup: NODE_IMAGE_UID, fsGroup: NODE_IMAGE_UID, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: restrictedPodSecurity({ ...NODE_IMAGE_USER, fsGroup: NODE_IMAGE_USER.gid }),
             terminationGracePeriodSeconds: 60,
             containers: [{
               ...container,
               ports: [{ name: "http", containerPort: SERVING_PORT }],
-              securityContext: restrictedContainerSecurity(),
+              securityContext: runtimeContainerSecurity(),
               ...probes,
             }],
             volumes,

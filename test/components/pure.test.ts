@@ -97,3 +97,17 @@ describe("EKS kubeconfig", () => {
     expect(config.users[0].user.exec.command).toBe("aws");
   });
 });
+
+describe("Pod Security restricted", () => {
+  it("keeps the image's user unless one is given, and adds fsGroup only when asked", async () => {
+    const { restrictedContainerSecurity, restrictedPodSecurity } = await import("../../components/pod-security");
+    expect(restrictedPodSecurity()).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(restrictedPodSecurity({ uid: 1000, gid: 100, fsGroup: 100 })).toEqual({
+      runAsNonRoot: true, runAsUser: 1000, runAsGroup: 100, fsGroup: 100, seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(restrictedContainerSecurity()).toEqual({
+      runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(restrictedContainerSecurity({ runAs: { uid: 1000, gid: 1000 }, readOnlyRootFilesystem: true })).toMatchObject({ runAsUser: 1000, readOnlyRootFilesystem: true });
+  });
+});
