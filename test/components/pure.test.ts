@@ -5,6 +5,7 @@ import { eksTaintEffect, poolNodeLabels, poolNodeTaints, poolSummary, resolvePoo
 import { devicePluginChartValues, devicePluginConfig } from "../../components/nvidia-device-plugin";
 import { tenantNetworkPolicySpecs, tenantQuotaHard, tenantRoleRules } from "../../components/tenant";
 import { eksKubeconfig } from "../../components/eks-cluster";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../../components/pod-security";
 import { IMAGES, imageRef } from "../../components/pins";
 
 describe("GPU pools", () => {
@@ -99,8 +100,7 @@ describe("EKS kubeconfig", () => {
 });
 
 describe("Pod Security restricted", () => {
-  it("keeps the image's user unless one is given, and adds fsGroup only when asked", async () => {
-    const { restrictedContainerSecurity, restrictedPodSecurity } = await import("../../components/pod-security");
+  it("keeps the image's user unless one is given, and adds fsGroup only when asked", () => {
     expect(restrictedPodSecurity()).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(restrictedPodSecurity({ uid: 1000, gid: 100, fsGroup: 100 })).toEqual({
       runAsNonRoot: true, runAsUser: 1000, runAsGroup: 100, fsGroup: 100, seccompProfile: { type: "RuntimeDefault" },
