@@ -1,9 +1,8 @@
 /** `gpk:schedulerExtender`: the GPU-aware scheduler extender and the `gpk-scheduler` profile that calls it. */
 import { z } from "zod";
+import { expect, positiveInt } from "./config-parts";
 import { POLICY_NAMES, type PolicyName } from "../runtime/scheduling/registry";
 
-const expect = (what: string) => ({ error: `expected ${what}` });
-const positiveInt = () => z.number(expect("a positive integer")).int(expect("a positive integer")).positive(expect("a positive integer"));
 
 export const schedulerExtenderSchema = z
   .object({

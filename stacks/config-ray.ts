@@ -2,14 +2,10 @@
  * `gpk:ray`: one KubeRay cluster for a tenant, with a GPU worker group per pool it uses.
  * Defaults come from components/ray-spec.ts (RAY_DEFAULTS); the rules that span sections
  * are in ./config-ray-checks.ts.
- *
- * This module uses the schema helpers of ./config.ts, which reaches it through
- * ./config-workloads.ts: import it only through those (or as a type), never first.
  */
 import { z } from "zod";
 import { RAY_DEFAULTS } from "../components/ray-spec";
-// A cycle (config → config-workloads → here): the helpers are read only when the lazy schema is built.
-import * as base from "./config";
+import * as base from "./config-parts";
 
 const secretKeyRef = () =>
   z.object({
@@ -82,9 +78,7 @@ function buildRaySchema() {
   }).strict();
 }
 
-let built: ReturnType<typeof buildRaySchema> | undefined;
-
 /** The `gpk:ray` section; optional (no key, no Ray cluster). */
-export const raySchema = z.lazy(() => (built ??= buildRaySchema())).optional();
+export const raySchema = buildRaySchema().optional();
 
 export type RayConfig = z.output<ReturnType<typeof buildRaySchema>>;

@@ -1,8 +1,6 @@
 /** `gpk:serving`: vLLM(-style) OpenAI endpoints, each in a tenant's namespace on one GPU pool. */
 import { z } from "zod";
-
-const expect = (what: string) => ({ error: `expected ${what}` });
-const positiveInt = () => z.number(expect("a positive integer")).int(expect("a positive integer")).positive(expect("a positive integer"));
+import { expect, positiveInt } from "./config-parts";
 
 /** Defaults of a serving entry; the component applies the same ones (components/vllm-serving.ts). */
 export const SERVING_DEFAULTS = {

@@ -1,7 +1,7 @@
 /** `gpk:telemetry`: GPU metrics on every pool and the alert rules built on them. */
 import { z } from "zod";
+import { expect } from "./config-parts";
 
-const expect = (what: string) => ({ error: `expected ${what}` });
 
 export const telemetrySchema = z
   .object({

@@ -5,6 +5,7 @@
  * `gpk:nodePools[1].gpusPerNode: expected a positive integer, got "8x"`.
  */
 import { z } from "zod";
+import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
 import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
 import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
@@ -15,28 +16,7 @@ import { workloadsSchema } from "./config-workloads";
 /** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */
 export const CONFIG_NAMESPACE = "gpk";
 
-// Each schema states what it expects in its error, so the message reads "expected ..., got ...".
-export const expect = (what: string) => ({ error: `expected ${what}` });
-export const positiveInt = () =>
-  z.number(expect("a positive integer")).int(expect("a positive integer")).positive(expect("a positive integer"));
-export const nonNegativeInt = () =>
-  z.number(expect("a non-negative integer")).int(expect("a non-negative integer")).min(0, expect("a non-negative integer"));
-export const dnsLabel = () =>
-  z
-    .string(expect("a DNS label (lowercase letters, digits and '-')"))
-    .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, expect("a DNS label (lowercase letters, digits and '-', at most 63)"));
-export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, expect(`one of ${values.map((v) => JSON.stringify(v)).join(", ")}`));
-/** A Kubernetes resource quantity such as `64`, `500m` or `256Gi`. */
-export const quantity = () =>
-  z
-    .union([z.string(), z.number()], expect("a Kubernetes quantity such as \"64\" or \"256Gi\""))
-    .transform(String)
-    .pipe(
-      z
-        .string()
-        .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, expect("a Kubernetes quantity such as \"64\" or \"256Gi\"")),
-    );
+export { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
 
 const kindClusterSchema = z
   .object({
