@@ -26,7 +26,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { EC2_GPU_INSTANCES, GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../components/gpu";
+import { EC2_GPU_INSTANCES, GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../components/gpu";
 import { bundleRuntime } from "../components/runtime-bundle";
 import { mulberry32, parsePolicyName } from "../runtime/scheduling";
 
@@ -70,7 +70,7 @@ function podObject(name: string, shape: (typeof SHAPES)[number], extra: { node?:
   return {
     metadata: { name, namespace: "bench", uid: `uid-${name}`, annotations },
     spec: {
-      schedulerName: "gpk-scheduler",
+      schedulerName: GPK_SCHEDULER_NAME,
       ...(extra.node ? { nodeName: extra.node } : {}),
       containers: [{ name: "main", resources: { requests: { cpu: String(shape.cpu), memory: `${shape.memGi}Gi` }, limits: { [GPU_RESOURCE]: String(shape.gpus) } } }],
     },

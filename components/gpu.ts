@@ -39,11 +39,15 @@ export const MANAGED_BY = "gpu-platform-kit";
  *   through the Binding at bind time; GetPreferredAllocation hints may take `uuids` first.
  * - `gpuMilli` (pod): milli-GPU of ONE shared GPU (1..1000) for pods that share a GPU.
  * - `gpuNuma` (node): NUMA node / NVLink domain of each GPU in index order, e.g. "0,0,0,0,1,1,1,1".
+ * - `runtimeHash`, `configHash` (pod template): SHA-256 of the runtime bundle or of a mounted
+ *   configuration, so a change rolls the pods.
  */
 export const KIT_ANNOTATIONS = {
   gpuAssignment: "gpk.dev/gpu-assignment",
   gpuMilli: "gpk.dev/gpu-milli",
   gpuNuma: "gpk.dev/gpu-numa",
+  runtimeHash: "gpk.dev/runtime-sha256",
+  configHash: "gpk.dev/config-sha256",
 } as const;
 
 /** Taint key of a pool dedicated to one tenant: `gpk.dev/tenant=<tenant>:NoSchedule`. */

@@ -9,14 +9,14 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildSync } from "esbuild";
-import { KIT_LABELS, MANAGED_BY } from "./gpu";
+import { KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY } from "./gpu";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedContainerSecurity } from "./pod-security";
 
 /** Where bundles are mounted (or baked) in the container. */
 export const RUNTIME_DIR = "/opt/gpk";
 /** Pod-template annotation carrying the bundle's content hash. */
-export const RUNTIME_HASH_ANNOTATION = "gpk.dev/runtime-sha256";
+export const RUNTIME_HASH_ANNOTATION = KIT_ANNOTATIONS.runtimeHash;
 /**
  * A ConfigMap (like any object) is stored in etcd and capped at 1 MiB in total
  * (Kubernetes docs, "ConfigMaps"); keep room for metadata.

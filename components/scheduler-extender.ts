@@ -22,7 +22,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { PolicyName } from "../runtime/scheduling/registry";
-import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
+import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
 import { TELEMETRY_PORT } from "./gpu-telemetry";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
@@ -255,7 +255,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
         selector: { matchLabels: labels },
         template: {
           // A changed configuration rolls the scheduler pods.
-          metadata: { labels, annotations: { "gpk.dev/config-sha256": createHash("sha256").update(configYaml).digest("hex") } },
+          metadata: { labels, annotations: { [KIT_ANNOTATIONS.configHash]: createHash("sha256").update(configYaml).digest("hex") } },
           spec: {
             serviceAccountName: sa.metadata.name,
             securityContext: restrictedPodSecurity(NODE_IMAGE_USER),
