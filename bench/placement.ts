@@ -2,7 +2,7 @@
  * `npm run bench:placement [-- --traces default,cpu050 --seeds 42-51 --policies fgd,gpk --out docs/placement]`
  *
  * Runs every policy × seed over the openb traces that have published figures
- * (../shared/data/openb/ANCHORS.md), on worker threads across the cores, and writes
+ * (data/openb/ANCHORS.md), on worker threads across the cores, and writes
  * results.json, results.md (our means beside the published ones) and, when the default trace
  * ran, default-allocation.svg (allocation vs arrival per policy).
  */
@@ -14,9 +14,10 @@ import { Worker } from "node:worker_threads";
 import { POLICIES, POLICY_NAMES, parsePolicyName, type PolicyName } from "../runtime/scheduling/registry";
 import { allocationChart } from "./placement-chart";
 import type { Job, JobResult } from "./placement-worker";
+import { OPENB_DIR } from "../data/paths";
 
 const repoRoot = path.resolve(__dirname, "..");
-const dataDir = path.resolve(repoRoot, "../shared/data/openb");
+const dataDir = OPENB_DIR;
 const PUBLISHED_TRACES = ["default", "cpu050", "cpu100", "gpushare40", "gpuspec10", "multigpu20"];
 
 /** Published means "at 100% / at 130%" per trace and paper policy name, parsed from ANCHORS.md. */

@@ -1,5 +1,5 @@
 /**
- * Fits the H100 power and thermal model to ../shared/data/h100/thermal_trace.csv and writes
+ * Fits the H100 power and thermal model to data/h100/thermal_trace.csv and writes
  * runtime/gpu-sim/h100-calibration.ts. Run: `npx tsx scripts/fit-thermal.ts`.
  *
  * 1. Static power: least squares of idle/cool-down power against die temperature
@@ -13,13 +13,14 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { GPU_PRODUCTS } from "../components/gpu";
+import { GPU_PRODUCTS } from "../gpu";
 import { simProfile } from "../runtime/gpu-sim/profiles";
 import { median, parseThermalTrace, replayTrace, rmse, type TraceSample } from "../runtime/gpu-sim/trace";
 import type { ThermalParams } from "../runtime/gpu-sim/thermal";
+import { H100_DIR } from "../data/paths";
 
 const repoRoot = path.resolve(__dirname, "..");
-const TRACE = "../shared/data/h100/thermal_trace.csv";
+const TRACE = path.relative(repoRoot, path.join(H100_DIR, "thermal_trace.csv"));
 const OUT = path.join(repoRoot, "runtime/gpu-sim/h100-calibration.ts");
 const CLOCK_EXPONENT = 2.5;
 const REF_TEMP_C = 37;
@@ -120,7 +121,7 @@ function main(): void {
     },
   };
   const text = [
-    "// Written by scripts/fit-thermal.ts from ../shared/data/h100/thermal_trace.csv; do not edit by hand.",
+    "// Written by scripts/fit-thermal.ts from data/h100/thermal_trace.csv; do not edit by hand.",
     "// Rerun: npx tsx scripts/fit-thermal.ts",
     `export const H100_CALIBRATION = ${JSON.stringify(calibration, null, 2)} as const;`,
     "",

@@ -11,13 +11,16 @@ import standaloneCode from "ajv/dist/standalone";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "./stack-files";
 import type { RenderedResource, SchemaError } from "./types";
+import { CRD_SCHEMA_ROOT } from "../../data/paths";
 
-/** Folders of CRD YAML files to validate custom resources with. `GPK_CRD_SCHEMA_DIRS` (path-separated) overrides. */
+/**
+ * Folders of CRD YAML files to validate custom resources with: the ones the kit ships in
+ * data/schemas, then any in `GPK_CRD_SCHEMA_DIRS` (path-separated), which add to them (a kind defined twice takes the later schema).
+ */
 export function crdSchemaDirs(): string[] {
-  const fromEnv = process.env.GPK_CRD_SCHEMA_DIRS;
-  if (fromEnv) return fromEnv.split(path.delimiter).filter(Boolean);
-  const shared = path.resolve(REPO_ROOT, "..", "shared", "schemas");
-  return fs.existsSync(shared) ? fs.readdirSync(shared).map((d) => path.join(shared, d)) : [];
+  const shipped = fs.readdirSync(CRD_SCHEMA_ROOT).map((d) => path.join(CRD_SCHEMA_ROOT, d));
+  const extra = (process.env.GPK_CRD_SCHEMA_DIRS ?? "").split(path.delimiter).filter(Boolean);
+  return [...shipped, ...extra];
 }
 
 /** `kubernetes:apps/v1:Deployment` → apiVersion `apps/v1`, kind `Deployment`; core → `v1`. */

@@ -1,7 +1,7 @@
-// Written by scripts/fit-thermal.ts from ../shared/data/h100/thermal_trace.csv; do not edit by hand.
+// Written by scripts/fit-thermal.ts from data/h100/thermal_trace.csv; do not edit by hand.
 // Rerun: npx tsx scripts/fit-thermal.ts
 export const H100_CALIBRATION = {
-  "source": "../shared/data/h100/thermal_trace.csv",
+  "source": "data/h100/thermal_trace.csv",
   "power": {
     "contextW": 123.179,
     "refTempC": 37,

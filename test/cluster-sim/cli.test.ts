@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { OPENB_DIR } from "../../data/paths";
 
 const repoRoot = path.resolve(__dirname, "../..");
-const data = path.resolve(repoRoot, "../shared/data/openb");
+const data = OPENB_DIR;
 let dir = "";
 let nodes = "";
 let pods = "";

@@ -5,9 +5,10 @@ import { H100_CALIBRATION } from "../../runtime/gpu-sim/h100-calibration";
 import { SIM_PROFILES } from "../../runtime/gpu-sim/profiles";
 import { ClockEventReason } from "../../runtime/gpu-sim/reasons";
 import { median, parseThermalTrace, replayTrace, rmse } from "../../runtime/gpu-sim/trace";
+import { H100_DIR } from "../../data/paths";
 
 const repoRoot = path.resolve(__dirname, "../..");
-const trace = parseThermalTrace(readFileSync(path.resolve(repoRoot, "../shared/data/h100/thermal_trace.csv"), "utf8"));
+const trace = parseThermalTrace(readFileSync(path.join(H100_DIR, "thermal_trace.csv"), "utf8"));
 const replay = replayTrace(SIM_PROFILES.h100, trace);
 const burnStart = trace.find((s) => s.phase === "burn")!.tS;
 const coolStart = trace.find((s) => s.phase === "cool")!.tS;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GPU_PRODUCT_IDS, GPU_PRODUCTS } from "../../components/gpu";
+import { GPU_PRODUCT_IDS, GPU_PRODUCTS } from "../../gpu";
 import { SimNode, type HealthEvent } from "../../runtime/gpu-sim/node";
 import { ClockEventReason as R } from "../../runtime/gpu-sim/reasons";
 

@@ -5,9 +5,10 @@ import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { SimNode } from "../../runtime/gpu-sim/node";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
+import { H100_DIR } from "../../data/paths";
 
 const repoRoot = path.resolve(__dirname, "../..");
-const data = (f: string) => readFileSync(path.resolve(repoRoot, "../shared/data/h100", f), "utf8");
+const data = (f: string) => readFileSync(path.join(H100_DIR, f), "utf8");
 const sections = new Map(
   data("nvidia-smi-commands.txt").split(/^### /m).filter(Boolean).map((s) => {
     const nl = s.indexOf("\n");

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { CHARTS, IMAGES, imageRef, type ImagePin } from "../../components/pins";
+import { CRD_SCHEMA_ROOT } from "../../data/paths";
 
 const PINS_SOURCE = path.resolve(__dirname, "../../components/pins.ts");
 
@@ -104,8 +105,8 @@ describe("CHARTS", () => {
     }
   });
 
-  it("matches the KubeRay CRD schemas shipped in shared/schemas", () => {
-    const schemas = path.resolve(__dirname, "../../../shared/schemas");
+  it("matches the KubeRay CRD schemas shipped in data/schemas", () => {
+    const schemas = CRD_SCHEMA_ROOT;
     expect(fs.existsSync(path.join(schemas, `kuberay-v${CHARTS.kuberayOperator.version}`))).toBe(true);
   });
 });

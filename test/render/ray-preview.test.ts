@@ -7,8 +7,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT, runGpk } from "../cli/run-gpk";
+import { KUBERAY_CRD_DIR } from "../../data/paths";
 
-const CRD_DIR = path.resolve(REPO_ROOT, "..", "shared", "schemas", "kuberay-v1.7.0");
+const CRD_DIR = KUBERAY_CRD_DIR;
 const RAY_CLUSTER_URN = "urn:pulumi:local::gpu-platform-kit::gpk:index:RayCluster$kubernetes:ray.io/v1:RayCluster::gpk-ray";
 
 /**

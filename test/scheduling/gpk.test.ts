@@ -10,6 +10,7 @@ import {
 } from "../../runtime/scheduling";
 import { g2, policy, pod, share, whole, workload } from "./fixtures";
 import { cpuPerGpuMilli, strandedGpuMilli } from "../../runtime/scheduling/stranding";
+import { OPENB_DIR } from "../../data/paths";
 
 /** A CPU-rich 2-GPU node, like openb's T4 nodes (104 cores for 2 GPUs). */
 const rich = (name: string, rank = 0) => makeNode({ name, cpuMilli: 104_000, memoryMiB: 393_216, gpuCount: 2, gpuModel: "G2", rank });
@@ -87,7 +88,7 @@ describe("gpk health and topology", () => {
 });
 
 describe("gpk on the openb default trace", () => {
-  const data = path.resolve(__dirname, "../../../shared/data/openb");
+  const data = OPENB_DIR;
   const read = (f: string) => readFileSync(path.join(data, f), "utf8");
 
   it("allocates more than FGD (and than FGD's published 95.39) at 130% arrival, seed 42", () => {

@@ -9,9 +9,10 @@ import { readNodeState, writeNodeState } from "../../runtime/gpu-sim/state";
 import { parseDcgmMetrics } from "../../runtime/telemetry/parse";
 import { startExporter, type RunningExporter } from "../../runtime/telemetry/server";
 import { FollowedSimSource, NvidiaSmiSource, SimSource } from "../../runtime/telemetry/sources";
+import { H100_DIR } from "../../data/paths";
 
 const repoRoot = path.resolve(__dirname, "../..");
-const CAPTURE = path.resolve(repoRoot, "../shared/data/h100/nvidia-smi-q.xml");
+const CAPTURE = path.join(H100_DIR, "nvidia-smi-q.xml");
 const DCGM = ["DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL",
   "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_XID_ERRORS",
   "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_POWER_VIOLATION", "DCGM_FI_DEV_THERMAL_VIOLATION"];

@@ -4,9 +4,10 @@ import { describe, expect, it } from "vitest";
 import { SimNode } from "../../runtime/gpu-sim/node";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
 import { parseNvidiaSmiXml, SmiXmlError } from "../../runtime/telemetry/smi-xml";
+import { H100_DIR } from "../../data/paths";
 
 const repoRoot = path.resolve(__dirname, "../..");
-const captured = readFileSync(path.resolve(repoRoot, "../shared/data/h100/nvidia-smi-q.xml"), "utf8");
+const captured = readFileSync(path.join(H100_DIR, "nvidia-smi-q.xml"), "utf8");
 
 describe("nvidia-smi -q -x parser", () => {
   it("reads the captured H100 log", () => {
