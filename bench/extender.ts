@@ -26,7 +26,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { EC2_GPU_INSTANCES, GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../components/gpu";
+import { EC2_GPU_INSTANCES, GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../gpu";
 import { bundleRuntime } from "../components/runtime-bundle";
 import { mulberry32, parsePolicyName } from "../runtime/scheduling";
 

@@ -5,7 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { KIT_LABELS, MANAGED_BY } from "./gpu";
+import { KIT_LABELS, MANAGED_BY } from "../gpu";
 
 export const EKS_DEFAULTS = {
   kubernetesVersion: "1.33",

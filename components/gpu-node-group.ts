@@ -16,7 +16,7 @@ import {
   MANAGED_BY,
   dedicatedPoolTaint,
   type GpuProduct,
-} from "./gpu";
+} from "../gpu";
 import type { GpuPoolSummary, Target } from "./summaries";
 
 /** Defaults of the optional pool fields; stacks/config.ts applies the same ones. */

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "./gpu";
+import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "../gpu";
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
 import { CHARTS } from "./pins";
 import { SIM_STATE_FILE } from "../runtime/device-plugin/container-spec";
@@ -45,7 +45,7 @@ export interface GpuTelemetryArgs {
  * The GPU alerts, on DCGM exporter metrics. Violation counters count microseconds of
  * throttling, so `rate(...) / 1e6` is the fraction of time the clocks were held back.
  * The measured H100 sat at its power cap for its whole 75 s burn at 69 °C
- * (../shared/data/h100/thermal_trace.csv): a power-cap alert is about capacity, not heat,
+ * (data/h100/thermal_trace.csv): a power-cap alert is about capacity, not heat,
  * so it is a warning, while thermal throttling and XIDs are critical.
  */
 export function gpuAlertRules(opts: { maxGpuTempC: number; alertFor: string }) {

@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, tolerationFor } from "./gpu";
+import { DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, tolerationFor } from "../gpu";
 import { CHARTS, IMAGES } from "./pins";
 import { SimulatedDevicePlugin } from "./simulated-device-plugin";
 import type { DevicePluginSummary, GpuPoolSummary, Target } from "./summaries";

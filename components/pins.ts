@@ -65,7 +65,7 @@ export const CHARTS = {
     defaultImage: "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
   },
   /**
-   * KubeRay operator, matching the CRDs in ../shared/schemas/kuberay-v1.7.0. Installed as
+   * KubeRay operator, matching the CRDs in data/schemas/kuberay-v1.7.0. Installed as
    * `helm install kuberay kuberay/kuberay-operator --version 1.7.0` in public guides (2026-09).
    */
   kuberayOperator: {

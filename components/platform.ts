@@ -8,7 +8,7 @@ import type { StackConfig } from "../stacks/config";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
 import { GpuTelemetry } from "./gpu-telemetry";
-import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "./gpu";
+import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import { RayCluster } from "./ray-cluster";
 import { SchedulerExtender, telemetryExporterSelector } from "./scheduler-extender";

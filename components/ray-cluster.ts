@@ -7,7 +7,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPK_SCHEDULER_NAME, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
+import { GPK_SCHEDULER_NAME, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
 import { CHARTS } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
 import { workerGroupProblems } from "./ray-checks";

@@ -5,7 +5,7 @@
  * password from a Secret the tenant owns. Pure functions; the RayCluster component creates
  * the objects.
  */
-import { KIT_LABELS, MANAGED_BY } from "./gpu";
+import { KIT_LABELS, MANAGED_BY } from "../gpu";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./pod-security";
 import { RAY_DEFAULTS, type SecretKeyRef } from "./ray-spec";

@@ -2,9 +2,9 @@
  * Pure functions that render a KubeRay `ray.io/v1` RayCluster for GPU pools. No Pulumi
  * import: the stack config imports the defaults from here, and the tests call these
  * functions directly. Field names follow the KubeRay v1.7.0 CRD in
- * ../shared/schemas/kuberay-v1.7.0/ray.io_rayclusters.yaml.
+ * data/schemas/kuberay-v1.7.0/ray.io_rayclusters.yaml.
  */
-import { GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
+import { GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "../gpu";
 import { IMAGES, imageRef, type ImagePin } from "./pins";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./pod-security";
 import type { GpuPoolSummary, Target } from "./summaries";

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { buildSync } from "esbuild";
-import { KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY } from "./gpu";
+import { KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY } from "../gpu";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedContainerSecurity } from "./pod-security";
 

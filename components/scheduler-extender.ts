@@ -22,7 +22,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { PolicyName } from "../runtime/scheduling/registry";
-import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "./gpu";
+import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
 import { TELEMETRY_PORT } from "./gpu-telemetry";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";

@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/device-plugin/config";
-import { KIT_LABELS, MANAGED_BY, tolerationFor } from "./gpu";
+import { KIT_LABELS, MANAGED_BY, tolerationFor } from "../gpu";
 import { RuntimeBundleConfigMap } from "./runtime-bundle";
 import type { GpuPoolSummary } from "./summaries";
 

@@ -4,7 +4,7 @@
  * component's registered outputs as its properties), so these shapes are a contract
  * between components/ and policies/. Plain JSON values only.
  */
-import type { GpuProduct } from "./gpu";
+import type { GpuProduct } from "../gpu";
 
 export type Target = "kind" | "eks";
 

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPU_QUOTA_KEY, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor } from "./gpu";
+import { GPU_QUOTA_KEY, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor } from "../gpu";
 import type { TenantSummary } from "./summaries";
 
 export const TENANT_DEFAULTS = {

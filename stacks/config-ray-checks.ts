@@ -4,10 +4,9 @@
  * fits the tenant's GPU, CPU and memory quotas. Called from stacks/config.ts.
  */
 import type { z } from "zod";
-import { EC2_GPU_INSTANCES } from "../components/gpu";
+import { EC2_GPU_INSTANCES } from "../gpu";
 import { workerGroupProblems, type RayPoolView } from "../components/ray-checks";
 import { RAY_DEFAULTS } from "../components/ray-spec";
-import type { StackConfig } from "./config";
 import type { RayConfig } from "./config-ray";
 
 const UNITS: Record<string, number> = {
@@ -41,9 +40,19 @@ export function rayMaxScale(ray: RayConfig, gpus: number[]) {
   };
 }
 
+/**
+ * The parts of the parsed stack config the Ray rules read. Declared here, not imported
+ * from config.ts, so config.ts can call these rules without an import cycle.
+ */
+export interface RayCheckInput {
+  ray?: RayConfig;
+  tenants: { name: string; allowedPools: string[]; gpuQuota: number; cpuQuota: string; memoryQuota: string }[];
+  nodePools: { name: string; gpusPerNode?: number; instanceType?: string; timeSlicingReplicas: number; maxNodes: number }[];
+}
+
 /** Cross-section rules of `gpk:ray`; paths are reported as `gpk:ray....`. */
-export function checkRayConfig(config: StackConfig, ctx: z.RefinementCtx): void {
-  const ray = (config as { ray?: RayConfig }).ray;
+export function checkRayConfig(config: RayCheckInput, ctx: z.RefinementCtx): void {
+  const ray = config.ray;
   if (!ray?.enabled) return;
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: ["ray", ...path], message });
   const tenant = config.tenants.find((t) => t.name === ray.tenant);

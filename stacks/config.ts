@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
-import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../components/gpu";
+import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../gpu";
 import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
 import { checkServingReferences } from "./config-serving";

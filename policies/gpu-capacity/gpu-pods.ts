@@ -5,7 +5,7 @@
  * it, or they squat on nodes that cost ten times a CPU node.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../components/gpu";
+import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../gpu";
 import {
   GPU_NODE_LABELS, K8S_TYPES, containerGpus, containersOf, formatPath, nodeSelection, podSpecs, podTolerates,
   podUsesGpus, type Json,

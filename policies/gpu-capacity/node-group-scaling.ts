@@ -3,7 +3,7 @@
  * size by `headroomPercent`, or a node failure or a burst has nowhere to go.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { EC2_GPU_INSTANCES, GPU_TAINT, KIT_LABELS } from "../../components/gpu";
+import { EC2_GPU_INSTANCES, GPU_TAINT, KIT_LABELS } from "../../gpu";
 import { configSchema, readConfig } from "../lib/config";
 import { K8S_TYPES, type Json } from "../lib/k8s";
 

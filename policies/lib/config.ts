@@ -5,7 +5,7 @@
  * at all (unit tests, older CLIs), so the defaults are applied here too, from one place.
  */
 import type { PolicyConfigSchema } from "@pulumi/policy";
-import { NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACES } from "../../components/gpu";
+import { NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACES } from "../../gpu";
 
 type JsonSchema = PolicyConfigSchema["properties"][string];
 

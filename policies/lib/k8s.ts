@@ -4,7 +4,7 @@
  * the three packs, so "which pod specs does this resource carry" and "does this pod
  * tolerate that taint" have one answer.
  */
-import { GFD_LABELS, GPU_RESOURCE, KIT_LABELS } from "../../components/gpu";
+import { GFD_LABELS, GPU_RESOURCE, KIT_LABELS } from "../../gpu";
 
 // Policies receive untyped JSON inputs; `any` keeps the property walks readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

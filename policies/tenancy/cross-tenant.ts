@@ -3,7 +3,7 @@
  * a RoleBinding subject or a NetworkPolicy peer.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { KIT_LABELS } from "../../components/gpu";
+import { KIT_LABELS } from "../../gpu";
 import { K8S_TYPES, namespaceOf, objectName, selectorMatches, type Json } from "../lib/k8s";
 import { components, ofTypes } from "../lib/stack";
 

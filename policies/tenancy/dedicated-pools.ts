@@ -1,6 +1,6 @@
 /** A pool dedicated to one tenant is tainted for that tenant; nobody else may tolerate the taint. */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { dedicatedPoolTaint } from "../../components/gpu";
+import { dedicatedPoolTaint } from "../../gpu";
 import { formatPath, isWorkloadType, namespaceOf, podSpecs, podTolerates } from "../lib/k8s";
 import { components, tenantsByNamespace } from "../lib/stack";
 

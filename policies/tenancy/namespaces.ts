@@ -3,7 +3,7 @@
  * Tenant (and then carries its guard rails) or to the platform's allowlist.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { GPU_QUOTA_KEY } from "../../components/gpu";
+import { GPU_QUOTA_KEY } from "../../gpu";
 import { configSchema, readConfig } from "../lib/config";
 import { K8S_TYPES, isWorkloadType, namespaceOf, objectName, type Json } from "../lib/k8s";
 import { components, ofTypes, tenantsByNamespace } from "../lib/stack";

@@ -1,6 +1,6 @@
 /**
  * Alert rules a GPU fleet needs before it runs hot: temperature at the limit, sustained
- * power-cap or thermal clock events (the H100 capture in ../shared/data/h100 held its 700 W
+ * power-cap or thermal clock events (the H100 capture in data/h100 held its 700 W
  * cap with the SM clock down from 1980 to ~1365 MHz), and XID errors.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";

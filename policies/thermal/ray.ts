@@ -4,7 +4,7 @@
  * worker group without a bounded `maxReplicas` lets the autoscaler ask for the whole pool.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { configSchema, readConfig } from "../lib/config";
 import { containerGpus, formatPath, rayClusterSpec, type Json } from "../lib/k8s";
 

@@ -3,7 +3,7 @@
  * power-capped and hot GPUs; the default scheduler only sees free `nvidia.com/gpu` counts.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { GPK_SCHEDULER_NAME } from "../../components/gpu";
+import { GPK_SCHEDULER_NAME } from "../../gpu";
 import { configSchema, readConfig } from "../lib/config";
 import { formatPath, isWorkloadType, podSpecs, podUsesGpus, selectedPools } from "../lib/k8s";
 import { components } from "../lib/stack";

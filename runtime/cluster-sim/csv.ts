@@ -1,5 +1,5 @@
 /**
- * Readers for the openb trace CSVs (../shared/data/openb): node lists
+ * Readers for the openb trace CSVs (data/openb): node lists
  * `sn,cpu_milli,memory_mib,gpu,model` and pod lists
  * `name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,...]`.
  *

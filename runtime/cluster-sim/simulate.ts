@@ -1,6 +1,6 @@
 /**
  * Trace-driven placement simulator following the FGD artifact's protocol
- * (../shared/data/openb/ANCHORS.md; artifact pkg/simulator):
+ * (data/openb/ANCHORS.md; artifact pkg/simulator):
  *
  * 1. The target workload (popular shapes) comes from the task list as given.
  * 2. The task list is shuffled (seeded); then, while the total GPU request is below

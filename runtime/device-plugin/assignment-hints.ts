@@ -9,7 +9,7 @@
  * Each pod's assignment serves one allocation. No match, or no API server → no hint, and the
  * NUMA rule of preferred-allocation.ts decides alone; the RPC never fails for this.
  */
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { KubeClient, Reflector, type KubeConnection } from "../scheduler-extender/kube";
 import { decodeAssignment } from "../scheduler-extender/assignment";
 import type { K8sPod } from "../scheduler-extender/wire";

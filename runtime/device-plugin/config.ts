@@ -4,7 +4,7 @@
  * the variable named.
  */
 import * as os from "node:os";
-import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { DEFAULT_DEVICE_PLUGIN_DIR } from "./proto";
 import { DEFAULT_SOCKET_NAME } from "./server";
 

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { containerAllocateResponse, type ContainerTools } from "./container-spec";
 import { fileIdentity, watchPluginDir, type FileIdentity } from "./kubelet-watch";
 import { AllocationRequestError, preferredAllocation, type Candidate } from "./preferred-allocation";

@@ -5,14 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import { EventEmitter, on } from "node:events";
-import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { SimGpu, type DeviceDynamics, type DeviceIdentity, type DeviceSettings, type Health, type Workload } from "./device";
 import { simProfile } from "./profiles";
 
 export interface SimNodeOptions {
   /** Node name; also the Hostname label of the exporter. Default "gpk-sim-node". */
   hostname?: string;
-  /** GPU product id from components/gpu.ts. Default "h100". */
+  /** GPU product id from gpu/index.ts. Default "h100". */
   product?: GpuProduct;
   /** GPUs on the node. Default 8. */
   count?: number;

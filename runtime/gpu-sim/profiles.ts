@@ -1,12 +1,12 @@
 /**
  * Power, clock and thermal behaviour of each GPU product, keyed by the product ids of
- * components/gpu.ts (which holds the datasheet identity: name, memory, power limit, max clocks).
+ * gpu/index.ts (which holds the datasheet identity: name, memory, power limit, max clocks).
  *
  * The H100 is calibrated on a measured trace (h100-calibration.ts, written by
  * scripts/fit-thermal.ts). The other products scale the H100's measured behaviour to their
  * datasheet power limits; their numbers are estimates, marked as such in docs/gpu-sim.md.
  */
-import { GPU_PRODUCTS, type GpuProduct } from "../../components/gpu";
+import { GPU_PRODUCTS, type GpuProduct } from "../../gpu";
 import { H100_CALIBRATION } from "./h100-calibration";
 import type { ThermalParams } from "./thermal";
 

@@ -5,12 +5,12 @@
  *
  *   GPK_SIM_STATE    path of a state file (NodeSnapshot JSON); wins over the rest
  *   GPK_SIM_GPUS     GPU count (default 8)
- *   GPK_SIM_PRODUCT  product id from components/gpu.ts (default h100)
+ *   GPK_SIM_PRODUCT  product id from gpu/index.ts (default h100)
  *   GPK_SIM_NODE     node name (default NODE_NAME, then gpk-sim-node); seeds the UUIDs
  *   GPK_SIM_SEED     identity seed, when it should differ from the node name
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { SimNode, type NodeSnapshot, type SimNodeOptions } from "./node";
 
 export class SimConfigError extends Error {

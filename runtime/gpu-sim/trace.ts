@@ -1,5 +1,5 @@
 /**
- * The measured H100 trace (../shared/data/h100/thermal_trace.csv) and its replay through the
+ * The measured H100 trace (data/h100/thermal_trace.csv) and its replay through the
  * model: each sample's utilization and framebuffer use become the workload until the next
  * sample, and the model's readings are taken at the sample times. Shared by the fitting
  * script and the calibration test so both judge the model the same way.

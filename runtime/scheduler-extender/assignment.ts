@@ -3,7 +3,7 @@
  * read back by the extender's cache and by the device plugin (runtime/device-plugin/
  * assignment-hints.ts). Kept free of zod and the placement code so the plugin's bundle stays small.
  */
-import { KIT_ANNOTATIONS } from "../../components/gpu";
+import { KIT_ANNOTATIONS } from "../../gpu";
 import type { GpuAssignment } from "../scheduling";
 import type { K8sPod } from "./wire";
 

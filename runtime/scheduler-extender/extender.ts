@@ -10,7 +10,7 @@
  *   choice in the `gpk.dev/gpu-assignment` annotation (the API server copies a Binding's
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
-import { KIT_ANNOTATIONS } from "../../components/gpu";
+import { KIT_ANNOTATIONS } from "../../gpu";
 import { extenderScoresWith, fits, unfitReason, type PodRequest } from "../scheduling";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";

@@ -11,7 +11,7 @@
  * GPUs come from `nvidia.com/gpu`; `gpk.dev/gpu-milli` asks for a share of one GPU; acceptable
  * GPU models come from nodeSelector / required node affinity on `nvidia.com/gpu.product`.
  */
-import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../components/gpu";
+import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
 import { MILLI, makeNode, type NodeState, type PodRequest } from "../scheduling";
 import { QuantityError, cpuMilli, memoryMiB, parseQuantity } from "./quantity";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";

@@ -4,7 +4,7 @@
  * entry (main.ts) and `gpk serve`. Each flag can also come from `GPK_SERVING_<FLAG>` (upper
  * snake case, e.g. `GPK_SERVING_MAX_NUM_SEQS=128`); a flag beats its variable.
  */
-import { GPU_PRODUCT_IDS, type GpuProduct } from "../../components/gpu";
+import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { VirtualClock, WallClock, type Clock } from "./engine/clock";
 import { EngineConfigError, type EngineArgs, type KvCacheDtype } from "./engine/config";
 import type { PreemptionMode } from "./engine/scheduler";

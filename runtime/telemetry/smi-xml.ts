@@ -1,5 +1,5 @@
 /**
- * Parses `nvidia-smi -q -x` (nvsmi_device_v13 layout, as in ../shared/data/h100/nvidia-smi-q.xml)
+ * Parses `nvidia-smi -q -x` (nvsmi_device_v13 layout, as in data/h100/nvidia-smi-q.xml)
  * into samples. Values carry units ("35 C", "71.42 W", "0 MiB") or "N/A"; a required value that
  * is missing is an error naming the GPU and the element, never a silent zero.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { eksTaintEffect, poolNodeLabels, poolNodeTaints, poolSummary, resolvePoolHardware } from "../../components/gpu-node-group";
 import { devicePluginChartValues, devicePluginConfig } from "../../components/nvidia-device-plugin";
 import { tenantNetworkPolicySpecs, tenantQuotaHard, tenantRoleRules } from "../../components/tenant";

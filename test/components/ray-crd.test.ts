@@ -1,6 +1,6 @@
 /**
  * The rendered RayCluster against the real KubeRay v1.7.0 CRD schema
- * (../shared/schemas/kuberay-v1.7.0), through the same validator `gpk preview` uses.
+ * (data/schemas/kuberay-v1.7.0), through the same validator `gpk preview` uses.
  */
 import { describe, expect, it } from "vitest";
 import type { RenderedResource } from "../../cli/render";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GPK_SCHEDULER_NAME, GPU_RESOURCE } from "../../components/gpu";
+import { GPK_SCHEDULER_NAME, GPU_RESOURCE } from "../../gpu";
 import { poolSummary } from "../../components/gpu-node-group";
 import { IMAGES, imageRef } from "../../components/pins";
 import {

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { renderStack, type RenderedStack } from "../../cli/render";
 import { validateResources } from "../../cli/render/validate";
-import { GPK_SCHEDULER_NAME } from "../../components/gpu";
+import { GPK_SCHEDULER_NAME } from "../../gpu";
 import { IMAGES, imageRef } from "../../components/pins";
 import { RUNTIME_HASH_ANNOTATION } from "../../components/runtime-bundle";
 import { kubeSchedulerConfiguration } from "../../components/scheduler-extender";

@@ -1,7 +1,7 @@
 /** SchedulerExtender's pure parts and its config section, tested without mocks. */
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { GPK_SCHEDULER_NAME, GPU_RESOURCE } from "../../components/gpu";
+import { GPK_SCHEDULER_NAME, GPU_RESOURCE } from "../../gpu";
 import {
   EXTENDER_NAME, extenderClusterRoleRules, extenderContainerArgs, kubeSchedulerConfiguration, schedulerExtenderSummary,
   schedulerLeaseRules, telemetryExporterSelector,

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { KIT_ANNOTATIONS } from "../../components/gpu";
+import { KIT_ANNOTATIONS } from "../../gpu";
 import { matchAssignment, pendingAssignmentOf, type PendingAssignment } from "../../runtime/device-plugin/assignment-hints";
 import type { DevicePluginConfig } from "../../runtime/device-plugin/config";
 import { startDaemon, type Daemon } from "../../runtime/device-plugin/daemon";

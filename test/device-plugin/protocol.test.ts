@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { SIM_CONTAINER_DIR } from "../../runtime/device-plugin/container-spec";
 import type {
   AllocateResponse,

@@ -9,7 +9,7 @@
 import {
   GPK_SCHEDULER_NAME, GPU_QUOTA_KEY, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE,
   dedicatedPoolTaint, tolerationFor,
-} from "../../components/gpu";
+} from "../../gpu";
 import type { GpuPoolSummary, TenantSummary } from "../../components/summaries";
 
 export interface FixtureResource {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../components/gpu";
+import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../gpu";
 import { gpuPoolHasDevicePlugin } from "../../policies/gpu-capacity/device-plugin";
 import {
   cpuPodsAvoidGpuNodes, gpuLimitsEqualRequests, gpuPodsTargetGpuNodes, gpuPodsTolerateGpuTaint,

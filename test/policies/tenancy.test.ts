@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dedicatedPoolTaint, tolerationFor } from "../../components/gpu";
+import { dedicatedPoolTaint, tolerationFor } from "../../gpu";
 import { dnsNamespace, noCrossTenantReferences } from "../../policies/tenancy/cross-tenant";
 import { tenantDedicatedPoolTolerations } from "../../policies/tenancy/dedicated-pools";
 import { allowedImageRegistries, qualifyImage } from "../../policies/tenancy/images";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GPU_RESOURCE } from "../../components/gpu";
+import { GPU_RESOURCE } from "../../gpu";
 import { gpuAlertRules, tempThreshold } from "../../policies/thermal/alerts";
 import { rayGpusConsistent, rayWorkerReplicasBounded } from "../../policies/thermal/ray";
 import { thermalAwareScheduling } from "../../policies/thermal/scheduling";

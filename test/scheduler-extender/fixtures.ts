@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../components/gpu";
+import { GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
 import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
 import { parseExtenderArgs } from "../../runtime/scheduler-extender/options";
 import { startExtender, type RunningExtender } from "../../runtime/scheduler-extender/run";

@@ -4,7 +4,7 @@
  * with the GPU assignment annotation, rollback of a failed Binding, relist on 410 Gone.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KIT_ANNOTATIONS } from "../../components/gpu";
+import { KIT_ANNOTATIONS } from "../../gpu";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
 import { ApiPeer } from "./api-peer";
 import { k8sNode, k8sPod, post, start } from "./fixtures";

@@ -1,6 +1,6 @@
 /**
  * `nvidia-smi -q -x` for one GPU: the element structure of the captured H100 log
- * (../shared/data/h100/nvidia-smi-q.xml, driver 580.159.04, DTD nvsmi_device_v13), with every
+ * (data/h100/nvidia-smi-q.xml, driver 580.159.04, DTD nvsmi_device_v13), with every
  * state value taken from the model. Static elements keep the capture's values (N/A and the like).
  * Generated once from the capture's element paths; test/gpu-sim/nvidia-smi.test.ts holds the
  * paths equal to the capture's.

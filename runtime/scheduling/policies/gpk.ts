@@ -27,7 +27,7 @@ import { FragDeltas, fgdScore } from "./fgd";
 export const HOT_PENALTY = 2 * MILLI;
 /** Penalty for a multi-GPU placement that spans NUMA nodes / NVLink domains. */
 export const SPAN_PENALTY = MILLI;
-/** Default hot threshold, °C: above the 69 °C plateau of a capped H100 under full load (../shared/data/h100). */
+/** Default hot threshold, °C: above the 69 °C plateau of a capped H100 under full load (data/h100). */
 export const DEFAULT_HOT_TEMPERATURE_C = 83;
 /**
  * Weight of CPU stranding against fragmentation (both in milli-GPU). Tuned on the default trace,

@@ -3,7 +3,7 @@
  * how many KV blocks fit on the simulated GPUs once weights and the activation reserve are
  * taken out of `memory × gpu-memory-utilization`.
  */
-import { GPU_PRODUCTS, GPU_PRODUCT_IDS, type GpuProduct } from "../../../components/gpu";
+import { GPU_PRODUCTS, GPU_PRODUCT_IDS, type GpuProduct } from "../../../gpu";
 import { DEFAULT_MODEL, findModel, modelNames, type ModelSpec } from "./models";
 import { PreemptionMode } from "./scheduler";
 
@@ -13,7 +13,7 @@ export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
 export interface EngineArgs {
   /** Model preset, by Hugging Face repo id or alias. Default `llama-3-8b`. */
   model?: string;
-  /** Simulated GPU product (components/gpu.ts ids). Default `h100`. */
+  /** Simulated GPU product (gpu/index.ts ids). Default `h100`. */
   gpu?: GpuProduct;
   /** GPUs the model is sharded over. Default: the preset's (1, or 4 for Llama-3-70B). */
   tensorParallelSize?: number;

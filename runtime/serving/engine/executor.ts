@@ -9,18 +9,18 @@
  * copies over the host↔device link. Large prefills are compute-bound, decode batches are
  * memory-bound, and the crossover falls where the roofline says.
  */
-import { GPU_PRODUCTS } from "../../../components/gpu";
+import { GPU_PRODUCTS } from "../../../gpu";
 import type { EngineConfig } from "./config";
 import type { SchedulerOutput } from "./scheduler";
 
 /**
  * Sustained fraction of datasheet bf16 TFLOPs: 678 TFLOP/s measured for 8192³ bf16 matmuls on
- * an H100 (989 datasheet) held at its 700 W cap, ../shared/data/h100/thermal_trace.csv.
+ * an H100 (989 datasheet) held at its 700 W cap, data/h100/thermal_trace.csv.
  */
 export const COMPUTE_EFFICIENCY = 678 / GPU_PRODUCTS.h100.bf16DenseTflops;
 /** Sustained fraction of datasheet HBM bandwidth for weight/KV streaming kernels (an assumption, typical of decode GEMV/attention). */
 export const MEMORY_EFFICIENCY = 0.8;
-/** Host↔device copy bandwidth for swap, bytes/s: pinned copies in ../shared/data/h100/transfer.json run 51–55 GB/s. */
+/** Host↔device copy bandwidth for swap, bytes/s: pinned copies in data/h100/transfer.json run 51–55 GB/s. */
 export const SWAP_BANDWIDTH_BYTES_PER_S = 55e9;
 /** Per-step host time (scheduling, input preparation, sampling); an estimate of vLLM v1's CPU overhead with CUDA graphs. */
 export const STEP_OVERHEAD_S = 0.0015;

@@ -1,7 +1,8 @@
 /**
  * The one home of the GPU facts the kit shares between components, policies and the
  * in-cluster runtime: resource names, taints, labels, scheduler name and GPU products.
- * Pure data and tiny helpers, no Pulumi import, so runtime bundles can import it too.
+ * Pure data and tiny helpers that import nothing of the kit: it sits beneath `components/`,
+ * `policies/` and `runtime/` (the in-cluster programs never import the Pulumi layer).
  */
 
 /** Extended resource advertised by the NVIDIA device plugin (and by ours on kind). */
@@ -82,7 +83,7 @@ export const DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config";
 /**
  * GPU products the kit knows, with the datasheet figures the simulators need.
  * - `gfdProduct`: the value GFD writes to `nvidia.com/gpu.product` (nvidia-smi's name, spaces as dashes).
- * - `memoryMiB`: framebuffer as nvidia-smi reports it (H100: 81559 MiB in ../shared/data/h100/nvidia-smi-q.xml).
+ * - `memoryMiB`: framebuffer as nvidia-smi reports it (H100: 81559 MiB in data/h100/nvidia-smi-q.xml).
  * - `memBandwidthGBps`, `bf16DenseTflops`: NVIDIA datasheets (dense, without sparsity). A10G uses the A10 figures.
  * - `powerLimitW`, `maxSmClockMHz`, `maxMemClockMHz`: default power limit and max clocks
  *   (H100 from the capture: 700 W, 1980 MHz, 2619 MHz; others from datasheets / nvidia-smi -q on AWS instances).
