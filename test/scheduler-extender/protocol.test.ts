@@ -146,6 +146,17 @@ describe("bad input", () => {
     ["unknown node names", "filter", { Pod: k8sPod("x"), NodeNames: ["n1", "nowhere"] }, 'NodeNames: 1 unknown node(s) "nowhere" (the extender\'s cache has 5 nodes)'],
     ["a bad GPU quantity", "prioritize", { Pod: { ...k8sPod("x"), spec: { containers: [{ resources: { limits: { "nvidia.com/gpu": "two" } } }] } }, NodeNames: ["n1"] }, 'Pod.spec.containers[0].resources.limits["nvidia.com/gpu"]: expected a quantity'],
     ["a bind without PodUID", "bind", { PodName: "x", PodNamespace: "team-a", Node: "n1" }, "PodUID: "],
+    ["a pod name that is not DNS-1123", "filter", { Pod: { ...k8sPod("x"), metadata: { ...k8sPod("x").metadata, name: "Bad_Name" } }, NodeNames: ["n1"] }, 'Pod.metadata.name: expected a DNS-1123 subdomain (lower-case alphanumerics, \'-\' and \'.\'), got "Bad_Name"'],
+    ["a namespace that is not a DNS-1123 label", "prioritize", { Pod: { ...k8sPod("x"), metadata: { ...k8sPod("x").metadata, namespace: "team.a" } }, NodeNames: ["n1"] }, "Pod.metadata.namespace: expected a DNS-1123 label"],
+    ["a pod with no name", "filter", { Pod: { ...k8sPod("x"), metadata: { namespace: "team-a" } }, NodeNames: ["n1"] }, "Pod.metadata.name: "],
+    ["a pod with no containers", "filter", { Pod: { ...k8sPod("x"), spec: { containers: [] } }, NodeNames: ["n1"] }, "Pod.spec.containers: expected at least one container"],
+    ["a pod with no spec", "prioritize", { Pod: { metadata: k8sPod("x").metadata }, NodeNames: ["n1"] }, "Pod.spec: "],
+    ["a memory quantity that does not parse", "filter", { Pod: { ...k8sPod("x"), spec: { containers: [{ resources: { requests: { memory: "16 GiB" } } }] } }, NodeNames: ["n1"] }, 'Pod.spec.containers[0].resources.requests.memory: expected a quantity such as "500m", "4" or "16Gi", got "16 GiB"'],
+    ["a node name that is not DNS-1123", "filter", { Pod: k8sPod("x"), NodeNames: ["n1", "Node_2"] }, "NodeNames[1]: expected a DNS-1123 subdomain"],
+    ["a Nodes-mode node with a bad allocatable quantity", "filter", { Pod: k8sPod("x"), Nodes: { items: [{ metadata: { name: "n1" }, status: { allocatable: { cpu: "lots" } } }] } }, "Nodes.items[0].status.allocatable.cpu: expected a quantity"],
+    ["a bind whose pod name is not DNS-1123", "bind", { PodName: "UPPER", PodNamespace: "team-a", PodUID: "u", Node: "n1" }, "PodName: expected a DNS-1123 subdomain"],
+    ["a bind whose namespace is not DNS-1123", "bind", { PodName: "x", PodNamespace: "team_a", PodUID: "u", Node: "n1" }, "PodNamespace: expected a DNS-1123 label"],
+    ["a bind to a node name that is not DNS-1123", "bind", { PodName: "x", PodNamespace: "team-a", PodUID: "u", Node: "n1/../n2" }, "Node: expected a DNS-1123 subdomain"],
     ["a bind to an unknown node", "bind", { PodName: "x", PodNamespace: "team-a", PodUID: "u", Node: "nowhere" }, 'Node: unknown node "nowhere"'],
   ];
 
