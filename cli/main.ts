@@ -27,6 +27,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Create a kind cluster for a kind stack and pulumi up it (gpk local up|down [--stack local])",
     load: () => commandModule("local"),
   },
+  tools: {
+    summary: "Build or locate the pinned upstream tools of the binaries runtime (kube-apiserver, kine, kwok, pulumi, …) from their Go modules",
+    load: () => commandModule("tools"),
+  },
   simulate: {
     summary: "Replay an openb task trace against a node list with a placement policy (FGD baselines, gpk) and report GPU allocation",
     load: () => commandModule("simulate"),

@@ -1,0 +1,65 @@
+/**
+ * `gpk tools [build|status] [--only a,b] [--json]`: the upstream tools of the binaries
+ * runtime (kube-apiserver, kube-controller-manager, kube-scheduler, kine, kwok, the
+ * Pulumi CLI and its Kubernetes provider), pinned in tools/pins.json and built from
+ * their Go modules into ~/.cache/gpk/tools (or $GPK_TOOLS_DIR). `npm run tools` builds.
+ */
+import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ToolBuildError, ensureTools } from "../tools/build";
+import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
+import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
+
+const usage = `Usage: gpk tools [build|status] [--only <tool,…>] [--json]
+
+build   (default) build every pinned tool that is not found yet; idempotent, and a
+        tool that is found anywhere below is used as it is
+status  say where each binary is found, building nothing (exit 1 if any is missing)
+
+Tools (${PINS_FILE}): ${TOOL_NAMES.join(", ")}
+Binaries are looked up in $GPK_TOOLS_DIR, $KUBEBUILDER_ASSETS (kube-apiserver),
+the cache ($GPK_TOOLS_DIR or ~/.cache/gpk/tools, one <tool>-<pin hash> folder each),
+then PATH. Builds need Go 1.26 and the Go module proxy; a cold build of all of them
+takes about 35 minutes on 2 cores (docs/real-engines.md has the measured times).
+
+  --only <list>   comma-separated subset of the tools
+  --json          print [{"tool","version","built","seconds","binaries":[{"name","path","source"}]}]
+                  (status: [{"tool","version","binaries","missing"}])`;
+
+function selected(raw: string | undefined): ToolName[] {
+  if (raw === undefined) return TOOL_NAMES;
+  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(TOOL_NAMES as string[]).includes(n)) throw new UsageError(`--only: unknown tool ${JSON.stringify(n)}; tools: ${TOOL_NAMES.join(", ")}`);
+  }
+  if (names.length === 0) throw new UsageError("--only: expected at least one tool name");
+  return names as ToolName[];
+}
+
+export const command: Command = {
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
+    const action = positionals[0] ?? "build";
+    if (positionals.length > 1 || (action !== "build" && action !== "status")) throw new UsageError("expected `build` or `status`");
+    const tools = selected(values.only);
+    const pins = readPins();
+    if (action === "status") {
+      const statuses = allToolStatus(pins).filter((s) => tools.includes(s.tool));
+      if (values.json) printJson(statuses);
+      else for (const s of statuses) progress(`${s.tool} ${s.version}: ${s.missing.length ? `missing ${s.missing.join(", ")}` : s.binaries.map((b) => `${b.name} (${b.source}) ${b.path}`).join("; ")}`);
+      return statuses.some((s) => s.missing.length > 0) ? ExitCode.Finding : ExitCode.Ok;
+    }
+    progress(`tools cache: ${toolsCacheRoot()}`);
+    try {
+      const reports = await ensureTools(pins, tools, (line) => progress(`[tools] ${line}`));
+      if (values.json) printJson(reports);
+      return ExitCode.Ok;
+    } catch (err) {
+      if (err instanceof ToolBuildError) {
+        process.stderr.write(`gpk tools: ${err.message}\n`);
+        return ExitCode.Finding;
+      }
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * The tools recipes: wrapper go.mod files built from upstream's own go.mod text, cache keys
+ * that move with the pin, and binary lookup in the documented order.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  TOOL_NAMES,
+  goDirectives,
+  kubernetesLdflags,
+  kubernetesWrapperGoMod,
+  pinHash,
+  providerGoMod,
+  pulumiWrapperGoMod,
+  readPins,
+  stagingModules,
+} from "../../cli/tools/recipes";
+import { locateBinary, toolCacheDir, toolsCacheRoot } from "../../cli/tools/resolve";
+import { runGpk } from "./run-gpk";
+
+const K8S_MOD = `module k8s.io/kubernetes
+
+go 1.25.0
+
+godebug default=go1.25
+
+require (
+	github.com/blang/semver/v4 v4.0.0
+	k8s.io/api v0.0.0
+	k8s.io/apimachinery v0.0.0
+	k8s.io/client-go v0.0.0
+)
+
+replace (
+	k8s.io/api => ./staging/src/k8s.io/api
+	k8s.io/apimachinery => ./staging/src/k8s.io/apimachinery
+	k8s.io/client-go => ./staging/src/k8s.io/client-go
+)
+`;
+
+describe("tool pins", () => {
+  const pins = readPins();
+
+  it("pin every tool the binaries runtime runs, at exact versions", () => {
+    expect(Object.keys(pins).sort()).toEqual([...TOOL_NAMES].sort());
+    for (const name of TOOL_NAMES) expect(pins[name].version).toMatch(/^v\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/);
+    expect(pins.kubernetes.stagingVersion).toBe(pins.kubernetes.version.replace(/^v1\./, "v0."));
+  });
+
+  it("pins the Pulumi CLI at the @pulumi/pulumi SDK version in the lockfile", () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "../../package-lock.json"), "utf8"));
+    expect(pins.pulumi.version).toBe(`v${lock.packages["node_modules/@pulumi/pulumi"].version}`);
+  });
+
+  it("key each tool's cache by its own pin: changing one pin moves only that tool", () => {
+    const changed = { ...pins, kine: { ...pins.kine, version: "v0.0.1" } };
+    expect(pinHash("kine", changed)).not.toBe(pinHash("kine", pins));
+    expect(pinHash("kubernetes", changed)).toBe(pinHash("kubernetes", pins));
+    expect(toolCacheDir("kine", pins, { HOME: "/h" })).toBe(`/h/.cache/gpk/tools/kine-${pinHash("kine", pins)}`);
+    expect(toolsCacheRoot({ GPK_TOOLS_DIR: "/t", HOME: "/h" })).toBe("/t");
+    expect(toolsCacheRoot({ XDG_CACHE_HOME: "/x", HOME: "/h" })).toBe("/x/gpk/tools");
+  });
+});
+
+describe("wrapper modules", () => {
+  const pins = readPins();
+
+  it("repeat every staging replace with the tag's staging version, and upstream's go and godebug lines", () => {
+    expect(stagingModules(K8S_MOD)).toEqual(["k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go"]);
+    expect(goDirectives(K8S_MOD)).toEqual(["go 1.25.0", "godebug default=go1.25"]);
+    const mod = kubernetesWrapperGoMod(pins.kubernetes, K8S_MOD);
+    expect(mod).toContain(`require k8s.io/kubernetes ${pins.kubernetes.version}\n`);
+    expect(mod).toContain(`\tk8s.io/client-go => k8s.io/client-go ${pins.kubernetes.stagingVersion}\n`);
+    expect(mod).toContain("go 1.25.0\ngodebug default=go1.25\n");
+    expect(mod).not.toContain("./staging");
+  });
+
+  it("refuse an upstream go.mod without staging requirements", () => {
+    expect(() => kubernetesWrapperGoMod(pins.kubernetes, "module x\n\ngo 1.25\n")).toThrow(/no k8s.io\/\* v0.0.0 staging requirements/);
+  });
+
+  it("require Pulumi's pkg and sdk at one tag and repeat the clipboard replace", () => {
+    const mod = pulumiWrapperGoMod(pins.pulumi, "module github.com/pulumi/pulumi/pkg/v3\n\ngo 1.25.11\n");
+    expect(mod).toContain(`\tgithub.com/pulumi/pulumi/pkg/v3 ${pins.pulumi.version}\n\tgithub.com/pulumi/pulumi/sdk/v3 ${pins.pulumi.version}\n`);
+    expect(mod).toContain("replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e");
+    expect(mod).toContain("go 1.25.11");
+  });
+
+  it("drop only the provider's ../sdk replace", () => {
+    const upstream = `module github.com/pulumi/pulumi-kubernetes/provider/v4\n\ngo 1.24.7\n\nreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 => ../sdk\n\nrequire github.com/pulumi/pulumi-kubernetes/sdk/v4 ${pins.pulumiKubernetes.sdkVersion}\nreplace example.com/a => example.com/b v1.0.0\n`;
+    const mod = providerGoMod(pins.pulumiKubernetes, upstream);
+    expect(mod).not.toContain("../sdk");
+    expect(mod).toContain("replace example.com/a => example.com/b v1.0.0");
+    expect(() => providerGoMod({ ...pins.pulumiKubernetes, sdkVersion: "v9.9.9" }, upstream)).toThrow(/does not require .*v9.9.9/);
+  });
+
+  it("stamp the Kubernetes version into both version packages", () => {
+    const flags = kubernetesLdflags(pins.kubernetes);
+    expect(flags).toContain(`-X k8s.io/component-base/version.gitVersion=${pins.kubernetes.version}`);
+    expect(flags).toContain("-X k8s.io/client-go/pkg/version.gitMinor=35");
+    expect(() => kubernetesLdflags({ ...pins.kubernetes, version: "latest" })).toThrow(/vMAJOR.MINOR.PATCH/);
+  });
+});
+
+describe("binary lookup", () => {
+  const pins = readPins();
+  const dir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `gpk-tools-${name}-`));
+  const exe = (folder: string, bin: string) => {
+    fs.writeFileSync(path.join(folder, bin), "#!/bin/sh\n", { mode: 0o755 });
+    return path.join(folder, bin);
+  };
+
+  it("prefers GPK_TOOLS_DIR, then KUBEBUILDER_ASSETS (control plane only), then the cache, then PATH", () => {
+    const [flat, assets, home, onPath] = [dir("flat"), dir("assets"), dir("home"), dir("path")];
+    const env = { HOME: home, PATH: onPath, KUBEBUILDER_ASSETS: assets } as NodeJS.ProcessEnv;
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, env)).toBeUndefined();
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, env)?.source).toBeUndefined();
+    exe(onPath, "kube-apiserver");
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, env)).toMatchObject({ source: "PATH" });
+    const cacheBin = path.join(toolCacheDir("kubernetes", pins, env), "bin");
+    fs.mkdirSync(cacheBin, { recursive: true });
+    exe(cacheBin, "kube-apiserver");
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, env)).toMatchObject({ source: "cache" });
+    exe(assets, "kube-apiserver");
+    exe(assets, "kube-scheduler");
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, env)).toMatchObject({ source: "KUBEBUILDER_ASSETS" });
+    // envtest ships no scheduler: KUBEBUILDER_ASSETS is not searched for one.
+    expect(locateBinary("kube-scheduler", "kubernetes", pins, env)).toBeUndefined();
+    exe(flat, "kube-apiserver");
+    expect(locateBinary("kube-apiserver", "kubernetes", pins, { ...env, GPK_TOOLS_DIR: flat })).toMatchObject({ source: "GPK_TOOLS_DIR", path: path.join(flat, "kube-apiserver") });
+  });
+
+  it("gpk tools status exits 1 naming what is missing, and --only refuses an unknown tool", () => {
+    const empty = dir("empty");
+    const run = runGpk(["tools", "status", "--json"], { env: { GPK_TOOLS_DIR: empty, PATH: empty, KUBEBUILDER_ASSETS: "" } });
+    expect(run.status).toBe(1);
+    const statuses = JSON.parse(run.stdout) as { tool: string; missing: string[] }[];
+    expect(statuses.find((s) => s.tool === "kubernetes")?.missing).toEqual(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
+    const bad = runGpk(["tools", "build", "--only", "etcd"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kine, kwok, pulumi, pulumiKubernetes');
+  });
+});
