@@ -2,6 +2,7 @@
  * `gpk:index:Platform`: the whole GPU platform of one stack, composed from its parsed
  * config — cluster access, system namespaces, GPU pools, device plugin and tenants.
  */
+import * as fs from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../stacks/config";
@@ -21,6 +22,22 @@ export interface PlatformArgs {
   stack: string;
   /** The validated stack config (stacks/config.ts); every default is already applied. */
   config: StackConfig;
+}
+
+/**
+ * The kind target's provider: kind's kubeconfig context `kind-<name>`, or the kubeconfig file
+ * the stack names (the binaries runtime's local control plane). The file's contents are the
+ * provider input, so the same cluster reached from another path is no change.
+ */
+export function kindProviderArgs(cluster: { name: string; kubeconfig?: string }): k8s.ProviderArgs {
+  if (!cluster.kubeconfig) return { context: `kind-${cluster.name}`, enableServerSideApply: true };
+  let kubeconfig: string;
+  try {
+    kubeconfig = fs.readFileSync(cluster.kubeconfig, "utf8");
+  } catch (err) {
+    throw new pulumi.RunError(`gpk:cluster.kubeconfig: cannot read ${cluster.kubeconfig}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { kubeconfig, enableServerSideApply: true };
 }
 
 /** Labels of the kit's two system namespaces: services run `restricted`, node agents need `privileged`. */
@@ -54,7 +71,7 @@ export class Platform extends pulumi.ComponentResource {
       cluster = new EksCluster(`${name}-cluster`, config.cluster, { parent: this });
       this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: cluster.kubeconfig, enableServerSideApply: true }, { parent: this });
     } else {
-      this.provider = new k8s.Provider(`${name}-k8s`, { context: `kind-${config.cluster.name}`, enableServerSideApply: true }, { parent: this });
+      this.provider = new k8s.Provider(`${name}-k8s`, kindProviderArgs(config.cluster), { parent: this });
     }
     // Components take `providers`, custom resources `provider`; both inherit down the parent chain.
     const inCluster = { parent: this, providers: [this.provider] };

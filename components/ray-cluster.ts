@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GPK_SCHEDULER_NAME, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
 import { CHARTS } from "./pins";
+import { kuberayCrds, type RayOperatorInstall } from "./ray-crds";
 import { restrictedPodSecurity } from "./pod-security";
 import { workerGroupProblems } from "./ray-checks";
 import { redisAddress, redisName, redisServiceSpec, redisStatefulSetSpec } from "./ray-redis";
@@ -53,8 +54,14 @@ export interface RayClusterArgs {
   useGpkScheduler?: boolean;
   /** `RAY_task_retry_delay_ms` on every Ray container. Default 5000. */
   taskRetryDelayMs?: number;
-  /** Install the KubeRay operator chart. Default true. */
-  installOperator?: boolean;
+  /**
+   * How KubeRay reaches the cluster. `chart`: the pinned operator chart (CRDs included).
+   * `crds-only`: the pinned CRDs alone (data/schemas/kuberay-v<version>), for a cluster that
+   * cannot fetch the chart, such as the binaries runtime: the API server admits and validates
+   * RayClusters, and nothing reconciles them. `none`: someone else installs KubeRay.
+   * Default `chart`.
+   */
+  operator?: RayOperatorInstall;
   /** Namespace of the operator. Default `gpk-system`. */
   operatorNamespace?: string;
 }
@@ -173,7 +180,11 @@ export class RayCluster extends pulumi.ComponentResource {
     const labels = { [KIT_LABELS.tenant]: namespace, [KIT_LABELS.managedBy]: MANAGED_BY };
     const child = { parent: this };
 
-    if (args.installOperator ?? true) {
+    const operator = args.operator ?? "chart";
+    const crds = operator === "crds-only"
+      ? kuberayCrds(CHARTS.kuberayOperator.version).map((crd) => new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-crd-${crd.metadata.name}`, crd as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, child))
+      : [];
+    if (operator === "chart") {
       const chart = CHARTS.kuberayOperator;
       this.operator = new k8s.helm.v3.Release(`${name}-operator`, {
         chart: chart.chart,
@@ -208,7 +219,7 @@ export class RayCluster extends pulumi.ComponentResource {
       kind: "RayCluster",
       metadata: { name: input.name, namespace, labels },
       spec: rayClusterSpec(input),
-    }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...redisObjects] });
+    }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...crds, ...redisObjects] });
 
     for (const group of input.workerGroups) {
       new k8s.policy.v1.PodDisruptionBudget(`${name}-${group.groupName}`, {

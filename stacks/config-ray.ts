@@ -4,6 +4,7 @@
  * are in ./config-ray-checks.ts.
  */
 import { z } from "zod";
+import { RAY_OPERATOR_INSTALLS } from "../components/ray-crds";
 import { RAY_DEFAULTS } from "../components/ray-spec";
 import * as base from "./config-parts";
 
@@ -73,6 +74,11 @@ function buildRaySchema() {
       /** Key prefix of this cluster in Redis. Default: the RayCluster's UID (set by KubeRay). */
       externalStorageNamespace: z.string().min(1).optional(),
     }).strict().prefault({}),
+    /**
+     * How KubeRay gets to the cluster: "chart" (the pinned operator chart), "crds-only" (the
+     * pinned CRDs alone; nothing reconciles RayClusters) or "none". Default "chart".
+     */
+    operator: base.oneOf(RAY_OPERATOR_INSTALLS as ["chart", "crds-only", "none"]).default("chart"),
     /** Pause before Ray retries a failed task (`RAY_task_retry_delay_ms`). Default 5000. */
     taskRetryDelayMs: base.nonNegativeInt().default(RAY_DEFAULTS.taskRetryDelayMs),
   }).strict();

@@ -4,6 +4,7 @@
  * problem naming the full key path, e.g.
  * `gpk:nodePools[1].gpusPerNode: expected a positive integer, got "8x"`.
  */
+import * as fs from "node:fs";
 import { z } from "zod";
 import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
 import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../gpu";
@@ -22,6 +23,21 @@ const kindClusterSchema = z
   .object({
     /** kind cluster name; the kubeconfig context is `kind-<name>`. Default `gpk-local`. */
     name: dnsLabel().default("gpk-local"),
+    /**
+     * A kubeconfig file to reach the cluster with, instead of kind's context `kind-<name>`:
+     * `gpk local up --runtime binaries` sets it to the local control plane's. Default unset.
+     */
+    kubeconfig: z
+      .string(expect("a kubeconfig file path"))
+      .min(1, expect("a kubeconfig file path"))
+      .superRefine((file, ctx) => {
+        try {
+          fs.accessSync(file, fs.constants.R_OK);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: `expected a readable kubeconfig file, got ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code})` });
+        }
+      })
+      .optional(),
   })
   .strict();
 

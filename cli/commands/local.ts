@@ -1,28 +1,53 @@
 /**
- * `gpk local up|down [--stack local]`: a kind cluster whose workers carry the stack's
- * simulated GPU pools, plus `pulumi up` of that stack through the Automation API with a
- * file backend in .gpk/state. Needs Docker, kind and the Pulumi CLI, and says which is missing.
+ * `gpk local up|down [--stack local] [--runtime auto|kind|binaries] [--json]`: a local cluster
+ * for a kind stack, and `pulumi up` of that stack on it.
+ * - kind: a kind cluster whose workers carry the stack's simulated GPU pools; needs Docker,
+ *   kind and the Pulumi CLI, and says which is missing.
+ * - binaries: the upstream control plane as local processes (cli/local/binaries), KWOK
+ *   nodes, `gpk extender` and `gpk-scheduler`, and the real Pulumi engine; needs the tools
+ *   `npm run tools` builds.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { ConfigError, gpkKeys, parseStackConfig } from "../../stacks/load-config";
+import type { StackConfig } from "../../stacks/config";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
+import { layoutOf } from "../local/binaries/plan";
+import { openStack, pulumiSetup } from "../local/binaries/pulumi";
+import { downCluster, readState, startKitProcesses, upControlPlane } from "../local/binaries/runtime";
+import { readPins } from "../tools/recipes";
+import { resolveTools } from "../tools/resolve";
+import { deployPlatform } from "../../stacks/program";
 
-const usage = `Usage: gpk local up|down [--stack local] [--json]
+const usage = `Usage: gpk local up|down [--stack local] [--runtime auto|kind|binaries] [--json]
 
-up    creates the kind cluster for a kind stack (control plane + one worker per simulated
-      GPU node, labelled and tainted like the pool) and runs \`pulumi up\` for the stack
-      through the Automation API, with its state in .gpk/state (a local file backend)
-down  destroys the stack's resources and deletes the kind cluster
+up    starts a local cluster for a kind stack and runs \`pulumi up\` for the stack on it;
+      a second \`up\` on a running cluster is an update
+down  destroys the stack's resources, stops the cluster and removes its state
 
-Needs docker (running), kind and the pulumi CLI on PATH; exits 2 naming what is missing.
+--runtime kind      a kind cluster (control plane + one worker per simulated GPU node,
+                    labelled and tainted like the pool); needs docker (running), kind and
+                    the pulumi CLI on PATH. State: .gpk/state (file backend).
+--runtime binaries  kube-apiserver, kube-controller-manager, kube-scheduler, kine and KWOK as
+                    local processes on 127.0.0.1, one KWOK node per simulated GPU node, the
+                    stack's gpk-scheduler and \`gpk extender\` as processes, and the Pulumi CLI
+                    and Kubernetes provider built by \`npm run tools\`. State: .gpk/binaries/<stack>.
+--runtime auto      (default) kind when docker and kind work, binaries otherwise
+
+--json  up:   {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
+              "processes":[{"name","pid","port"}],"update":{<resource changes>}}
+        down: {"stack","runtime","stopped":[names],"portsLeft":[ports]}
+
 Secrets of the local stack use PULUMI_CONFIG_PASSPHRASE (empty when unset).`;
 
-async function missingTools(): Promise<string[]> {
+type Runtime = "kind" | "binaries";
+type KindStackConfig = Extract<StackConfig, { target: "kind" }>;
+
+async function missingKindTools(): Promise<string[]> {
   const { execa } = await import("execa");
   const problems: string[] = [];
   for (const tool of REQUIRED_TOOLS) {
@@ -39,10 +64,107 @@ async function runStep(step: Step): Promise<void> {
   await execa(step.command, step.args, { stdout: process.stderr, stderr: process.stderr });
 }
 
+async function kindUpOrDown(action: "up" | "down", stack: string, config: KindStackConfig, json: boolean): Promise<number> {
+  const problems = await missingKindTools();
+  if (problems.length > 0) throw new UsageError(problems.join("; "));
+  const clusterName = config.cluster.name;
+  const { automation } = await import("@pulumi/pulumi");
+  const env = pulumiEnv(REPO_ROOT, process.env);
+  fs.mkdirSync(localBackend(REPO_ROOT).stateDir, { recursive: true });
+  const open = () => automation.LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: REPO_ROOT }, { envVars: env });
+  const onOutput = (out: string) => process.stderr.write(out);
+  if (action === "up") {
+    const kindFile = path.join(REPO_ROOT, ".gpk", `kind-${clusterName}.yaml`);
+    fs.writeFileSync(kindFile, stringify(kindClusterConfig(config)));
+    const { execa } = await import("execa");
+    const existing = (await execa("kind", ["get", "clusters"])).stdout.split("\n");
+    if (existing.includes(clusterName)) progress(`kind cluster ${clusterName} exists; keeping it`);
+    else await runStep(kindCreateStep(clusterName, kindFile));
+    const result = await (await open()).up({ onOutput });
+    if (json) printJson({ stack, runtime: "kind", cluster: clusterName, kindConfig: kindFile, kubeconfig: null, update: result.summary.resourceChanges ?? {}, outputs: result.outputs });
+    return ExitCode.Ok;
+  }
+  await (await open()).destroy({ onOutput });
+  await runStep(kindDeleteStep(clusterName));
+  if (json) printJson({ stack, runtime: "kind", cluster: clusterName });
+  return ExitCode.Ok;
+}
+
+function binariesTools() {
+  try {
+    return resolveTools(readPins());
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function binariesUp(stack: string, config: KindStackConfig, json: boolean): Promise<number> {
+  const tools = binariesTools();
+  const layout = layoutOf(REPO_ROOT, stack);
+  const log = (line: string) => progress(`[local] ${line}`);
+  const cluster = await upControlPlane({ repoRoot: REPO_ROOT, stack, config, tools, log });
+  const setup = pulumiSetup(layout, tools);
+  const pulumiStack = await openStack({ stack, stackFile: stackFile(stack), kubeconfig: cluster.kubeconfig, setup, tools, program: async () => deployPlatform().outputs });
+  log(`pulumi up (${setup.bin}, backend ${setup.backend})`);
+  const up = pulumiStack.up({ onOutput: (out) => process.stderr.write(out), color: "never" });
+  const kit = config.schedulerExtender.enabled
+    ? startKitProcesses(cluster, { repoRoot: REPO_ROOT, stack, policy: config.schedulerExtender.policy, tools, log, abandon: up })
+    : Promise.resolve();
+  const [result] = await Promise.all([up, kit]);
+  if (json) {
+    printJson({
+      stack,
+      runtime: "binaries",
+      kubeconfig: cluster.kubeconfig,
+      pulumi: { bin: setup.bin, home: setup.home, backend: setup.backend, workDir: setup.workDir, env: setup.env },
+      processes: cluster.processes.map((p) => ({ name: p.name, pid: p.pid, port: p.port })),
+      update: result.summary.resourceChanges ?? {},
+    });
+  } else progress(`cluster up: kubectl --kubeconfig ${cluster.kubeconfig} get nodes`);
+  return ExitCode.Ok;
+}
+
+async function binariesDown(stack: string, json: boolean): Promise<number> {
+  const layout = layoutOf(REPO_ROOT, stack);
+  const cluster = readState(layout);
+  const log = (line: string) => progress(`[local] ${line}`);
+  if (cluster) {
+    try {
+      const tools = binariesTools();
+      const pulumiStack = await openStack({ stack, stackFile: stackFile(stack), kubeconfig: cluster.kubeconfig, setup: pulumiSetup(layout, tools), tools, program: async () => deployPlatform().outputs });
+      log("pulumi destroy");
+      await pulumiStack.destroy({ onOutput: (out) => process.stderr.write(out), color: "never" });
+    } catch (err) {
+      // The cluster and its state go regardless: nothing outlives `down`.
+      log(`pulumi destroy failed (${(err as Error).message.split("\n")[0]}); stopping the cluster anyway`);
+    }
+  } else log(`no binaries cluster for ${stack} (${layout.root})`);
+  const portsLeft = await downCluster(REPO_ROOT, stack, log);
+  if (json) printJson({ stack, runtime: "binaries", stopped: cluster?.processes.map((p) => p.name) ?? [], portsLeft });
+  if (portsLeft.length > 0) {
+    process.stderr.write(`gpk local: ports still in use after down: ${portsLeft.join(", ")}\n`);
+    return ExitCode.Finding;
+  }
+  return ExitCode.Ok;
+}
+
+async function chooseRuntime(requested: string, action: "up" | "down", stack: string): Promise<Runtime> {
+  if (requested === "kind" || requested === "binaries") return requested;
+  if (requested !== "auto") throw new UsageError(`--runtime: expected auto, kind or binaries, got ${JSON.stringify(requested)}`);
+  if (action === "down") {
+    return fs.existsSync(layoutOf(REPO_ROOT, stack).state) ? "binaries" : "kind";
+  }
+  return (await missingKindTools()).length === 0 ? "kind" : "binaries";
+}
+
 export const command: Command = {
   usage,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { stack: { type: "string", default: "local" }, json: { type: "boolean", default: false } });
+    const { values, positionals } = parseFlags(argv, {
+      stack: { type: "string", default: "local" },
+      runtime: { type: "string", default: "auto" },
+      json: { type: "boolean", default: false },
+    });
     const action = positionals[0];
     if (positionals.length !== 1 || (action !== "up" && action !== "down")) throw new UsageError("expected `up` or `down`, e.g. `gpk local up`");
     const stack = values.stack!;
@@ -54,30 +176,8 @@ export const command: Command = {
       throw err;
     }
     if (config.target !== "kind") throw new UsageError(`stack ${stack} targets ${config.target}; \`gpk local\` runs kind stacks only`);
-    const problems = await missingTools();
-    if (problems.length > 0) throw new UsageError(problems.join("; "));
-
-    const clusterName = config.cluster.name;
-    const { automation } = await import("@pulumi/pulumi");
-    const env = pulumiEnv(REPO_ROOT, process.env);
-    fs.mkdirSync(localBackend(REPO_ROOT).stateDir, { recursive: true });
-    const open = () => automation.LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: REPO_ROOT }, { envVars: env });
-    const onOutput = (out: string) => process.stderr.write(out);
-
-    if (action === "up") {
-      const kindFile = path.join(REPO_ROOT, ".gpk", `kind-${clusterName}.yaml`);
-      fs.writeFileSync(kindFile, stringify(kindClusterConfig(config)));
-      const { execa } = await import("execa");
-      const existing = (await execa("kind", ["get", "clusters"])).stdout.split("\n");
-      if (existing.includes(clusterName)) progress(`kind cluster ${clusterName} exists; keeping it`);
-      else await runStep(kindCreateStep(clusterName, kindFile));
-      const result = await (await open()).up({ onOutput });
-      if (values.json) printJson({ stack, action, cluster: clusterName, kindConfig: kindFile, result: result.summary.result, outputs: result.outputs });
-      return ExitCode.Ok;
-    }
-    await (await open()).destroy({ onOutput });
-    await runStep(kindDeleteStep(clusterName));
-    if (values.json) printJson({ stack, action, cluster: clusterName });
-    return ExitCode.Ok;
+    const runtime = await chooseRuntime(values.runtime!, action, stack);
+    if (runtime === "kind") return kindUpOrDown(action, stack, config, values.json!);
+    return action === "up" ? binariesUp(stack, config, values.json!) : binariesDown(stack, values.json!);
   },
 };

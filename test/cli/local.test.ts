@@ -46,12 +46,27 @@ describe("gpk local", () => {
 
   it("exits 2 naming every missing tool and how to get it", () => {
     const emptyPath = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-nopath-"));
-    const run = runGpk(["local", "up"], { env: { PATH: emptyPath } });
+    const run = runGpk(["local", "up", "--runtime", "kind"], { env: { PATH: emptyPath } });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("docker is not on PATH: install Docker Engine");
     expect(run.stderr).toContain("kind is not on PATH: install kind");
     expect(run.stderr).toContain("pulumi is not on PATH: install the Pulumi CLI");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("binaries runtime: exits 2 naming the missing upstream binaries and the command that builds them", () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-notools-"));
+    const run = runGpk(["local", "up", "--runtime", "binaries"], { env: { PATH: empty, GPK_TOOLS_DIR: empty, KUBEBUILDER_ASSETS: "" } });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      "gpk local: missing kube-apiserver, kube-controller-manager, kube-scheduler, kine, kwok, pulumi, pulumi-resource-kubernetes: run `npm run tools` (builds them from their Go modules)",
+    );
+  });
+
+  it("refuses an unknown runtime", () => {
+    const run = runGpk(["local", "up", "--runtime", "docker"]);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('gpk local: --runtime: expected auto, kind or binaries, got "docker"');
   });
 
   it("refuses a stack that is not a kind stack", () => {

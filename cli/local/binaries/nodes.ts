@@ -1,0 +1,68 @@
+/**
+ * The KWOK nodes of a kind stack: one per simulated GPU node of its pools, labelled and
+ * tainted exactly as the kind runtime's workers (the pool summary's labels and taints, the
+ * same GpuNodeGroup puts on EKS nodes), with `nvidia.com/gpu` capacity as the device plugin
+ * would advertise it (GPUs × time-slicing replicas), plus one untainted node without GPUs
+ * for the platform's own pods, as kind's control plane is.
+ */
+import { poolSummary } from "../../../components/gpu-node-group";
+import { GPU_RESOURCE } from "../../../gpu";
+import type { StackConfig } from "../../../stacks/config";
+import { KWOK_NODE_ANNOTATION } from "./plan";
+
+/** Shape of a simulated GPU node's host: per GPU, as on a p5.48xlarge (192 vCPU, 2 TiB for 8 H100s). */
+export const HOST_PER_GPU = { cpu: 24, memoryGi: 256 };
+/** The node for non-GPU pods. */
+export const SYSTEM_NODE = { cpu: 32, memoryGi: 128 };
+export const PODS_PER_NODE = 110;
+
+export interface KwokNode {
+  apiVersion: "v1";
+  kind: "Node";
+  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: { taints?: { key: string; value: string; effect: string }[] };
+  status: {
+    capacity: Record<string, string>;
+    allocatable: Record<string, string>;
+    nodeInfo: Record<string, string>;
+  };
+}
+
+function node(name: string, labels: Record<string, string>, taints: KwokNode["spec"]["taints"], resources: Record<string, string>): KwokNode {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok", ...labels },
+      annotations: { [KWOK_NODE_ANNOTATION.key]: KWOK_NODE_ANNOTATION.value },
+    },
+    spec: taints && taints.length > 0 ? { taints } : {},
+    status: {
+      capacity: resources,
+      allocatable: resources,
+      nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "kwok", containerRuntimeVersion: "kwok" },
+    },
+  };
+}
+
+export function kwokNodes(config: Extract<StackConfig, { target: "kind" }>): KwokNode[] {
+  const cluster = config.cluster.name;
+  const nodes = [node(`${cluster}-control-plane`, { "node-role.kubernetes.io/control-plane": "" }, [], {
+    cpu: String(SYSTEM_NODE.cpu),
+    memory: `${SYSTEM_NODE.memoryGi}Gi`,
+    pods: String(PODS_PER_NODE),
+  })];
+  for (const pool of config.nodePools) {
+    const summary = poolSummary("kind", pool);
+    for (let i = 0; i < summary.desiredNodes; i++) {
+      nodes.push(node(`${cluster}-${summary.poolName}-${i}`, summary.nodeLabels, summary.nodeTaints, {
+        cpu: String(HOST_PER_GPU.cpu * summary.gpusPerNode),
+        memory: `${HOST_PER_GPU.memoryGi * summary.gpusPerNode}Gi`,
+        pods: String(PODS_PER_NODE),
+        [GPU_RESOURCE]: String(summary.gpusPerNode * summary.timeSlicingReplicas),
+      }));
+    }
+  }
+  return nodes;
+}

@@ -1,0 +1,304 @@
+/**
+ * The binaries runtime as data: where its files live, and the exact command line of each
+ * upstream process (kine, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK)
+ * and of the kit's own (`gpk extender`, the `gpk-scheduler` kube-scheduler). Pure, so the
+ * flags are unit-tested; runtime.ts starts them. Every listener binds to 127.0.0.1.
+ *
+ * Flags follow envtest's checklist for a test API server (controller-runtime
+ * pkg/internal/testing/controlplane) plus what a working cluster needs beyond it: RBAC,
+ * service-account token signing, and the default admission plugins (PodSecurity,
+ * ResourceQuota, LimitRanger, ServiceAccount are named so they stay on whatever the defaults).
+ */
+import * as path from "node:path";
+
+export interface Layout {
+  root: string;
+  logs: string;
+  certs: string;
+  kineDb: string;
+  tokensFile: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+  kubeconfigDir: string;
+  /** The admin kubeconfig a user runs kubectl with. */
+  kubeconfig: string;
+  schedulerConfig: string;
+  state: string;
+  pulumiHome: string;
+  workspace: string;
+}
+
+export function layoutOf(repoRoot: string, stack: string): Layout {
+  const root = path.join(repoRoot, ".gpk", "binaries", stack);
+  const kubeconfigDir = path.join(root, "kubeconfigs");
+  return {
+    root,
+    logs: path.join(root, "logs"),
+    certs: path.join(root, "certs"),
+    kineDb: path.join(root, "kine", "state.db"),
+    tokensFile: path.join(root, "certs", "tokens.csv"),
+    serviceAccountKey: path.join(root, "certs", "service-account.key"),
+    serviceAccountPub: path.join(root, "certs", "service-account.pub"),
+    kubeconfigDir,
+    kubeconfig: path.join(kubeconfigDir, "admin.yaml"),
+    schedulerConfig: path.join(root, "gpk-scheduler.yaml"),
+    state: path.join(root, "state.json"),
+    pulumiHome: path.join(root, "pulumi-home"),
+    workspace: path.join(root, "workspace"),
+  };
+}
+
+/** The API server's self-signed serving certificate (it writes it into --cert-dir); it is its own CA. */
+export function apiserverCertFile(layout: Layout): string {
+  return path.join(layout.certs, "apiserver.crt");
+}
+
+export type ProcessName = "kine" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok" | "gpk-extender" | "gpk-scheduler";
+
+export interface ProcessSpec {
+  name: ProcessName;
+  command: string;
+  args: string[];
+  /** The port it serves on (its health endpoint, or the port clients use). */
+  port: number;
+  /** How to tell it is up: a TCP connect, or an HTTPS GET answered 200. */
+  ready: { kind: "tcp" } | { kind: "https"; path: string } | { kind: "http"; path: string };
+}
+
+export type Ports = Record<ProcessName | "kineMetrics", number>;
+
+/** Identities of the control plane's clients, each with a static bearer token. */
+export const IDENTITIES = {
+  admin: { user: "gpk-admin", groups: ["system:masters"] },
+  // Users the API server's bootstrap RBAC already binds (system:kube-controller-manager, system:kube-scheduler).
+  controllerManager: { user: "system:kube-controller-manager", groups: [] },
+  scheduler: { user: "system:kube-scheduler", groups: [] },
+  // KWOK stands in for every kubelet; its ClusterRole (kwokClusterRole) gives exactly what they do.
+  kwok: { user: "gpk-kwok", groups: [] },
+} as const;
+export type Identity = keyof typeof IDENTITIES;
+
+/** kube-apiserver's --token-auth-file: `token,user,uid,"group1,group2"` per line. */
+export function tokenFile(tokens: Record<Identity, string>): string {
+  return (Object.keys(IDENTITIES) as Identity[])
+    .map((id) => {
+      const { user, groups } = IDENTITIES[id];
+      return `${tokens[id]},${user},${user},"${groups.join(",")}"`;
+    })
+    .join("\n") + "\n";
+}
+
+/** A kubeconfig for one bearer token against the local API server. */
+export function kubeconfigYaml(server: string, caPem: string, user: string, token: string): string {
+  const ca = Buffer.from(caPem).toString("base64");
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: gpk-local",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    "users:",
+    `- name: ${user}`,
+    "  user:",
+    `    token: ${token}`,
+    "contexts:",
+    "- name: gpk-local",
+    "  context:",
+    "    cluster: gpk-local",
+    `    user: ${user}`,
+    "current-context: gpk-local",
+    "",
+  ].join("\n");
+}
+
+export function serverUrl(ports: Ports): string {
+  return `https://127.0.0.1:${ports["kube-apiserver"]}`;
+}
+
+/** Service CIDR of the local cluster: addresses for Service objects only, nothing routes them. */
+export const SERVICE_CIDR = "10.96.0.0/16";
+export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
+
+export function kineSpec(bin: string, layout: Layout, ports: Ports): ProcessSpec {
+  return {
+    name: "kine",
+    command: bin,
+    args: [
+      `--endpoint=sqlite://${layout.kineDb}?_journal=WAL&cache=shared&_busy_timeout=30000`,
+      `--listen-address=127.0.0.1:${ports.kine}`,
+      `--metrics-bind-address=127.0.0.1:${ports.kineMetrics}`,
+    ],
+    port: ports.kine,
+    ready: { kind: "tcp" },
+  };
+}
+
+export function apiserverSpec(bin: string, layout: Layout, ports: Ports): ProcessSpec {
+  return {
+    name: "kube-apiserver",
+    command: bin,
+    args: [
+      `--etcd-servers=http://127.0.0.1:${ports.kine}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${ports["kube-apiserver"]}`,
+      `--cert-dir=${layout.certs}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      "--authorization-mode=Node,RBAC",
+      `--token-auth-file=${layout.tokensFile}`,
+      `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+      `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+      `--service-account-key-file=${layout.serviceAccountPub}`,
+      `--service-account-signing-key-file=${layout.serviceAccountKey}`,
+      "--enable-admission-plugins=PodSecurity,ResourceQuota,LimitRanger,ServiceAccount,NodeRestriction",
+      "--allow-privileged=true",
+      // The `kubernetes` Service would get 127.0.0.1 as its endpoint, which Endpoints validation refuses.
+      "--endpoint-reconciler-type=none",
+      "--profiling=false",
+    ],
+    port: ports["kube-apiserver"],
+    ready: { kind: "https", path: "/readyz" },
+  };
+}
+
+function componentServing(name: string, layout: Layout, port: number, kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    `--cert-dir=${path.join(layout.certs, name)}`,
+  ];
+}
+
+export function kubeconfigFile(layout: Layout, identity: string): string {
+  return path.join(layout.kubeconfigDir, `${identity}.yaml`);
+}
+
+export function controllerManagerSpec(bin: string, layout: Layout, ports: Ports): ProcessSpec {
+  const port = ports["kube-controller-manager"];
+  return {
+    name: "kube-controller-manager",
+    command: bin,
+    args: [
+      ...componentServing("kube-controller-manager", layout, port, kubeconfigFile(layout, "controllerManager")),
+      "--leader-elect=false",
+      // Each controller acts as its own service account, as in a real cluster.
+      "--use-service-account-credentials=true",
+      `--service-account-private-key-file=${layout.serviceAccountKey}`,
+      `--root-ca-file=${apiserverCertFile(layout)}`,
+      "--cluster-name=gpk-local",
+    ],
+    port,
+    ready: { kind: "tcp" },
+  };
+}
+
+export function schedulerSpec(bin: string, layout: Layout, ports: Ports): ProcessSpec {
+  const port = ports["kube-scheduler"];
+  return {
+    name: "kube-scheduler",
+    command: bin,
+    args: [...componentServing("kube-scheduler", layout, port, kubeconfigFile(layout, "scheduler")), "--leader-elect=false"],
+    port,
+    ready: { kind: "tcp" },
+  };
+}
+
+/** The kit's gpk-scheduler: the same kube-scheduler binary on the configuration the stack rendered. */
+export function gpkSchedulerSpec(bin: string, layout: Layout, ports: Ports): ProcessSpec {
+  const port = ports["gpk-scheduler"];
+  const kubeconfig = kubeconfigFile(layout, "gpk-scheduler");
+  return {
+    name: "gpk-scheduler",
+    command: bin,
+    args: [
+      `--config=${layout.schedulerConfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      `--cert-dir=${path.join(layout.certs, "gpk-scheduler")}`,
+    ],
+    port,
+    ready: { kind: "tcp" },
+  };
+}
+
+/** KWOK manages only the nodes annotated for it, so a real node added by hand is left alone. */
+export const KWOK_NODE_ANNOTATION = { key: "kwok.x-k8s.io/node", value: "fake" } as const;
+
+export function kwokSpec(bin: string, stagesFile: string, layout: Layout, ports: Ports): ProcessSpec {
+  return {
+    name: "kwok",
+    command: bin,
+    args: [
+      `--kubeconfig=${kubeconfigFile(layout, "kwok")}`,
+      `--config=${stagesFile}`,
+      "--manage-all-nodes=false",
+      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION.key}=${KWOK_NODE_ANNOTATION.value}`,
+      `--server-address=127.0.0.1:${ports.kwok}`,
+      "--node-ip=127.0.0.1",
+      "--cidr=10.244.0.1/16",
+      "--node-lease-duration-seconds=40",
+    ],
+    port: ports.kwok,
+    ready: { kind: "tcp" },
+  };
+}
+
+export function extenderSpec(nodeBin: string, gpkBin: string, layout: Layout, ports: Ports, policy: string): ProcessSpec {
+  const port = ports["gpk-extender"];
+  return {
+    name: "gpk-extender",
+    command: nodeBin,
+    args: [gpkBin, "extender", "--host", "127.0.0.1", "--port", String(port), "--policy", policy, "--kubeconfig", kubeconfigFile(layout, "gpk-extender")],
+    port,
+    ready: { kind: "http", path: "/healthz" },
+  };
+}
+
+/**
+ * The scheduler configuration read back from the cluster, with only what a process outside
+ * it needs changed: the extender's URL (a Service name resolves only in-cluster) and the
+ * kubeconfig of the `gpk-scheduler` service account (in-cluster it uses the pod's).
+ */
+export function localSchedulerConfig(inCluster: Record<string, unknown>, extenderUrl: string, kubeconfig: string): Record<string, unknown> {
+  const extenders = inCluster.extenders;
+  if (!Array.isArray(extenders) || extenders.length !== 1) throw new Error("the rendered KubeSchedulerConfiguration has no single extender to point at the local one");
+  return {
+    ...inCluster,
+    clientConnection: { ...(inCluster.clientConnection as object | undefined), kubeconfig },
+    extenders: [{ ...(extenders[0] as object), urlPrefix: extenderUrl }],
+  };
+}
+
+/** What each KWOK-faked kubelet may do: the verbs a kubelet uses on its node, its lease and its pods. */
+export function kwokClusterRole() {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name: "gpk-kwok" },
+    rules: [
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "patch", "update"] },
+      { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch", "update"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "patch", "update", "delete"] },
+      { apiGroups: [""], resources: ["pods/status"], verbs: ["patch", "update"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch"] },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update"] },
+    ],
+  };
+}
+
+export function kwokClusterRoleBinding() {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name: "gpk-kwok" },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "gpk-kwok" },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: IDENTITIES.kwok.user }],
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * `pulumi up|preview|destroy` of a stack on the binaries runtime: the real Pulumi CLI and
+ * engine (built by `npm run tools`), the Kubernetes provider built from its Go module, and
+ * the stack's program run in this process through the Automation API's inline-program
+ * language server (@pulumi/pulumi automation/server.ts), because the Go module proxy serves
+ * no `pulumi-language-nodejs` module to build. State lives in a file backend in the
+ * cluster's folder; the workspace holds a Pulumi.yaml and the stack's config with two
+ * overrides: the local kubeconfig, and the KubeRay CRDs without the operator chart (no Helm
+ * repository is reachable from here).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import type { automation } from "@pulumi/pulumi";
+import type { ResolvedTools } from "../../tools/resolve";
+import { KIT_TOOLS_DIR } from "../../tools/resolve";
+import type { Layout } from "./plan";
+
+/** The project name the kit's Pulumi.yaml declares: URNs match those of a `pulumi up` from the repository. */
+export const PROJECT_NAME = "gpu-platform-kit";
+
+export interface PulumiSetup {
+  bin: string;
+  home: string;
+  backend: string;
+  workDir: string;
+  env: Record<string, string>;
+}
+
+export function pulumiSetup(layout: Layout, tools: ResolvedTools, env: NodeJS.ProcessEnv = process.env): PulumiSetup {
+  const backend = `file://${path.join(layout.root, "state")}`;
+  const vars: Record<string, string> = {
+    PULUMI_HOME: layout.pulumiHome,
+    PULUMI_BACKEND_URL: backend,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // The engine looks for the policy-pack launcher on PATH.
+    PATH: [KIT_TOOLS_DIR, path.dirname(tools.bin.pulumi!), env.PATH ?? ""].join(path.delimiter),
+  };
+  if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) vars.PULUMI_CONFIG_PASSPHRASE = "";
+  return { bin: tools.bin.pulumi!, home: layout.pulumiHome, backend, workDir: layout.workspace, env: vars };
+}
+
+/**
+ * The stack's config as the workspace sees it: the repository's `stacks/Pulumi.<stack>.yaml`
+ * with `gpk:cluster.kubeconfig` pointing at the local control plane and `gpk:ray.operator`
+ * set to `crds-only`.
+ */
+export function binariesStackConfig(stackFileText: string, kubeconfig: string): Record<string, unknown> {
+  const doc = (parse(stackFileText) ?? {}) as { config?: Record<string, unknown> };
+  const config = { ...(doc.config ?? {}) };
+  config["gpk:cluster"] = { ...((config["gpk:cluster"] as object | undefined) ?? {}), kubeconfig };
+  if (config["gpk:ray"] !== undefined) config["gpk:ray"] = { ...(config["gpk:ray"] as object), operator: "crds-only" };
+  return config;
+}
+
+/**
+ * Writes the workspace (Pulumi.yaml naming the provider binary and the policy launcher as
+ * project plugins, so the engine uses exactly those, and Pulumi.<stack>.yaml) and opens the stack.
+ */
+export async function openStack(opts: { stack: string; stackFile: string; kubeconfig: string; setup: PulumiSetup; tools: ResolvedTools; program: automation.PulumiFn }): Promise<automation.Stack> {
+  const { automation } = await import("@pulumi/pulumi");
+  const { setup } = opts;
+  fs.mkdirSync(setup.workDir, { recursive: true });
+  fs.mkdirSync(setup.home, { recursive: true });
+  fs.mkdirSync(new URL(setup.backend).pathname, { recursive: true });
+  const project = {
+    name: PROJECT_NAME,
+    runtime: "nodejs",
+    description: "gpu-platform-kit on the binaries runtime (written by gpk local up)",
+    plugins: {
+      // No version: the engine takes this binary whatever version the SDK asks for (see docs/real-engines.md).
+      providers: [{ name: "kubernetes", path: path.dirname(opts.tools.bin["pulumi-resource-kubernetes"]!) }],
+      analyzers: [{ name: "policy-nodejs", path: KIT_TOOLS_DIR }],
+    },
+  };
+  fs.writeFileSync(path.join(setup.workDir, "Pulumi.yaml"), stringify(project));
+  const config = binariesStackConfig(fs.readFileSync(opts.stackFile, "utf8"), opts.kubeconfig);
+  fs.writeFileSync(path.join(setup.workDir, `Pulumi.${opts.stack}.yaml`), stringify({ config }));
+  const pulumiCommand = await automation.PulumiCommand.get({ root: path.dirname(path.dirname(setup.bin)) });
+  return automation.LocalWorkspace.createOrSelectStack(
+    { stackName: opts.stack, projectName: PROJECT_NAME, program: opts.program },
+    { workDir: setup.workDir, pulumiHome: setup.home, envVars: setup.env, pulumiCommand },
+  );
+}

@@ -1,0 +1,280 @@
+/**
+ * The binaries runtime: a real control plane from upstream binaries, as local processes on
+ * loopback, with KWOK standing in for the kubelets. `upControlPlane` starts kine,
+ * kube-apiserver, kube-controller-manager, kube-scheduler and KWOK and registers the stack's
+ * nodes; `startKitProcesses` starts `gpk extender` and `gpk-scheduler` once the stack's
+ * objects (service accounts, scheduler configuration) are in the cluster.
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import type { StackConfig } from "../../../stacks/config";
+import type { ResolvedTools } from "../../tools/resolve";
+import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
+import { kwokNodes } from "./nodes";
+import {
+  IDENTITIES,
+  apiserverCertFile,
+  apiserverSpec,
+  controllerManagerSpec,
+  extenderSpec,
+  gpkSchedulerSpec,
+  kineSpec,
+  kubeconfigFile,
+  kubeconfigYaml,
+  kwokClusterRole,
+  kwokClusterRoleBinding,
+  kwokSpec,
+  layoutOf,
+  localSchedulerConfig,
+  schedulerSpec,
+  serverUrl,
+  tokenFile,
+  type Identity,
+  type Layout,
+  type Ports,
+  type ProcessName,
+} from "./plan";
+import { freePort, isRunning, portInUse, startProcess, stopProcesses, type RunningProcess } from "./processes";
+
+export interface BinariesCluster {
+  stack: string;
+  runtime: "binaries";
+  kubeconfig: string;
+  server: string;
+  ports: Ports;
+  processes: RunningProcess[];
+}
+
+const CONTROL_PLANE: ProcessName[] = ["kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+const KIT_PROCESSES: ProcessName[] = ["gpk-extender", "gpk-scheduler"];
+const PORT_NAMES: (keyof Ports)[] = ["kine", "kineMetrics", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "gpk-extender", "gpk-scheduler"];
+
+export function readState(layout: Layout): BinariesCluster | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(layout.state, "utf8")) as BinariesCluster;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(layout: Layout, cluster: BinariesCluster): void {
+  fs.writeFileSync(layout.state, `${JSON.stringify(cluster, null, 2)}\n`);
+}
+
+function running(cluster: BinariesCluster, names: ProcessName[]): boolean {
+  return names.every((n) => cluster.processes.some((p) => p.name === n && isRunning(p.pid, p.command)));
+}
+
+/** Keys and tokens are made once per cluster folder, so a restart keeps every credential valid. */
+function ensureCredentials(layout: Layout): Record<Identity, string> {
+  fs.mkdirSync(layout.certs, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(layout.serviceAccountKey)) {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    fs.writeFileSync(layout.serviceAccountKey, privateKey.export({ type: "pkcs1", format: "pem" }), { mode: 0o600 });
+    fs.writeFileSync(layout.serviceAccountPub, publicKey.export({ type: "spki", format: "pem" }));
+  }
+  const tokensJson = path.join(layout.certs, "tokens.json");
+  let tokens: Record<Identity, string>;
+  if (fs.existsSync(tokensJson)) tokens = JSON.parse(fs.readFileSync(tokensJson, "utf8"));
+  else {
+    tokens = Object.fromEntries((Object.keys(IDENTITIES) as Identity[]).map((id) => [id, randomBytes(24).toString("hex")])) as Record<Identity, string>;
+    fs.writeFileSync(tokensJson, JSON.stringify(tokens), { mode: 0o600 });
+  }
+  fs.writeFileSync(layout.tokensFile, tokenFile(tokens), { mode: 0o600 });
+  return tokens;
+}
+
+/** The ports of the last run where still free (so kubeconfigs stay the same), fresh ones otherwise. */
+async function choosePorts(previous: Ports | undefined): Promise<Ports> {
+  const ports = {} as Ports;
+  const taken = new Set<number>();
+  for (const name of PORT_NAMES) {
+    const old = previous?.[name];
+    let port = old !== undefined && !(await portInUse(old)) ? old : await freePort();
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    ports[name] = port;
+  }
+  return ports;
+}
+
+function endpoint(layout: Layout, ports: Ports, token: string): ApiEndpoint | undefined {
+  const cert = apiserverCertFile(layout);
+  if (!fs.existsSync(cert)) return undefined;
+  return { server: serverUrl(ports), token, ca: fs.readFileSync(cert, "utf8") };
+}
+
+export interface UpOptions {
+  repoRoot: string;
+  stack: string;
+  config: Extract<StackConfig, { target: "kind" }>;
+  tools: ResolvedTools;
+  log: (line: string) => void;
+}
+
+/** Starts the control plane (or finds it running) and registers the stack's KWOK nodes. */
+export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> {
+  const layout = layoutOf(opts.repoRoot, opts.stack);
+  const previous = readState(layout);
+  if (previous && running(previous, CONTROL_PLANE)) {
+    opts.log(`control plane of ${opts.stack} is running (${layout.root}); updating its nodes`);
+    await registerNodes(adminEndpoint(layout, previous), opts);
+    return previous;
+  }
+  if (previous) {
+    opts.log("some control-plane processes had stopped; restarting all of them on the same state");
+    await stopProcesses(previous.processes);
+  }
+  for (const dir of [layout.logs, layout.kubeconfigDir, path.dirname(layout.kineDb)]) fs.mkdirSync(dir, { recursive: true });
+  const tokens = ensureCredentials(layout);
+  const ports = await choosePorts(previous?.ports);
+  const bin = opts.tools.bin;
+  const cluster: BinariesCluster = { stack: opts.stack, runtime: "binaries", kubeconfig: layout.kubeconfig, server: serverUrl(ports), ports, processes: [] };
+  const start = async (spec: Parameters<typeof startProcess>[0], api?: () => ApiEndpoint | undefined) => {
+    opts.log(`starting ${spec.name} on 127.0.0.1:${spec.port}`);
+    const started = Date.now();
+    const proc = await startProcess(spec, { logDir: layout.logs, api, timeoutMs: spec.name === "kube-apiserver" ? 180_000 : 120_000 });
+    cluster.processes.push(proc);
+    writeState(layout, cluster);
+    opts.log(`${spec.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${proc.pid})`);
+  };
+  try {
+    await start(kineSpec(bin.kine!, layout, ports));
+    await start(apiserverSpec(bin["kube-apiserver"]!, layout, ports), () => endpoint(layout, ports, tokens.admin));
+    const ca = fs.readFileSync(apiserverCertFile(layout), "utf8");
+    for (const id of Object.keys(IDENTITIES) as Identity[]) {
+      fs.writeFileSync(kubeconfigFile(layout, id), kubeconfigYaml(cluster.server, ca, IDENTITIES[id].user, tokens[id]), { mode: 0o600 });
+    }
+    fs.copyFileSync(kubeconfigFile(layout, "admin"), layout.kubeconfig);
+    const api = adminEndpoint(layout, cluster);
+    await start(controllerManagerSpec(bin["kube-controller-manager"]!, layout, ports));
+    await start(schedulerSpec(bin["kube-scheduler"]!, layout, ports));
+    await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterroles/gpk-kwok", kwokClusterRole());
+    await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/gpk-kwok", kwokClusterRoleBinding());
+    await start(kwokSpec(bin.kwok!, opts.tools.kwokStages, layout, ports));
+    await registerNodes(api, opts);
+  } catch (err) {
+    await stopProcesses(cluster.processes);
+    throw err;
+  }
+  return cluster;
+}
+
+export function adminEndpoint(layout: Layout, cluster: BinariesCluster): ApiEndpoint {
+  const admin = parse(fs.readFileSync(kubeconfigFile(layout, "admin"), "utf8")) as { users: { user: { token: string } }[] };
+  return { server: cluster.server, token: admin.users[0]!.user.token, ca: fs.readFileSync(apiserverCertFile(layout), "utf8") };
+}
+
+/** Applies the stack's KWOK nodes (spec, then status) and waits until KWOK reports each Ready. */
+async function registerNodes(api: ApiEndpoint, opts: UpOptions): Promise<void> {
+  const nodes = kwokNodes(opts.config);
+  for (const node of nodes) {
+    const { status, ...object } = node;
+    await applyObject(api, `/api/v1/nodes/${node.metadata.name}`, object);
+    await applyObject(api, `/api/v1/nodes/${node.metadata.name}`, { apiVersion: "v1", kind: "Node", metadata: { name: node.metadata.name }, status }, "/status");
+  }
+  await waitFor("KWOK nodes Ready", async () => {
+    const list = (await apiRequest(api, "GET", "/api/v1/nodes")) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+    const ready = new Set(list.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name));
+    return nodes.every((n) => ready.has(n.metadata.name));
+  }, 60_000);
+  opts.log(`${nodes.length} KWOK nodes Ready: ${nodes.map((n) => n.metadata.name).join(", ")}`);
+}
+
+const SYSTEM_NS = "gpk-system";
+const EXTENDER_SA = "gpk-scheduler-extender";
+const SCHEDULER_SA = "gpk-scheduler";
+const SCHEDULER_CONFIG_MAP = "gpk-scheduler-config";
+
+async function exists(api: ApiEndpoint, p: string): Promise<boolean> {
+  try {
+    await apiRequest(api, "GET", p);
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return false;
+    throw err;
+  }
+}
+
+export interface KitOptions {
+  repoRoot: string;
+  stack: string;
+  policy: string;
+  tools: ResolvedTools;
+  log: (line: string) => void;
+  /** Gives up waiting for the stack's objects when this resolves (e.g. `pulumi up` failed). */
+  abandon?: Promise<unknown>;
+}
+
+/**
+ * Waits for the stack's extender and scheduler service accounts and the rendered
+ * KubeSchedulerConfiguration, then runs `gpk extender` and `gpk-scheduler` against the
+ * cluster as those service accounts (their tokens from the TokenRequest API).
+ */
+export async function startKitProcesses(cluster: BinariesCluster, opts: KitOptions): Promise<void> {
+  const layout = layoutOf(opts.repoRoot, opts.stack);
+  if (running(cluster, KIT_PROCESSES)) {
+    opts.log("gpk extender and gpk-scheduler are running");
+    return;
+  }
+  await stopProcesses(cluster.processes.filter((p) => KIT_PROCESSES.includes(p.name as ProcessName)));
+  cluster.processes = cluster.processes.filter((p) => !KIT_PROCESSES.includes(p.name as ProcessName));
+  const api = adminEndpoint(layout, cluster);
+  let abandoned = false;
+  void opts.abandon?.then(() => (abandoned = true), () => (abandoned = true));
+  await waitFor("the stack's gpk-scheduler objects", async () => {
+    for (const p of [
+      `/api/v1/namespaces/${SYSTEM_NS}/serviceaccounts/${EXTENDER_SA}`,
+      `/api/v1/namespaces/${SYSTEM_NS}/serviceaccounts/${SCHEDULER_SA}`,
+      `/api/v1/namespaces/${SYSTEM_NS}/configmaps/${SCHEDULER_CONFIG_MAP}`,
+    ]) if (!(await exists(api, p))) return false;
+    return true;
+  }, 600_000, 500, () => (abandoned ? "pulumi up ended before they appeared" : undefined));
+  for (const [identity, sa] of [["gpk-extender", EXTENDER_SA], ["gpk-scheduler", SCHEDULER_SA]] as const) {
+    const token = await serviceAccountToken(api, SYSTEM_NS, sa);
+    fs.writeFileSync(kubeconfigFile(layout, identity), kubeconfigYaml(cluster.server, api.ca, `system:serviceaccount:${SYSTEM_NS}:${sa}`, token), { mode: 0o600 });
+  }
+  const configMap = (await apiRequest(api, "GET", `/api/v1/namespaces/${SYSTEM_NS}/configmaps/${SCHEDULER_CONFIG_MAP}`)) as { data?: Record<string, string> };
+  const rendered = parse(configMap.data?.["config.yaml"] ?? "") as Record<string, unknown> | null;
+  if (!rendered) throw new Error(`${SYSTEM_NS}/${SCHEDULER_CONFIG_MAP} has no config.yaml`);
+  const extenderUrl = `http://127.0.0.1:${cluster.ports["gpk-extender"]}`;
+  fs.writeFileSync(layout.schedulerConfig, stringify(localSchedulerConfig(rendered, extenderUrl, kubeconfigFile(layout, "gpk-scheduler"))));
+  const gpkBin = path.join(opts.repoRoot, "bin", "gpk.js");
+  for (const spec of [
+    extenderSpec(process.execPath, gpkBin, layout, cluster.ports, opts.policy),
+    gpkSchedulerSpec(opts.tools.bin["kube-scheduler"]!, layout, cluster.ports),
+  ]) {
+    opts.log(`starting ${spec.name} on 127.0.0.1:${spec.port}`);
+    cluster.processes.push(await startProcess(spec, { logDir: layout.logs }));
+    writeState(layout, cluster);
+  }
+}
+
+/** Restarts one kit process (tests kill the extender and bring it back). */
+export async function restartKitProcess(repoRoot: string, cluster: BinariesCluster, name: "gpk-extender" | "gpk-scheduler"): Promise<RunningProcess> {
+  const layout = layoutOf(repoRoot, cluster.stack);
+  const old = cluster.processes.find((p) => p.name === name);
+  if (!old) throw new Error(`${name} was never started`);
+  await stopProcesses([old]);
+  const spec = { name, command: old.command, args: old.args, port: old.port, ready: name === "gpk-extender" ? { kind: "http" as const, path: "/healthz" } : { kind: "tcp" as const } };
+  const proc = await startProcess(spec, { logDir: layout.logs });
+  cluster.processes = [...cluster.processes.filter((p) => p.name !== name), proc];
+  writeState(layout, cluster);
+  return proc;
+}
+
+/** Stops every process of the cluster and removes its folder; returns the ports still in use (none, normally). */
+export async function downCluster(repoRoot: string, stack: string, log: (line: string) => void): Promise<number[]> {
+  const layout = layoutOf(repoRoot, stack);
+  const cluster = readState(layout);
+  if (cluster) {
+    log(`stopping ${cluster.processes.map((p) => p.name).join(", ")}`);
+    await stopProcesses(cluster.processes);
+  }
+  const leftover: number[] = [];
+  for (const p of cluster?.processes ?? []) if (await portInUse(p.port)) leftover.push(p.port);
+  fs.rmSync(layout.root, { recursive: true, force: true });
+  return leftover;
+}
