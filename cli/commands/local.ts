@@ -16,18 +16,23 @@ import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } f
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
+import { kwokNodes } from "../local/binaries/nodes";
 import { layoutOf } from "../local/binaries/plan";
 import { openStack, pulumiSetup } from "../local/binaries/pulumi";
-import { downCluster, readState, startKitProcesses, upControlPlane } from "../local/binaries/runtime";
+import { downCluster, readState, startKitProcesses, upControlPlane, type BinariesCluster } from "../local/binaries/runtime";
 import { readPins } from "../tools/recipes";
-import { resolveTools } from "../tools/resolve";
+import { resolveTools, type ResolvedTools } from "../tools/resolve";
 import { deployPlatform } from "../../stacks/program";
 
-const usage = `Usage: gpk local up|down [--stack local] [--runtime auto|kind|binaries] [--json]
+const usage = `Usage: gpk local up|preview|destroy|down [--stack local] [--runtime auto|kind|binaries]
+                [--stacks-dir <dir>] [--expect-no-changes] [--policy-pack <dir>]... [--json]
 
-up    starts a local cluster for a kind stack and runs \`pulumi up\` for the stack on it;
-      a second \`up\` on a running cluster is an update
-down  destroys the stack's resources, stops the cluster and removes its state
+up       starts a local cluster for a kind stack and runs \`pulumi up\` for the stack on it;
+         a second \`up\` on a running cluster is an update
+preview  (binaries) \`pulumi preview\` of the stack against the running cluster, with
+         --expect-no-changes and --policy-pack passed to the engine; exit 1 when it fails
+destroy  (binaries) \`pulumi destroy\` of the stack; the cluster keeps running
+down     destroys the stack's resources, stops the cluster and removes its state
 
 --runtime kind      a kind cluster (control plane + one worker per simulated GPU node,
                     labelled and tainted like the pool); needs docker (running), kind and
@@ -36,11 +41,15 @@ down  destroys the stack's resources, stops the cluster and removes its state
                     local processes on 127.0.0.1, one KWOK node per simulated GPU node, the
                     stack's gpk-scheduler and \`gpk extender\` as processes, and the Pulumi CLI
                     and Kubernetes provider built by \`npm run tools\`. State: .gpk/binaries/<stack>.
---runtime auto      (default) kind when docker and kind work, binaries otherwise
+--runtime auto      (default) up: kind when docker and kind work, binaries otherwise;
+                    other actions: the runtime the stack's cluster was started with
+--stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
---json  up:   {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
-              "processes":[{"name","pid","port"}],"update":{<resource changes>}}
-        down: {"stack","runtime","stopped":[names],"portsLeft":[ports]}
+--json  up:      {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
+                 "processes":[{"name","pid","port"}],"update":{<resource changes>}}
+        preview: {"stack","runtime","changeSummary":{<resource changes>}}
+        destroy: {"stack","runtime","update":{<resource changes>}}
+        down:    {"stack","runtime","stopped":[names],"portsLeft":[ports]}
 
 Secrets of the local stack use PULUMI_CONFIG_PASSPHRASE (empty when unset).`;
 
@@ -98,19 +107,50 @@ function binariesTools() {
   }
 }
 
-async function binariesUp(stack: string, config: KindStackConfig, json: boolean): Promise<number> {
+const log = (line: string) => progress(`[local] ${line}`);
+const toStderr = (out: string) => process.stderr.write(out);
+
+interface BinariesRun {
+  stack: string;
+  file: string;
+  json: boolean;
+}
+
+function openBinariesStack(run: BinariesRun, cluster: BinariesCluster, tools: ResolvedTools) {
+  const setup = pulumiSetup(layoutOf(REPO_ROOT, run.stack), tools);
+  return { setup, open: () => openStack({ stack: run.stack, stackFile: run.file, kubeconfig: cluster.kubeconfig, setup, tools, program: async () => deployPlatform().outputs }) };
+}
+
+function runningCluster(stack: string): BinariesCluster {
+  const cluster = readState(layoutOf(REPO_ROOT, stack));
+  if (!cluster) throw new UsageError(`no binaries cluster for stack ${stack}: start one with \`gpk local up --runtime binaries --stack ${stack}\``);
+  return cluster;
+}
+
+/** The engine's own failure message (a failed preview, a policy violation) without the Automation API's wrapping. */
+function engineFailure(err: unknown): string {
+  const e = err as { stderr?: string; message?: string };
+  return (e.stderr?.trim() || e.message || String(err)).split("\n").filter((l) => l.trim()).slice(-12).join("\n");
+}
+
+async function binariesUp(run: BinariesRun, config: KindStackConfig): Promise<number> {
+  const { stack, json } = run;
   const tools = binariesTools();
-  const layout = layoutOf(REPO_ROOT, stack);
-  const log = (line: string) => progress(`[local] ${line}`);
-  const cluster = await upControlPlane({ repoRoot: REPO_ROOT, stack, config, tools, log });
-  const setup = pulumiSetup(layout, tools);
-  const pulumiStack = await openStack({ stack, stackFile: stackFile(stack), kubeconfig: cluster.kubeconfig, setup, tools, program: async () => deployPlatform().outputs });
+  const cluster = await upControlPlane({ repoRoot: REPO_ROOT, stack, nodes: kwokNodes(config), tools, log });
+  const { setup, open } = openBinariesStack(run, cluster, tools);
+  const pulumiStack = await open();
   log(`pulumi up (${setup.bin}, backend ${setup.backend})`);
-  const up = pulumiStack.up({ onOutput: (out) => process.stderr.write(out), color: "never" });
+  const up = pulumiStack.up({ onOutput: toStderr, color: "never" });
   const kit = config.schedulerExtender.enabled
     ? startKitProcesses(cluster, { repoRoot: REPO_ROOT, stack, policy: config.schedulerExtender.policy, tools, log, abandon: up })
     : Promise.resolve();
-  const [result] = await Promise.all([up, kit]);
+  let result;
+  try {
+    [result] = await Promise.all([up, kit]);
+  } catch (err) {
+    process.stderr.write(`gpk local: pulumi up failed:\n${engineFailure(err)}\n`);
+    return ExitCode.Finding;
+  }
   if (json) {
     printJson({
       stack,
@@ -124,19 +164,47 @@ async function binariesUp(stack: string, config: KindStackConfig, json: boolean)
   return ExitCode.Ok;
 }
 
-async function binariesDown(stack: string, json: boolean): Promise<number> {
+async function binariesPreview(run: BinariesRun, expectNoChanges: boolean, policyPacks: string[]): Promise<number> {
+  const cluster = runningCluster(run.stack);
+  const { open } = openBinariesStack(run, cluster, binariesTools());
+  const pulumiStack = await open();
+  log(`pulumi preview${expectNoChanges ? " --expect-no-changes" : ""}${policyPacks.map((p) => ` --policy-pack ${p}`).join("")}`);
+  try {
+    const result = await pulumiStack.preview({ expectNoChanges, policyPacks: policyPacks.map((p) => path.resolve(p)), onOutput: toStderr, color: "never" });
+    if (run.json) printJson({ stack: run.stack, runtime: "binaries", changeSummary: result.changeSummary });
+    return ExitCode.Ok;
+  } catch (err) {
+    process.stderr.write(`gpk local: pulumi preview failed:\n${engineFailure(err)}\n`);
+    return ExitCode.Finding;
+  }
+}
+
+async function binariesDestroy(run: BinariesRun): Promise<number> {
+  const cluster = runningCluster(run.stack);
+  const { open } = openBinariesStack(run, cluster, binariesTools());
+  log("pulumi destroy");
+  try {
+    const result = await (await open()).destroy({ onOutput: toStderr, color: "never" });
+    if (run.json) printJson({ stack: run.stack, runtime: "binaries", update: result.summary.resourceChanges ?? {} });
+    return ExitCode.Ok;
+  } catch (err) {
+    process.stderr.write(`gpk local: pulumi destroy failed:\n${engineFailure(err)}\n`);
+    return ExitCode.Finding;
+  }
+}
+
+async function binariesDown(run: BinariesRun): Promise<number> {
+  const { stack, json } = run;
   const layout = layoutOf(REPO_ROOT, stack);
   const cluster = readState(layout);
-  const log = (line: string) => progress(`[local] ${line}`);
   if (cluster) {
     try {
-      const tools = binariesTools();
-      const pulumiStack = await openStack({ stack, stackFile: stackFile(stack), kubeconfig: cluster.kubeconfig, setup: pulumiSetup(layout, tools), tools, program: async () => deployPlatform().outputs });
+      const { open } = openBinariesStack(run, cluster, binariesTools());
       log("pulumi destroy");
-      await pulumiStack.destroy({ onOutput: (out) => process.stderr.write(out), color: "never" });
+      await (await open()).destroy({ onOutput: toStderr, color: "never" });
     } catch (err) {
       // The cluster and its state go regardless: nothing outlives `down`.
-      log(`pulumi destroy failed (${(err as Error).message.split("\n")[0]}); stopping the cluster anyway`);
+      log(`pulumi destroy failed (${engineFailure(err).split("\n")[0]}); stopping the cluster anyway`);
     }
   } else log(`no binaries cluster for ${stack} (${layout.root})`);
   const portsLeft = await downCluster(REPO_ROOT, stack, log);
@@ -148,14 +216,17 @@ async function binariesDown(stack: string, json: boolean): Promise<number> {
   return ExitCode.Ok;
 }
 
-async function chooseRuntime(requested: string, action: "up" | "down", stack: string): Promise<Runtime> {
+async function chooseRuntime(requested: string, action: Action, stack: string): Promise<Runtime> {
   if (requested === "kind" || requested === "binaries") return requested;
   if (requested !== "auto") throw new UsageError(`--runtime: expected auto, kind or binaries, got ${JSON.stringify(requested)}`);
-  if (action === "down") {
+  if (action !== "up") {
     return fs.existsSync(layoutOf(REPO_ROOT, stack).state) ? "binaries" : "kind";
   }
   return (await missingKindTools()).length === 0 ? "kind" : "binaries";
 }
+
+const ACTIONS = ["up", "preview", "destroy", "down"] as const;
+type Action = (typeof ACTIONS)[number];
 
 export const command: Command = {
   usage,
@@ -163,21 +234,41 @@ export const command: Command = {
     const { values, positionals } = parseFlags(argv, {
       stack: { type: "string", default: "local" },
       runtime: { type: "string", default: "auto" },
+      "stacks-dir": { type: "string" },
+      "expect-no-changes": { type: "boolean", default: false },
+      "policy-pack": { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
     });
-    const action = positionals[0];
-    if (positionals.length !== 1 || (action !== "up" && action !== "down")) throw new UsageError("expected `up` or `down`, e.g. `gpk local up`");
+    const action = positionals[0] as Action;
+    if (positionals.length !== 1 || !ACTIONS.includes(action)) throw new UsageError(`expected one of ${ACTIONS.join(", ")}, e.g. \`gpk local up\``);
     const stack = values.stack!;
+    const file = stackFile(stack, values["stacks-dir"]);
     let config;
     try {
-      config = parseStackConfig(gpkKeys(readStackConfig(stackFile(stack))));
+      config = parseStackConfig(gpkKeys(readStackConfig(file)));
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.lines.join("; "));
       throw err;
     }
     if (config.target !== "kind") throw new UsageError(`stack ${stack} targets ${config.target}; \`gpk local\` runs kind stacks only`);
+    for (const pack of values["policy-pack"]!) {
+      if (!fs.existsSync(path.join(pack, "PulumiPolicy.yaml"))) throw new UsageError(`--policy-pack: ${pack} has no PulumiPolicy.yaml`);
+    }
     const runtime = await chooseRuntime(values.runtime!, action, stack);
-    if (runtime === "kind") return kindUpOrDown(action, stack, config, values.json!);
-    return action === "up" ? binariesUp(stack, config, values.json!) : binariesDown(stack, values.json!);
+    const run: BinariesRun = { stack, file, json: values.json! };
+    if (runtime === "kind") {
+      if (action === "preview" || action === "destroy") throw new UsageError(`\`gpk local ${action}\` runs on the binaries runtime; on kind, run \`pulumi ${action} --stack ${stack}\``);
+      return kindUpOrDown(action, stack, config, values.json!);
+    }
+    switch (action) {
+      case "up":
+        return binariesUp(run, config);
+      case "preview":
+        return binariesPreview(run, values["expect-no-changes"]!, values["policy-pack"]!);
+      case "destroy":
+        return binariesDestroy(run);
+      case "down":
+        return binariesDown(run);
+    }
   },
 };

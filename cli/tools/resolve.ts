@@ -89,17 +89,15 @@ export function allToolStatus(pins: ToolPins, env: NodeJS.ProcessEnv = process.e
 export interface ResolvedTools {
   bin: Record<string, string>;
   kwokStages: string;
-  /** Folder holding the Pulumi engine's plugins we ship or build (provider, analyzer fallback). */
-  pulumiPluginDirs: string[];
 }
 
-export function resolveTools(pins: ToolPins, env: NodeJS.ProcessEnv = process.env): ResolvedTools {
-  const statuses = allToolStatus(pins, env);
+export function resolveTools(pins: ToolPins, env: NodeJS.ProcessEnv = process.env, needed: ToolName[] = TOOL_NAMES): ResolvedTools {
+  const statuses = allToolStatus(pins, env).filter((s) => needed.includes(s.tool));
   const missing = statuses.flatMap((s) => s.missing);
   if (missing.length > 0) throw new Error(`missing ${missing.join(", ")}: run \`npm run tools\` (builds them from their Go modules)`);
   const bin: Record<string, string> = {};
   for (const s of statuses) for (const b of s.binaries) bin[b.name] = b.path;
   const kwokStages = path.join(toolCacheDir("kwok", pins, env), KWOK_STAGES_FILE);
   if (!fs.existsSync(kwokStages)) throw new Error(`missing ${kwokStages}: run \`npm run tools\` (writes kwok's stages from sigs.k8s.io/kwok ${pins.kwok.version})`);
-  return { bin, kwokStages, pulumiPluginDirs: [path.dirname(bin["pulumi-resource-kubernetes"]!), KIT_TOOLS_DIR] };
+  return { bin, kwokStages };
 }

@@ -9,10 +9,9 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import type { StackConfig } from "../../../stacks/config";
 import type { ResolvedTools } from "../../tools/resolve";
 import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
-import { kwokNodes } from "./nodes";
+import type { KwokNode } from "./nodes";
 import {
   IDENTITIES,
   apiserverCertFile,
@@ -59,7 +58,7 @@ export function readState(layout: Layout): BinariesCluster | undefined {
   }
 }
 
-function writeState(layout: Layout, cluster: BinariesCluster): void {
+export function writeState(layout: Layout, cluster: BinariesCluster): void {
   fs.writeFileSync(layout.state, `${JSON.stringify(cluster, null, 2)}\n`);
 }
 
@@ -108,8 +107,10 @@ function endpoint(layout: Layout, ports: Ports, token: string): ApiEndpoint | un
 
 export interface UpOptions {
   repoRoot: string;
+  /** Names the cluster's folder (.gpk/binaries/<stack>). */
   stack: string;
-  config: Extract<StackConfig, { target: "kind" }>;
+  /** The KWOK nodes to register (kwokNodes(config) for a stack). */
+  nodes: KwokNode[];
   tools: ResolvedTools;
   log: (line: string) => void;
 }
@@ -167,20 +168,29 @@ export function adminEndpoint(layout: Layout, cluster: BinariesCluster): ApiEndp
   return { server: cluster.server, token: admin.users[0]!.user.token, ca: fs.readFileSync(apiserverCertFile(layout), "utf8") };
 }
 
-/** Applies the stack's KWOK nodes (spec, then status) and waits until KWOK reports each Ready. */
+/** Runs `work` over `items`, at most `limit` at a time. */
+export async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Applies the KWOK nodes (spec, then status) and waits until KWOK reports each Ready. */
 async function registerNodes(api: ApiEndpoint, opts: UpOptions): Promise<void> {
-  const nodes = kwokNodes(opts.config);
-  for (const node of nodes) {
+  const { nodes } = opts;
+  await inParallel(nodes, 16, async (node) => {
     const { status, ...object } = node;
     await applyObject(api, `/api/v1/nodes/${node.metadata.name}`, object);
     await applyObject(api, `/api/v1/nodes/${node.metadata.name}`, { apiVersion: "v1", kind: "Node", metadata: { name: node.metadata.name }, status }, "/status");
-  }
+  });
   await waitFor("KWOK nodes Ready", async () => {
     const list = (await apiRequest(api, "GET", "/api/v1/nodes")) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
     const ready = new Set(list.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name));
     return nodes.every((n) => ready.has(n.metadata.name));
-  }, 60_000);
-  opts.log(`${nodes.length} KWOK nodes Ready: ${nodes.map((n) => n.metadata.name).join(", ")}`);
+  }, 60_000 + nodes.length * 20);
+  opts.log(`${nodes.length} KWOK nodes Ready${nodes.length <= 8 ? `: ${nodes.map((n) => n.metadata.name).join(", ")}` : ""}`);
 }
 
 const SYSTEM_NS = "gpk-system";
@@ -273,8 +283,14 @@ export async function downCluster(repoRoot: string, stack: string, log: (line: s
     log(`stopping ${cluster.processes.map((p) => p.name).join(", ")}`);
     await stopProcesses(cluster.processes);
   }
-  const leftover: number[] = [];
-  for (const p of cluster?.processes ?? []) if (await portInUse(p.port)) leftover.push(p.port);
+  // A server may release its port a moment after its process is reaped: give the ports 10 s.
+  let leftover: number[] = [];
+  const deadline = Date.now() + 10_000;
+  do {
+    leftover = [];
+    for (const p of cluster?.processes ?? []) if (await portInUse(p.port)) leftover.push(p.port);
+    if (leftover.length > 0) await new Promise((r) => setTimeout(r, 250));
+  } while (leftover.length > 0 && Date.now() < deadline);
   fs.rmSync(layout.root, { recursive: true, force: true });
   return leftover;
 }

@@ -1,0 +1,100 @@
+/**
+ * The real Pulumi engine and Kubernetes provider against the real API server: `pulumi up`
+ * created exactly what the program declares, a second preview finds nothing to change, the
+ * three policy packs run inside the engine's preview, and what the API server thinks of the
+ * objects (Pod Security on the serving pods, CRD validation of the RayCluster).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { GFD_LABELS, KIT_LABELS } from "../../gpu";
+import { GPK, REPO_ROOT, cluster, createObject, kubectl, kubectlOk } from "./cluster";
+
+function gpk(args: string[]) {
+  const r = spawnSync(process.execPath, [GPK, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The real CLI, from the workspace `gpk local up` reported, with its environment. */
+function pulumi(args: string[]) {
+  const { pulumi: p } = cluster();
+  const r = spawnSync(p.bin, args, { cwd: p.workDir, env: { ...process.env, ...p.env }, encoding: "utf8", timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("pulumi up of the local stack", () => {
+  it("created every resource the program declares, and the state holds exactly those", () => {
+    const { update } = cluster();
+    expect(update.create).toBeGreaterThan(50);
+    expect(Object.keys(update).filter((op) => op !== "create" && op !== "same")).toEqual([]);
+    const exported = pulumi(["stack", "export", "--stack", "local"]);
+    expect(exported.status, exported.stderr).toBe(0);
+    const state = JSON.parse(exported.stdout).deployment.resources as { urn: string; type: string; custom: boolean }[];
+    // The same program under the mock runtime, on the workspace's config (the binaries overrides included).
+    const preview = gpk(["preview", "local", "--json", "--no-policies", "--stacks-dir", cluster().pulumi.workDir]);
+    expect(preview.status, preview.stderr).toBe(0);
+    const declared = (JSON.parse(preview.stdout).resources as { urn: string }[]).map((r) => r.urn).sort();
+    const actual = state.map((r) => r.urn).filter((urn) => !urn.includes("::pulumi:providers:kubernetes::default")).sort();
+    expect(actual).toEqual(declared);
+    expect(update.create).toBe(declared.length);
+  });
+
+  it("a second preview reports no changes (--expect-no-changes)", () => {
+    const run = gpk(["local", "preview", "--runtime", "binaries", "--expect-no-changes", "--json"]);
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout).changeSummary as Record<string, number>;
+    expect(Object.keys(summary).filter((op) => op !== "same")).toEqual([]);
+    expect(summary.same).toBeGreaterThan(50);
+  });
+
+  it("runs each policy pack inside the engine's preview, and the stack passes all three", () => {
+    for (const pack of ["gpu-capacity", "thermal", "tenancy"]) {
+      const run = gpk(["local", "preview", "--runtime", "binaries", "--policy-pack", path.join("policies", pack)]);
+      expect(run.status, `${pack}: ${run.stderr.slice(-2000)}`).toBe(0);
+      expect(run.stderr).toContain(`Policies:`);
+    }
+  });
+
+  it("fails the engine's preview on a mandatory violation (tenant quotas above the pool's headroom)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-e2e-violation-"));
+    const doc = parse(fs.readFileSync(path.join(REPO_ROOT, "stacks", "Pulumi.local.yaml"), "utf8"));
+    doc.config["gpk:tenants"][0].gpuQuota = 100;
+    fs.writeFileSync(path.join(dir, "Pulumi.local.yaml"), stringify(doc));
+    const run = gpk(["local", "preview", "--runtime", "binaries", "--stacks-dir", dir, "--policy-pack", "policies/gpu-capacity"]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("gpu-pool-quota-headroom");
+    expect(run.stderr).toMatch(/mandatory/);
+  });
+});
+
+describe("the objects in the API server", () => {
+  it("the serving pods passed Pod Security restricted and run on the GPU pool", () => {
+    const ns = kubectlOk(["get", "namespace", "team-b", "-o", "json"]);
+    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const pods = kubectlOk(["get", "pods", "-n", "team-b", "-l", "app.kubernetes.io/name=chat", "-o", "json"]).items as any[];
+    expect(pods.length).toBeGreaterThan(0);
+    const gpuNodes = new Set((kubectlOk(["get", "nodes", "-l", `${KIT_LABELS.pool}=sim-h100`, "-o", "json"]).items as any[]).map((n) => n.metadata.name));
+    for (const pod of pods) {
+      expect(gpuNodes.has(pod.spec.nodeName), `${pod.metadata.name} on ${pod.spec.nodeName}`).toBe(true);
+      expect(pod.status.phase).toBe("Running");
+    }
+    expect(gpuNodes.size).toBeGreaterThan(0);
+    // The same nodes carry the GFD labels the kit puts on real GPU nodes.
+    const node = kubectlOk(["get", "node", [...gpuNodes][0]!, "-o", "json"]);
+    expect(node.metadata.labels[GFD_LABELS.product]).toBe("NVIDIA-H100-80GB-HBM3");
+  });
+
+  it("the RayCluster passed the real CRD's validation, and an invalid copy does not", () => {
+    const ray = kubectlOk(["get", "rayclusters.ray.io", "-n", "team-a", "-o", "json"]).items as any[];
+    expect(ray).toHaveLength(1);
+    const copy = { apiVersion: "ray.io/v1", kind: "RayCluster", metadata: { name: "e2e-invalid", namespace: "team-a" }, spec: structuredClone(ray[0].spec) };
+    delete copy.spec.workerGroupSpecs[0].groupName;
+    const refused = createObject(copy);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/spec\.workerGroupSpecs\[0\]\.groupName: Required value/);
+    expect(kubectl(["get", "raycluster", "-n", "team-a", "e2e-invalid"]).status).not.toBe(0);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Runs last (files run in name order): `pulumi destroy` leaves no object of the kit behind,
+ * and `gpk local down` stops every process it started and frees every port.
+ */
+import { spawnSync } from "node:child_process";
+import * as net from "node:net";
+import { describe, expect, it } from "vitest";
+import { KIT_LABELS, MANAGED_BY } from "../../gpu";
+import { GPK, REPO_ROOT, cluster, kubectl, kubectlOk, waitUntil } from "./cluster";
+
+function gpk(args: string[]) {
+  const r = spawnSync(process.execPath, [GPK, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every listable kind, namespaced or not, holding an object labelled as the kit's. */
+function kitObjects(): string[] {
+  const kinds = kubectlOk(["api-resources", "--verbs=list", "-o", "name"]).split("\n").filter((k: string) => k && !k.startsWith("events"));
+  const r = kubectl(["get", kinds.join(","), "-A", "-l", `${KIT_LABELS.managedBy}=${MANAGED_BY}`, "-o", "name"], { timeoutMs: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
+}
+
+describe("tearing down", () => {
+  it("pulumi destroy leaves no object of the kit behind", async () => {
+    expect(kitObjects().length).toBeGreaterThan(20);
+    const run = gpk(["local", "destroy", "--runtime", "binaries", "--json"]);
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(run.stdout).update.delete).toBe(cluster().update.create);
+    // Namespaces finalize asynchronously (the namespace controller empties them first).
+    await waitUntil("kit namespaces gone", () => {
+      const names = (kubectlOk(["get", "namespaces", "-o", "json"]).items as any[]).map((n) => n.metadata.name);
+      return !["gpk-system", "gpk-node", "team-a", "team-b"].some((n) => names.includes(n));
+    }, 180_000, 1000);
+    expect(kitObjects()).toEqual([]);
+    expect(kubectl(["get", "crd", "rayclusters.ray.io"]).status).not.toBe(0);
+  });
+
+  it("gpk local down stops every process it started and frees their ports", async () => {
+    const processes = cluster().processes;
+    expect(processes.map((p) => p.name).sort()).toEqual(["gpk-extender", "gpk-scheduler", "kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]);
+    const run = gpk(["local", "down", "--runtime", "binaries", "--json"]);
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(run.stdout).portsLeft).toEqual([]);
+    for (const p of processes) {
+      let alive = true;
+      try {
+        process.kill(p.pid, 0);
+      } catch {
+        alive = false;
+      }
+      expect(alive, `${p.name} (pid ${p.pid})`).toBe(false);
+      expect(await listening(p.port), `${p.name} port ${p.port}`).toBe(false);
+    }
+  });
+});
