@@ -77,10 +77,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (tooBig) reject(new BadRequest(`body: over the ${limit / (1024 * 1024)} MiB limit (${size} bytes)`));
       else resolve(Buffer.concat(chunks).toString("utf8"));
     });
-    req.on("error", reject);
-    // A client that goes away mid-body (or one cut off above the drain limit) settles the read too.
+    // A client that goes away mid-body (or one cut off above the drain limit) settles the read
+    // as a bad request. Node reports the hang-up as an "aborted" error before "close", so both
+    // must say so: the first settles the promise.
+    const cutOff = () => new BadRequest("body: the client closed the connection before the body ended");
+    req.on("error", (err) => reject(ended ? err : cutOff()));
     req.on("close", () => {
-      if (!ended) reject(new BadRequest("body: the client closed the connection before the body ended"));
+      if (!ended) reject(cutOff());
     });
   });
 }

@@ -7,6 +7,7 @@ import {
 } from "../../runtime/device-plugin/preferred-allocation";
 import { advertisedDevices, uniqueUuids, uuidOf } from "../../runtime/device-plugin/replicas";
 import { deviceIdentities } from "../../runtime/gpu-sim";
+import { seeded } from "../property-seed";
 
 /** GPU i on NUMA node numa[i]; device IDs `g<i>` or `g<i>::<r>`. */
 function candidates(numa: number[], replicas = 1): Candidate[] {
@@ -114,6 +115,7 @@ describe("preferredAllocation properties", () => {
         expect(got.every((id) => available.has(id))).toBe(true);
         expect(got.slice(0, input.mustInclude.length)).toEqual(input.mustInclude.map((c) => c.id));
       }),
+      seeded(),
     );
   });
 
@@ -125,6 +127,7 @@ describe("preferredAllocation properties", () => {
         const spanned = new Set(got.map((id) => numaOf.get(id)));
         expect(spanned.size).toBe(minimalSpan(input.available, input.mustInclude, input.size));
       }),
+      seeded(),
     );
   });
 
@@ -134,6 +137,7 @@ describe("preferredAllocation properties", () => {
         const shuffled = seededShuffle(input.available, shuffleSeed);
         expect(preferredAllocation({ ...input, available: shuffled })).toEqual(preferredAllocation(input));
       }),
+      seeded(),
     );
   });
 
@@ -148,6 +152,7 @@ describe("preferredAllocation properties", () => {
         const unusedGpuOnUsedNode = input.available.some((c) => usedNodes.has(c.numaNode) && !usedGpus.has(c.uuid));
         if (unusedGpuOnUsedNode) expect(usedGpus.size).toBe(chosen.length);
       }),
+      seeded(),
     );
   });
 });

@@ -1,9 +1,35 @@
 import { describe, expect, it } from "vitest";
 import { GPU_PRODUCT_IDS, GPU_PRODUCTS } from "../../gpu";
 import { SimNode, type HealthEvent } from "../../runtime/gpu-sim/node";
-import { ClockEventReason as R } from "../../runtime/gpu-sim/reasons";
+import { ClockEventReason } from "../../runtime/gpu-sim/reasons";
 
 const FULL = { utilization: 100, fbUsedMiB: 60_000 };
+
+/**
+ * NVML's clock-event reason bits as nvml.h defines them (NVML API reference, group
+ * "nvmlClocksEventReasons": nvmlClocksEventReasonGpuIdle 0x0000000000000001LL ...
+ * nvmlClocksEventReasonDisplayClockSetting 0x0000000000000100LL; the Hw* three keep their
+ * nvmlClocksThrottleReason* names there). Written out here, not imported, so the tests below
+ * compare the simulator with NVML rather than with its own table; exporters and alert rules
+ * (`DCGM_FI_DEV_CLOCKS_EVENT_REASONS & 4`) read these numbers off real GPUs.
+ */
+const NVML = {
+  GpuIdle: 0x1,
+  ApplicationsClocksSetting: 0x2,
+  SwPowerCap: 0x4,
+  HwSlowdown: 0x8,
+  SyncBoost: 0x10,
+  SwThermalSlowdown: 0x20,
+  HwThermalSlowdown: 0x40,
+  HwPowerBrakeSlowdown: 0x80,
+  DisplayClockSetting: 0x100,
+} as const;
+
+describe("clock-event reason bits", () => {
+  it("are NVML's documented values", () => {
+    expect(ClockEventReason).toEqual({ None: 0x0, ...NVML });
+  });
+});
 
 describe("power and clocks", () => {
   it("draws more power with more utilization and caps at the limit with the SW power cap reason", () => {
@@ -23,14 +49,14 @@ describe("power and clocks", () => {
     expect(low.clockEventReasons).toBe(0);
     expect(full.powerW).toBeGreaterThan(690);
     expect(full.powerW).toBeLessThanOrEqual(700.5);
-    expect(full.clockEventReasons).toBe(R.SwPowerCap);
+    expect(full.clockEventReasons).toBe(NVML.SwPowerCap);
     expect(full.smClockMHz).toBeLessThan(1500);
   });
 
   it("parks an idle GPU without a context at its idle clock with the GPU idle reason", () => {
     const r = new SimNode({ count: 1 }).device(0).readings();
     expect(r.smClockMHz).toBe(345);
-    expect(r.clockEventReasons).toBe(R.GpuIdle);
+    expect(r.clockEventReasons).toBe(NVML.GpuIdle);
     expect(r.powerW).toBeCloseTo(71, 0);
     expect(r.gpuTempC).toBeGreaterThanOrEqual(33);
     expect(r.gpuTempC).toBeLessThanOrEqual(36);
@@ -55,7 +81,7 @@ describe("power and clocks", () => {
     const r = gpu.readings();
     expect(r.name).toBe(GPU_PRODUCTS[product].smiName);
     expect(r.powerW).toBeGreaterThan(GPU_PRODUCTS[product].powerLimitW * 0.97);
-    expect(r.clockEventReasons).toBe(R.SwPowerCap);
+    expect(r.clockEventReasons).toBe(NVML.SwPowerCap);
     expect(r.smClockMHz).toBeLessThan(GPU_PRODUCTS[product].maxSmClockMHz);
     expect(r.gpuTempC).toBeLessThan(80);
   });
@@ -69,9 +95,9 @@ describe("cooling failure", () => {
     node.step(900);
     const healthy = node.device(0).readings();
     const starved = node.device(1).readings();
-    expect(healthy.clockEventReasons).toBe(R.SwPowerCap);
-    expect(starved.clockEventReasons & R.SwThermalSlowdown).toBe(R.SwThermalSlowdown);
-    expect(starved.clockEventReasons & R.SwPowerCap).toBe(0); // heat, not power, binds now
+    expect(healthy.clockEventReasons).toBe(NVML.SwPowerCap);
+    expect(starved.clockEventReasons & NVML.SwThermalSlowdown).toBe(NVML.SwThermalSlowdown);
+    expect(starved.clockEventReasons & NVML.SwPowerCap).toBe(0); // heat, not power, binds now
     expect(starved.smClockMHz).toBeLessThan(healthy.smClockMHz - 100);
     expect(starved.powerW).toBeLessThan(650);
     expect(Math.abs(starved.dieTempC - 88)).toBeLessThanOrEqual(1.5);
@@ -96,7 +122,7 @@ describe("cooling failure", () => {
     for (let t = 0; t < 1800 && gpu.health === "Healthy"; t += 1) {
       node.step(1);
       const r = gpu.readings().clockEventReasons;
-      if (r & R.HwThermalSlowdown && r & R.HwSlowdown) sawHwSlowdown = true;
+      if (r & NVML.HwThermalSlowdown && r & NVML.HwSlowdown) sawHwSlowdown = true;
     }
     expect(sawHwSlowdown).toBe(true);
     expect(gpu.health).toBe("Unhealthy");

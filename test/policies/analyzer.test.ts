@@ -24,8 +24,16 @@ describe("gpu-capacity pack over its real analyzer gRPC server", () => {
   let analyzer: PackAnalyzer;
   let defaults: Record<string, PolicyConfigEntry>;
 
+  // Configured with the schema defaults before any test, as the engine does after
+  // GetAnalyzerInfo; a test that changes the config puts the defaults back, so order is free.
   beforeAll(async () => {
     analyzer = await PackAnalyzer.start(path.join(POLICIES_DIR, "gpu-capacity"));
+    const info = await analyzer.getAnalyzerInfo();
+    defaults = Object.fromEntries(info.policies.map((p) => [p.name, {
+      enforcementLevel: p.enforcementLevel,
+      properties: Object.fromEntries(Object.entries(p.configSchema ?? {}).map(([k, s]) => [k, s.default])),
+    }]));
+    await analyzer.configure(defaults);
   });
   afterAll(() => analyzer?.close());
 
@@ -44,11 +52,6 @@ describe("gpu-capacity pack over its real analyzer gRPC server", () => {
       "gpu-pool-has-device-plugin": ["mandatory", true],
     });
     expect(info.policies.find((p) => p.name === "gpu-pool-quota-headroom")!.configSchema!.headroomPercent.default).toBe(20);
-    defaults = Object.fromEntries(info.policies.map((p) => [p.name, {
-      enforcementLevel: p.enforcementLevel,
-      properties: Object.fromEntries(Object.entries(p.configSchema ?? {}).map(([k, s]) => [k, s.default])),
-    }]));
-    await analyzer.configure(defaults);
   });
 
   it("Analyze returns a mandatory diagnostic for an undersized GPU node group", async () => {
@@ -86,10 +89,14 @@ describe("gpu-capacity pack over its real analyzer gRPC server", () => {
     expect(diags.map((d) => [d.policyName, d.enforcementLevel, d.urn])).toEqual([
       ["gpu-pool-quota-headroom", "mandatory", byName(stack, "gpk-serving").urn],
     ]);
-    await analyzer.configure({ ...defaults, "gpu-pool-quota-headroom": { enforcementLevel: "mandatory", properties: { headroomPercent: 10 } } });
-    expect(await analyzer.analyzeStack(stack.map(asInput))).toEqual([]);
-    await analyzer.configure({ ...defaults, "gpu-pool-quota-headroom": { enforcementLevel: "advisory", properties: { headroomPercent: 20 } } });
-    expect((await analyzer.analyzeStack(stack.map(asInput))).map((d) => d.enforcementLevel)).toEqual(["advisory"]);
+    try {
+      await analyzer.configure({ ...defaults, "gpu-pool-quota-headroom": { enforcementLevel: "mandatory", properties: { headroomPercent: 10 } } });
+      expect(await analyzer.analyzeStack(stack.map(asInput))).toEqual([]);
+      await analyzer.configure({ ...defaults, "gpu-pool-quota-headroom": { enforcementLevel: "advisory", properties: { headroomPercent: 20 } } });
+      expect((await analyzer.analyzeStack(stack.map(asInput))).map((d) => d.enforcementLevel)).toEqual(["advisory"]);
+    } finally {
+      await analyzer.configure(defaults);
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { gpuPoolQuotaHeadroom } from "../../policies/gpu-capacity/quota-headroom
 import { servingGpuMemoryUtilization } from "../../policies/gpu-capacity/serving-memory";
 import { byName, happyStack, servingDeployment } from "./fixtures";
 import { remediate, runPolicy } from "./helpers";
+import { seeded } from "../property-seed";
 
 const tenant = (s: ReturnType<typeof happyStack>, name: string) => byName(s, `tenant-${name}`, "gpk:index:Tenant");
 const vllm = (s: ReturnType<typeof happyStack>) => byName(s, "search-llm", "kubernetes:apps/v1:Deployment");
@@ -36,7 +37,21 @@ describe("gpu-pool-quota-headroom", () => {
     expect(await runPolicy(gpuPoolQuotaHeadroom, ok, { headroomPercent: 1 })).toHaveLength(1);
   });
 
-  it("accepts quotas exactly at the limit", async () => {
+  it("accepts quotas exactly at the limit and reports one GPU over it", async () => {
+    const stack = happyStack();
+    const training = byName(stack, "gpk-training");
+    training.props.maxNodes = 5;
+    training.props.gpuCapacity = 40; // 8 GPUs × 5 nodes: 20% headroom leaves exactly 32 GPUs to quotas
+    tenant(stack, "research").props.gpuQuota = 32;
+    expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([]);
+    tenant(stack, "research").props.gpuQuota = 33;
+    expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([{
+      urn: training.urn,
+      message: expect.stringMatching(/^GPU pool "training" has 40 GPUs at max scale but its tenants' quotas add up to 33 \(research=33\).*to 32 GPUs in total/),
+    }]);
+  });
+
+  it("rounds a fractional limit down: 25 of a 32-GPU pool fits under 25.6, 26 does not", async () => {
     const stack = happyStack();
     tenant(stack, "research").props.gpuQuota = 25; // 32 × 0.8 = 25.6
     expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([]);
@@ -57,7 +72,7 @@ describe("gpu-node-group-scaling-headroom", () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100 }), (desired, h) => {
       const m = requiredMaxSize(desired, h);
       return m * 100 >= desired * (100 + h) && (m - 1) * 100 < desired * (100 + h);
-    }));
+    }), seeded());
   });
 
   it("reports a GPU node group that cannot grow past its desired size", async () => {

@@ -25,7 +25,11 @@ import { servingPolicies } from "../../policies/thermal/serving";
 import { telemetryPolicies } from "../../policies/thermal/telemetry";
 import type { FixtureResource } from "./fixtures";
 
-/** Every policy of the three packs, by pack (mirrors each pack's index.ts, which tests must not import). */
+/**
+ * Every policy of the three packs, by pack: a copy of each pack's index.ts list (importing an
+ * index.ts would construct its PolicyPack in the test process). shipped-packs.test.ts holds this
+ * copy, and the packs themselves, to the names the shipped entries serve over gRPC.
+ */
 export const PACK_POLICIES = {
   "gpu-capacity": [...quotaHeadroomPolicies, ...nodeGroupScalingPolicies, ...servingMemoryPolicies, ...gpuPodPolicies, ...devicePluginPolicies],
   thermal: [...telemetryPolicies, ...alertPolicies, ...servingPolicies, ...schedulingPolicies, ...rayPolicies],

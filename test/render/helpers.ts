@@ -33,7 +33,9 @@ export function expectTenant(stack: RenderedStack, tenant: string, gpuQuota: num
   expect((binding.inputs as any).subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }]);
   expect((binding.inputs as any).roleRef.kind).toBe("Role");
   const role = children.find((c) => c.type.endsWith(":Role"))!;
-  for (const rule of (role.inputs as any).rules) {
+  const rules = (role.inputs as any).rules as { verbs: string[]; resources: string[] }[];
+  expect(rules.length, `rules of ${role.name}`).toBeGreaterThan(0); // an empty role would pass the checks below
+  for (const rule of rules) {
     expect(rule.verbs).not.toContain("*");
     expect(rule.resources).not.toContain("*");
   }

@@ -3,7 +3,7 @@
  * and pods through a kubeconfig (client-node reads it), readiness, binds that create the Binding
  * with the GPU assignment annotation, rollback of a failed Binding, relist on 410 Gone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KIT_ANNOTATIONS } from "../../gpu";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
 import { ApiPeer } from "./api-peer";
@@ -17,7 +17,9 @@ async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
-beforeAll(async () => {
+// Each test gets its own API server and extender holding the same cluster (k1 with a running
+// pod on GPUs 1-3, k2 free, one pending pod), so no test depends on what another did or on order.
+beforeEach(async () => {
   api = new ApiPeer();
   api.objects.nodes = [k8sNode("k1", { gpus: 4, rv: "1" }), k8sNode("k2", { gpus: 8, rv: "2" })];
   api.objects.pods = [
@@ -27,10 +29,20 @@ beforeAll(async () => {
   await api.start();
   ext = await start(["--kubeconfig", api.kubeconfig(), "--policy", "gpk"]);
 });
-afterAll(async () => {
+afterEach(async () => {
+  api.releaseLists(); // nothing left waiting on a held list while shutting down
   await ext.close();
   await api.close();
 });
+
+/** Lets the first lists through and waits until the extender holds them and watches both kinds. */
+async function synced(): Promise<void> {
+  api.releaseLists();
+  await ext.synced;
+  await until(() => api.watches.nodes.length > 0 && api.watches.pods.length > 0, "the watches");
+}
+
+const gpuUse = (node: string) => ext.cache.node(node)!.gpus.map((g) => g.usedMilli);
 
 describe("Kubernetes source", () => {
   it("is not ready until the first list, then holds the listed nodes and pods", async () => {
@@ -41,13 +53,13 @@ describe("Kubernetes source", () => {
     expect(api.unauthorized).toBe(0);
     expect(ext.cache.nodeNames().sort()).toEqual(["k1", "k2"]);
     // The running pod holds GPUs 1-3 of k1 as its annotation says.
-    expect(ext.cache.node("k1")!.gpus.map((g) => g.usedMilli)).toEqual([0, 1000, 1000, 1000]);
+    expect(gpuUse("k1")).toEqual([0, 1000, 1000, 1000]);
     const res = await post(ext.port, "filter", { Pod: k8sPod("p", { gpus: 2 }), NodeNames: ["k1", "k2"] });
     expect(res.body.NodeNames).toEqual(["k2"]);
   });
 
   it("follows watch events: a new node becomes a candidate", async () => {
-    await until(() => api.watches.nodes.length > 0 && api.watches.pods.length > 0, "the watches");
+    await synced();
     api.push("nodes", "ADDED", k8sNode("k3", { gpus: 8 }));
     await until(() => ext.cache.node("k3") !== undefined, "node k3");
     const res = await post(ext.port, "filter", { Pod: k8sPod("p", { gpus: 8 }), NodeNames: ["k1", "k3"] });
@@ -55,6 +67,7 @@ describe("Kubernetes source", () => {
   });
 
   it("leaves out a node it cannot read and keeps watching", async () => {
+    await synced();
     api.push("nodes", "ADDED", k8sNode("bogus", { gpus: 100_000 }));
     api.push("nodes", "ADDED", k8sNode("k4", { gpus: 8 }));
     await until(() => ext.cache.node("k4") !== undefined, "node k4 after the unreadable one");
@@ -64,6 +77,7 @@ describe("Kubernetes source", () => {
   });
 
   it("binds a pod it only knows from the watch: Binding with the GPU assignment annotation", async () => {
+    await synced();
     const waiting = api.objects.pods.find((p) => p.metadata.name === "waiting");
     const res = await post(ext.port, "bind", { PodName: "waiting", PodNamespace: "team-a", PodUID: waiting.metadata.uid, Node: "k2" });
     expect(res.body).toEqual({ Error: "" });
@@ -81,10 +95,12 @@ describe("Kubernetes source", () => {
     // The API server copies the annotations onto the pod; the watch then confirms the assumption.
     api.push("pods", "MODIFIED", { ...waiting, metadata: { ...waiting.metadata, annotations: binding.metadata.annotations }, spec: { ...waiting.spec, nodeName: "k2" }, status: { phase: "Running" } });
     await until(() => ext.cache.podOn(waiting.metadata.uid)?.assumed === false, "the confirmation");
-    expect(ext.cache.node("k2")!.gpus.map((g) => g.usedMilli)).toEqual([1000, 1000, 0, 0, 0, 0, 0, 0]);
+    expect(gpuUse("k2")).toEqual([1000, 1000, 0, 0, 0, 0, 0, 0]);
   });
 
   it("reads a pod it has never seen from the API, and undoes a Binding the API refuses", async () => {
+    await synced();
+    expect(gpuUse("k2")).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     const late = k8sPod("late", { gpus: 1 });
     api.objects.pods.push(late);
     api.bindStatus.set("late", 409);
@@ -92,10 +108,13 @@ describe("Kubernetes source", () => {
     expect(res.status).toBe(200);
     expect(res.body.Error).toMatch(/^binding team-a\/late to k2 failed: POST .*binding: 409 pods "late" conflict$/);
     expect(ext.cache.podOn(late.metadata.uid)).toBeUndefined();
-    expect(ext.cache.node("k2")!.gpus.filter((g) => g.usedMilli > 0)).toHaveLength(2);
+    expect(gpuUse("k2")).toEqual([0, 0, 0, 0, 0, 0, 0, 0]); // the GPU booked for the bind is free again
+    expect(api.bindings).toEqual([]);
   });
 
   it("frees a deleted pod's GPUs", async () => {
+    await synced();
+    expect(gpuUse("k1")).toEqual([0, 1000, 1000, 1000]);
     const running = api.objects.pods.find((p) => p.metadata.name === "running");
     api.push("pods", "DELETED", running);
     await until(() => ext.cache.node("k1")!.gpus.every((g) => g.usedMilli === 0), "k1 to be free");
@@ -104,6 +123,9 @@ describe("Kubernetes source", () => {
   });
 
   it("relists after 410 Gone and drops what the new list lacks", async () => {
+    await synced();
+    api.push("nodes", "ADDED", k8sNode("k3", { gpus: 8 }));
+    await until(() => ext.cache.node("k3") !== undefined, "node k3");
     const before = api.lists.nodes;
     api.objects.nodes = api.objects.nodes.filter((n) => n.metadata.name !== "k3");
     api.expire("nodes");

@@ -191,7 +191,9 @@ describe("bad input", () => {
     const ok = await post(ext.port, "filter", valid());
     expect(ok.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${ext.port}/metrics`)).text();
+    // Counted as the client's fault (400), not as an internal error (500).
     expect(metrics).toMatch(/gpk_extender_requests_total\{verb="filter",code="400"\}/);
+    expect(metrics).not.toMatch(/gpk_extender_requests_total\{verb="filter",code="500"\}/);
   });
 
   it("answers a GET on a verb with 405 and an unknown path with 404", async () => {
@@ -202,18 +204,24 @@ describe("bad input", () => {
 
 describe("concurrency and health", () => {
   it("serves 60 concurrent requests, good and bad mixed, each with its own answer", async () => {
+    // What a filter must pass, from the cluster above: 1-GPU pods fit every GPU node ("small"
+    // lacks CPU); 2-GPU pods not n3, which has one GPU left after b3.
+    const fitting = (gpus: number) => (gpus === 1 ? ["n0", "n1", "n2", "n3"] : ["n0", "n1", "n2"]);
     const jobs = Array.from({ length: 60 }, (_, i) => {
-      if (i % 3 === 0) return post(ext.port, "filter", "{oops").then((r) => ["bad", r] as const);
+      if (i % 3 === 0) return post(ext.port, "filter", "{oops").then((r) => ["bad", 0, r] as const);
       const verb = i % 3 === 1 ? "filter" : "prioritize";
-      return post(ext.port, verb, { Pod: k8sPod(`conc-${i}`, { gpus: 1 + (i % 2) }), NodeNames: NAMES }).then((r) => [verb, r] as const);
+      const gpus = 1 + (i % 2);
+      return post(ext.port, verb, { Pod: k8sPod(`conc-${i}`, { gpus }), NodeNames: NAMES }).then((r) => [verb, gpus, r] as const);
     });
-    for (const [kind, res] of await Promise.all(jobs)) {
+    const answers = await Promise.all(jobs);
+    // Both pod sizes go through filter, so both expectations are exercised.
+    expect(new Set(answers.filter(([kind]) => kind === "filter").map(([, gpus]) => gpus))).toEqual(new Set([1, 2]));
+    for (const [kind, gpus, res] of answers) {
       if (kind === "bad") {
         expect(res.status).toBe(400);
       } else if (kind === "filter") {
         expect(res.status).toBe(200);
-        // 1-GPU pods fit every GPU node; 2-GPU pods not n3 (one GPU left).
-        expect(res.body.NodeNames).toEqual(res.body.NodeNames.length === 4 ? ["n0", "n1", "n2", "n3"] : ["n0", "n1", "n2"]);
+        expect(res.body.NodeNames).toEqual(fitting(gpus));
       } else {
         expect(res.status).toBe(200);
         expect((res.body as { Score: number }[]).filter((h) => h.Score === 10)).toHaveLength(1);
@@ -222,6 +230,8 @@ describe("concurrency and health", () => {
   });
 
   it("reports ready on /healthz and counts requests on /metrics", async () => {
+    // This test's own rejected request, so the count does not rely on tests that ran before it.
+    expect((await post(ext.port, "filter", "{oops")).status).toBe(400);
     const health = await fetch(`http://127.0.0.1:${ext.port}/healthz`);
     expect(health.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${ext.port}/metrics`)).text();

@@ -74,6 +74,21 @@ describe("gpk health and topology", () => {
     expect(p.chooseGpus(mixed, share(500))).toEqual([1]);
   });
 
+  it("counts a GPU as hot from the default 83 °C up: 82.9 °C is not hot, 83 and 83.1 °C are", () => {
+    // 83 °C written out (the documented default hot threshold), so the boundary is tested at the
+    // value operators read in docs/placement.md and not at whatever the constant becomes.
+    const p = policy("gpk");
+    const pickAt = (temperatureC: number) => {
+      const node = makeNode({ name: `t-${temperatureC}`, cpuMilli: 32_000, memoryMiB: 65_536, gpuCount: 2, gpuModel: "T4" });
+      node.gpus[0]!.telemetry = { temperatureC };
+      node.gpus[1]!.telemetry = { temperatureC: 40 };
+      return p.chooseGpus(node, whole(1));
+    };
+    expect(pickAt(82.9)).toEqual([0]); // not hot: the lower index wins
+    expect(pickAt(83)).toEqual([1]); // hot at exactly the threshold: the cool GPU goes first
+    expect(pickAt(83.1)).toEqual([1]);
+  });
+
   it("keeps a multi-GPU pod inside one NUMA node, the fullest that fits", () => {
     const node = makeNode({ name: "n", cpuMilli: 64_000, memoryMiB: 262_144, gpuCount: 8, gpuModel: "G2", numaNodes: [0, 0, 0, 0, 1, 1, 1, 1] });
     assign(node, whole(1), [4]);
@@ -90,15 +105,36 @@ describe("gpk health and topology", () => {
 describe("gpk on the openb default trace", () => {
   const data = OPENB_DIR;
   const read = (f: string) => readFileSync(path.join(data, f), "utf8");
+  /** The published allocation at 130% arrival (mean of 10 seeds), from the committed ANCHORS.md table ("100% / 130%" cells). */
+  const publishedAt130 = (trace: string, policyName: string) => {
+    const rows = read("ANCHORS.md").split("\n").filter((l) => l.startsWith("|")).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+    const column = rows[0]!.indexOf(policyName);
+    const row = rows.find((r) => r[0] === trace);
+    if (!row || column < 1) throw new Error(`data/openb/ANCHORS.md has no ${policyName} figure for trace ${trace}`);
+    return Number(row[column]!.split(" / ")[1]);
+  };
+  // Both tests read the same two simulations; whichever runs first computes them.
+  let allocations: { fgd: number; gpk: number } | undefined;
+  const seed42 = () => {
+    if (!allocations) {
+      const nodes = parseNodes("nodes", read("openb_node_list_gpu_node.csv"));
+      const pods = parsePods("pods", read("openb_pod_list_default.csv"));
+      const run = (policy: "fgd" | "gpk") => simulate({ nodes, pods, policy, seed: 42, now: () => 0 }).allocation["130"]!;
+      allocations = { fgd: run("fgd"), gpk: run("gpk") };
+    }
+    return allocations;
+  };
 
-  it("allocates more than FGD (and than FGD's published 95.39) at 130% arrival, seed 42", () => {
-    const nodes = parseNodes("nodes", read("openb_node_list_gpu_node.csv"));
-    const pods = parsePods("pods", read("openb_pod_list_default.csv"));
-    const run = (policy: "fgd" | "gpk") => simulate({ nodes, pods, policy, seed: 42, now: () => 0 }).allocation["130"]!;
-    const fgd = run("fgd");
-    const gpk = run("gpk");
-    expect(fgd).toBeCloseTo(95.47, 2);
+  it("FGD at 130% arrival, seed 42, lands within 0.5 points of the paper's 10-seed mean; gpk allocates more than both", () => {
+    const paperFgd = publishedAt130("default", "FGD"); // 95.39 in the committed table
+    const { fgd, gpk } = seed42();
+    // One seed of ten: the published figure is a mean, so one run may sit a little off it.
+    expect(Math.abs(fgd - paperFgd)).toBeLessThanOrEqual(0.5);
     expect(gpk).toBeGreaterThan(fgd + 0.3);
-    expect(gpk).toBeGreaterThan(95.39);
-  }, 60_000);
+    expect(gpk).toBeGreaterThan(paperFgd);
+  }, 120_000);
+
+  it("regression snapshot: FGD, seed 42, allocates 95.47% at 130% arrival (this code's own earlier output, not a published figure)", () => {
+    expect(seed42().fgd).toBeCloseTo(95.47, 2);
+  }, 120_000);
 });

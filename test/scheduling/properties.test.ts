@@ -13,6 +13,7 @@ import {
   type PodRequest,
 } from "../../runtime/scheduling";
 import { simulate } from "../../runtime/cluster-sim/simulate";
+import { seeded } from "../property-seed";
 
 const models = ["T4", "G2", "P100"];
 const nodeArb = fc.record({
@@ -83,7 +84,7 @@ describe("placement invariants (every policy)", () => {
           for (const g of n.gpus) expect(g.usedMilli >= 0 && g.usedMilli <= MILLI).toBe(true);
         }
       }),
-      { numRuns: 150 },
+      seeded({ numRuns: 150 }),
     );
   });
 
@@ -95,7 +96,7 @@ describe("placement invariants (every policy)", () => {
         const run = () => simulate({ nodes, pods, policy: name, seed, arrival: 1.2, now: () => 0 });
         expect(run()).toEqual(run());
       }),
-      { numRuns: 60 },
+      seeded({ numRuns: 60 }),
     );
   });
 });

@@ -8,6 +8,7 @@ import { RequestStatus } from "../../runtime/serving/engine/request";
 import { SimulatedModel } from "../../runtime/serving/engine/simulated-model";
 import { Tokenizer } from "../../runtime/serving/engine/tokenizer";
 import { RecordingSink, promptOf, virtualEngine } from "./helpers";
+import { seeded } from "../property-seed";
 
 describe("capacity from the model and GPU", () => {
   it("derives Llama-3-8B's KV bytes per token and block count on an H100", () => {
@@ -178,7 +179,7 @@ describe("scheduler", () => {
         engine.kv.pool.checkInvariants();
         return engine.kv.pool.numUsedBlocks === 0 && engine.numActiveRequests === 0;
       }),
-      { numRuns: 200, seed: 7 },
+      seeded({ numRuns: 200 }),
     );
   });
 });
