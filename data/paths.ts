@@ -12,3 +12,5 @@ export const H100_DIR = path.join(DATA_DIR, "h100");
 /** CRD schemas the preview validates custom resources with, one folder per upstream release. */
 export const CRD_SCHEMA_ROOT = path.join(DATA_DIR, "schemas");
 export const KUBERAY_CRD_DIR = path.join(CRD_SCHEMA_ROOT, "kuberay-v1.7.0");
+/** The Prometheus Operator's PrometheusRule CRD: the local runtimes install it, as a cluster with the operator has it. */
+export const PROMETHEUS_OPERATOR_CRD_DIR = path.join(CRD_SCHEMA_ROOT, "prometheus-operator-v0.82.2");

@@ -3,6 +3,7 @@
  * and `gpk local down` stops every process it started and frees every port.
  */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { KIT_LABELS, MANAGED_BY } from "../../gpu";
@@ -19,6 +20,16 @@ function kitObjects(): string[] {
   const r = kubectl(["get", kinds.join(","), "-A", "-l", `${KIT_LABELS.managedBy}=${MANAGED_BY}`, "-o", "name"], { timeoutMs: 120_000 });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.split("\n").filter(Boolean);
+}
+
+/** Whether a process still runs; an exited one that init has not reaped yet (state Z) does not. */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 function listening(port: number): Promise<boolean> {
@@ -51,13 +62,7 @@ describe("tearing down", () => {
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
     expect(JSON.parse(run.stdout).portsLeft).toEqual([]);
     for (const p of processes) {
-      let alive = true;
-      try {
-        process.kill(p.pid, 0);
-      } catch {
-        alive = false;
-      }
-      expect(alive, `${p.name} (pid ${p.pid})`).toBe(false);
+      expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
       expect(await listening(p.port), `${p.name} port ${p.port}`).toBe(false);
     }
   });

@@ -2,8 +2,9 @@
  * `pulumi up|preview|destroy` of a stack on the binaries runtime: the real Pulumi CLI and
  * engine (built by `npm run tools`), the Kubernetes provider built from its Go module, and
  * the stack's program run in this process through the Automation API's inline-program
- * language server (@pulumi/pulumi automation/server.ts), because the Go module proxy serves
- * no `pulumi-language-nodejs` module to build. State lives in a file backend in the
+ * language server (@pulumi/pulumi automation/server.ts). The Go module proxy serves no
+ * `pulumi-language-nodejs` module to build, so the workspace names the kit's own host
+ * (tools/pulumi-language-nodejs) for the CLI run by hand and for policy packs. State lives in a file backend in the
  * cluster's folder; the workspace holds a Pulumi.yaml and the stack's config with two
  * overrides: the local kubeconfig, and the KubeRay CRDs without the operator chart (no Helm
  * repository is reachable from here).
@@ -14,6 +15,7 @@ import { parse, stringify } from "yaml";
 import type { automation } from "@pulumi/pulumi";
 import type { ResolvedTools } from "../../tools/resolve";
 import { KIT_TOOLS_DIR } from "../../tools/resolve";
+import { REPO_ROOT } from "../../render/stack-files";
 import type { Layout } from "./plan";
 
 /** The project name the kit's Pulumi.yaml declares: URNs match those of a `pulumi up` from the repository. */
@@ -34,8 +36,7 @@ export function pulumiSetup(layout: Layout, tools: ResolvedTools, env: NodeJS.Pr
     PULUMI_BACKEND_URL: backend,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    // The engine looks for the policy-pack launcher on PATH.
-    PATH: [KIT_TOOLS_DIR, path.dirname(tools.bin.pulumi!), env.PATH ?? ""].join(path.delimiter),
+    PATH: [path.dirname(tools.bin.pulumi!), env.PATH ?? ""].join(path.delimiter),
   };
   if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) vars.PULUMI_CONFIG_PASSPHRASE = "";
   return { bin: tools.bin.pulumi!, home: layout.pulumiHome, backend, workDir: layout.workspace, env: vars };
@@ -68,10 +69,13 @@ export async function openStack(opts: { stack: string; stackFile: string; kubeco
     name: PROJECT_NAME,
     runtime: "nodejs",
     description: "gpu-platform-kit on the binaries runtime (written by gpk local up)",
+    // The kit's program, so `pulumi preview|up` from this folder runs it too.
+    main: path.relative(setup.workDir, path.join(REPO_ROOT, "stacks", "index.ts")),
     plugins: {
       // No version: the engine takes this binary whatever version the SDK asks for (see docs/real-engines.md).
       providers: [{ name: "kubernetes", path: path.dirname(opts.tools.bin["pulumi-resource-kubernetes"]!) }],
-      analyzers: [{ name: "policy-nodejs", path: KIT_TOOLS_DIR }],
+      // The kit's Node.js language host (tools/pulumi-language-nodejs): programs and policy packs.
+      languages: [{ name: "nodejs", path: KIT_TOOLS_DIR }],
     },
   };
   fs.writeFileSync(path.join(setup.workDir, "Pulumi.yaml"), stringify(project));

@@ -9,6 +9,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { PROMETHEUS_OPERATOR_CRD_DIR } from "../../../data/paths";
 import type { ResolvedTools } from "../../tools/resolve";
 import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
 import type { KwokNode } from "./nodes";
@@ -156,11 +157,30 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
     await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/gpk-kwok", kwokClusterRoleBinding());
     await start(kwokSpec(bin.kwok!, opts.tools.kwokStages, layout, ports));
     await registerNodes(api, opts);
+    await installClusterCrds(api, opts.log);
   } catch (err) {
     await stopProcesses(cluster.processes);
     throw err;
   }
   return cluster;
+}
+
+/**
+ * CRDs a GPU cluster's monitoring stack brings and the kit's objects need: the Prometheus
+ * Operator's PrometheusRule (the stack's GPU alerts). A real cluster has them from
+ * kube-prometheus-stack; without them the API server refuses the alert rules (found on the
+ * first real `pulumi up`).
+ */
+async function installClusterCrds(api: ApiEndpoint, log: (line: string) => void): Promise<void> {
+  for (const file of fs.readdirSync(PROMETHEUS_OPERATOR_CRD_DIR).filter((f) => f.endsWith(".yaml"))) {
+    const crd = parse(fs.readFileSync(path.join(PROMETHEUS_OPERATOR_CRD_DIR, file), "utf8")) as { metadata: { name: string } };
+    await applyObject(api, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, crd);
+    await waitFor(`CRD ${crd.metadata.name} established`, async () => {
+      const got = (await apiRequest(api, "GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)) as { status?: { conditions?: { type: string; status: string }[] } };
+      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+    }, 30_000);
+    log(`CRD ${crd.metadata.name} installed (${path.basename(PROMETHEUS_OPERATOR_CRD_DIR)})`);
+  }
 }
 
 export function adminEndpoint(layout: Layout, cluster: BinariesCluster): ApiEndpoint {
