@@ -46,6 +46,7 @@ describe("gpk:ray", () => {
       workerGroups: [{ pool: "training", cpu: "160", memory: "1300Gi", minReplicas: 0, maxReplicas: 3, idleTimeoutSeconds: 600 }],
       autoscaler: { upscalingMode: "Conservative", idleTimeoutSeconds: 300 },
       gcsFaultTolerance: { enabled: false },
+      operator: "chart",
       taskRetryDelayMs: 5000,
     });
   });
