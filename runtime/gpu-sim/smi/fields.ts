@@ -1,9 +1,10 @@
 /**
  * `--query-gpu` fields: names and aliases from `nvidia-smi --help-query-gpu`, header units and
  * value formats as the captured H100 prints them (data/h100/nvidia-smi-commands.txt):
- * the header repeats the field's canonical name plus ` [unit]` (an alias is printed under its
- * canonical name: on an H100 with driver 580.159.04, `--query-gpu=clocks.sm` heads its column
- * `clocks.current.sm [MHz]`, seen 2026-11-27); values carry the unit unless `nounits`.
+ * the header repeats the field's canonical name plus ` [unit]` (the capture shows canonical
+ * names such as `clocks.current.sm [MHz]`; that an alias like `clocks.sm` is headed by its
+ * canonical name is this simulator's rule, not in a committed capture); values carry the unit
+ * unless `nounits`.
  */
 import { ClockEventReason as R, formatReasonMask } from "../reasons";
 import type { SmiContext, SmiGpu } from "./view";
