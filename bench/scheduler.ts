@@ -12,7 +12,9 @@
  * `scheduler_pod_scheduling_sli_duration_seconds` (queue entry to bound) and
  * `scheduler_scheduling_attempt_duration_seconds` (one scheduling attempt, binding included).
  *
- * Flags: --sizes 1000,5000 --pods 1000 [--keep]. Writes docs/scheduler-bench.json and prints a table.
+ * Flags: --sizes 1000,5000 --pods 1000 [--percentage N: gpk-scheduler's percentageOfNodesToScore,
+ * default the kit's 100] [--keep]. Writes docs/scheduler-bench.json (docs/scheduler-bench-p<N>.json
+ * for another percentage) and prints a table.
  * Needs the tools (`npm run tools`). Everything listens on 127.0.0.1.
  */
 import { spawnSync } from "node:child_process";
@@ -34,9 +36,11 @@ import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, GPU_TAINT, 
 import { mulberry32 } from "../runtime/scheduling";
 
 const ROOT = path.resolve(__dirname, "..");
-const { values } = parseArgs({ options: { sizes: { type: "string" }, pods: { type: "string" }, keep: { type: "boolean" } } });
+const { values } = parseArgs({ options: { sizes: { type: "string" }, pods: { type: "string" }, keep: { type: "boolean" }, percentage: { type: "string" } } });
 const SIZES = (values.sizes ?? "1000,5000").split(",").map(Number);
 const PODS = Number(values.pods ?? 1000);
+/** gpk-scheduler's percentageOfNodesToScore (default: what the kit renders, 100). */
+const PERCENTAGE = Number(values.percentage ?? SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore);
 const SHAPES = [
   { gpus: 1, weight: 0.55 },
   { gpus: 2, weight: 0.2 },
@@ -193,7 +197,7 @@ async function startGpkScheduler(cluster: BinariesCluster, stack: string, tools:
   fs.copyFileSync(layout.kubeconfig, kubeconfigFile(layout, "gpk-extender"));
   fs.copyFileSync(layout.kubeconfig, kubeconfigFile(layout, "gpk-scheduler"));
   const defaults = SCHEDULER_EXTENDER_DEFAULTS;
-  const rendered = kubeSchedulerConfiguration({ namespace: "kube-system", weight: defaults.weight, percentageOfNodesToScore: defaults.percentageOfNodesToScore, httpTimeout: defaults.httpTimeout });
+  const rendered = kubeSchedulerConfiguration({ namespace: "kube-system", weight: defaults.weight, percentageOfNodesToScore: PERCENTAGE, httpTimeout: defaults.httpTimeout });
   fs.writeFileSync(layout.schedulerConfig, stringify(localSchedulerConfig(rendered as unknown as Record<string, unknown>, `http://127.0.0.1:${cluster.ports["gpk-extender"]}`, kubeconfigFile(layout, "gpk-scheduler"))));
   for (const spec of [extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy), gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports)]) {
     cluster.processes.push(await startProcess(spec, { logDir: layout.logs }));
@@ -222,8 +226,10 @@ async function main(): Promise<void> {
     }
   }
   const kubeVersion = spawnSync(tools.bin["kube-scheduler"]!, ["--version"], { encoding: "utf8" }).stdout.trim();
-  const doc = { command: `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS}`, kubeScheduler: kubeVersion, cpu: os.cpus()[0]?.model, cores: os.cpus().length, podsPerProfile: PODS, rows };
-  fs.writeFileSync(path.join(ROOT, "docs", "scheduler-bench.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  const custom = PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore;
+  const command = `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS}${custom ? ` --percentage ${PERCENTAGE}` : ""}`;
+  const doc = { command, kubeScheduler: kubeVersion, cpu: os.cpus()[0]?.model, cores: os.cpus().length, podsPerProfile: PODS, gpkSchedulerPercentageOfNodesToScore: PERCENTAGE, rows };
+  fs.writeFileSync(path.join(ROOT, "docs", custom ? `scheduler-bench-p${PERCENTAGE}.json` : "scheduler-bench.json"), `${JSON.stringify(doc, null, 2)}\n`);
   console.log("| nodes | profile | pods/s | SLI p50 ms | SLI p99 ms | attempt p50 ms | attempt p99 ms |");
   console.log("|---|---|---|---|---|---|---|");
   for (const row of rows) {
