@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listStacks } from "../../cli/render/stack-files";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -40,13 +40,16 @@ describe("gpk check on the shipped stacks", () => {
 
 describe("gpk check on a stack made unsafe", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-check-"));
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it("exits 1 naming gpu-pool-quota-headroom and the pool when tenant quotas eat the headroom", async () => {
+  // Every test here reads the same unsafe stack: written once, before any of them, whatever their order.
+  beforeAll(() => {
     const doc = parse(fs.readFileSync(path.join(REPO, "stacks/Pulumi.local.yaml"), "utf8"));
     // Pool sim-h100: 2 nodes × 4 GPUs = 8; with 20% headroom the tenants may hold 6.
     doc.config["gpk:tenants"][0].gpuQuota = 6;
     fs.writeFileSync(path.join(dir, "Pulumi.unsafe.yaml"), stringify(doc));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("exits 1 naming gpu-pool-quota-headroom and the pool when tenant quotas eat the headroom", async () => {
     const r = await gpkCheck("unsafe", "--json", "--stacks-dir", dir);
     expect(r.code).toBe(1);
     const found = (JSON.parse(r.stdout) as CheckDocument).violations.filter((v) => v.policy === "gpu-pool-quota-headroom");

@@ -13,8 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import type { automation } from "@pulumi/pulumi";
-import type { ResolvedTools } from "../../tools/resolve";
-import { KIT_TOOLS_DIR } from "../../tools/resolve";
+import { KIT_TOOLS_DIR, type ResolvedTools } from "../../tools/resolve";
 import { REPO_ROOT } from "../../render/stack-files";
 import type { Layout } from "./plan";
 
@@ -56,7 +55,7 @@ export function binariesStackConfig(stackFileText: string, kubeconfig: string): 
 }
 
 /**
- * Writes the workspace (Pulumi.yaml naming the provider binary and the policy launcher as
+ * Writes the workspace (Pulumi.yaml naming the provider binary and the kit's language host as
  * project plugins, so the engine uses exactly those, and Pulumi.<stack>.yaml) and opens the stack.
  */
 export async function openStack(opts: { stack: string; stackFile: string; kubeconfig: string; setup: PulumiSetup; tools: ResolvedTools; program: automation.PulumiFn }): Promise<automation.Stack> {
