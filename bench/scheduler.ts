@@ -25,7 +25,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { apiRequest, waitFor, type ApiEndpoint } from "../cli/local/binaries/kube-api";
-import type { KwokNode } from "../cli/local/binaries/nodes";
+import { kwokNode, type KwokNode } from "../cli/local/binaries/nodes";
 import { extenderSpec, gpkSchedulerSpec, kubeconfigFile, layoutOf, localSchedulerConfig, type ProcessName } from "../cli/local/binaries/plan";
 import { startProcess, stopProcesses } from "../cli/local/binaries/processes";
 import { adminEndpoint, downCluster, inParallel, upControlPlane, writeState, type BinariesCluster } from "../cli/local/binaries/runtime";
@@ -52,19 +52,8 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 function benchNodes(count: number): KwokNode[] {
   const h100 = GPU_PRODUCTS.h100;
   return Array.from({ length: count }, (_, i) => {
-    const name = `bench-gpu-${String(i).padStart(5, "0")}`;
-    const resources = { cpu: "192", memory: "2048Gi", pods: "110", [GPU_RESOURCE]: "8" };
-    return {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name,
-        labels: { "kubernetes.io/hostname": name, type: "kwok", [GFD_LABELS.product]: h100.gfdProduct, [GFD_LABELS.count]: "8", [GFD_LABELS.memory]: String(h100.memoryMiB) },
-        annotations: { "kwok.x-k8s.io/node": "fake" },
-      },
-      spec: { taints: [{ ...GPU_TAINT }] },
-      status: { capacity: resources, allocatable: resources, nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "kwok", containerRuntimeVersion: "kwok" } },
-    } satisfies KwokNode;
+    const labels = { [GFD_LABELS.product]: h100.gfdProduct, [GFD_LABELS.count]: "8", [GFD_LABELS.memory]: String(h100.memoryMiB) };
+    return kwokNode(`bench-gpu-${String(i).padStart(5, "0")}`, labels, [{ ...GPU_TAINT }], { cpu: "192", memory: "2048Gi", pods: "110", [GPU_RESOURCE]: "8" });
   });
 }
 
@@ -151,6 +140,8 @@ async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: str
   const old = cluster.processes.find((p) => p.name === name)!;
   await stopProcesses([old]);
   await apiRequest(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  // The ServiceAccount admission plugin refuses pods until the controller manager has made the namespace's default account.
+  await waitFor(`${namespace}/default service account`, async () => (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined, 30_000);
   await inParallel(pods(namespace, profile, seed), 32, (pod) => apiRequest(api, "POST", `/api/v1/namespaces/${namespace}/pods`, pod));
   const restarted = await startProcess({ name: old.name as ProcessName, command: old.command, args: old.args, port: old.port, ready: { kind: "tcp" } }, { logDir: layoutOf(ROOT, stack).logs });
   cluster.processes = [...cluster.processes.filter((p) => p !== old), restarted];

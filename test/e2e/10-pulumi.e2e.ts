@@ -11,12 +11,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { GFD_LABELS, KIT_LABELS } from "../../gpu";
-import { GPK, REPO_ROOT, cluster, createObject, kubectl, kubectlOk } from "./cluster";
-
-function gpk(args: string[]) {
-  const r = spawnSync(process.execPath, [GPK, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { REPO_ROOT, cluster, createObject, gpk, kubectl, kubectlOk } from "./cluster";
 
 /** The real CLI, from the workspace `gpk local up` reported, with its environment. */
 function pulumi(args: string[]) {

@@ -15,13 +15,11 @@ import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS } from ".
 import { parseNodes, parsePods } from "../../runtime/cluster-sim/csv";
 import { DEFAULT_WORKLOAD_SHAPES, MIN_OBSERVED_PODS } from "../../runtime/scheduler-extender/placement";
 import { assign, createPolicy, fits, makeNode, mulberry32, type NodeState, type PodRequest } from "../../runtime/scheduling";
-import { REPO_ROOT, createObject, gpuPod, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
+import { REPO_ROOT, createNamespace, createObject, gpuPod, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
 
 const NS = "e2e-sched";
 
-beforeAll(() => {
-  kubectlOk(["create", "namespace", NS]);
-});
+beforeAll(() => createNamespace(NS));
 afterAll(() => {
   kubectl(["delete", "namespace", NS, "--wait=false"]);
   kubectl(["delete", "nodes", "-l", "e2e.gpk.dev/replay=true", "--wait=false"]);

@@ -2,17 +2,11 @@
  * Runs last (files run in name order): `pulumi destroy` leaves no object of the kit behind,
  * and `gpk local down` stops every process it started and frees every port.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { KIT_LABELS, MANAGED_BY } from "../../gpu";
-import { GPK, REPO_ROOT, cluster, kubectl, kubectlOk, waitUntil } from "./cluster";
-
-function gpk(args: string[]) {
-  const r = spawnSync(process.execPath, [GPK, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cluster, gpk, kubectl, kubectlOk, waitUntil } from "./cluster";
 
 /** Every listable kind, namespaced or not, holding an object labelled as the kit's. */
 function kitObjects(): string[] {

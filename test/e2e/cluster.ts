@@ -36,6 +36,12 @@ export interface Run {
   stderr: string;
 }
 
+/** The real `gpk` CLI, from the repository root, as a user runs it. */
+export function gpk(args: string[]): Run {
+  const r = spawnSync(process.execPath, [GPK, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 export function kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Run {
   const r = spawnSync("kubectl", ["--kubeconfig", cluster().kubeconfig, ...args], {
     input: opts.input,
@@ -56,6 +62,12 @@ export function kubectlOk(args: string[], input?: string): any {
 
 export function createObject(object: unknown): Run {
   return kubectl(["create", "-f", "-"], { input: JSON.stringify(object) });
+}
+
+/** A namespace pods can be created in: the ServiceAccount admission plugin refuses them until its default account exists. */
+export async function createNamespace(name: string): Promise<void> {
+  kubectlOk(["create", "namespace", name]);
+  await waitUntil(`${name}/default service account`, () => kubectl(["get", "serviceaccount", "default", "-n", name]).status === 0, 30_000);
 }
 
 export async function waitUntil<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000, intervalMs = 250): Promise<T> {

@@ -1,5 +1,5 @@
 /**
- * A clone passes on its own: no tracked source reads the workspace's `../shared` folder, and
+ * A clone passes on its own: no tracked source reads the workspace's shared folder beside it, and
  * every data file the tests, benches and preview name is inside the repository.
  */
 import { execFileSync } from "node:child_process";

@@ -28,7 +28,8 @@ export interface KwokNode {
   };
 }
 
-function node(name: string, labels: Record<string, string>, taints: KwokNode["spec"]["taints"], resources: Record<string, string>): KwokNode {
+/** A node KWOK manages (its annotation), with the labels, taints and resources given as both capacity and allocatable. */
+export function kwokNode(name: string, labels: Record<string, string>, taints: KwokNode["spec"]["taints"], resources: Record<string, string>): KwokNode {
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -48,7 +49,7 @@ function node(name: string, labels: Record<string, string>, taints: KwokNode["sp
 
 export function kwokNodes(config: Extract<StackConfig, { target: "kind" }>): KwokNode[] {
   const cluster = config.cluster.name;
-  const nodes = [node(`${cluster}-control-plane`, { "node-role.kubernetes.io/control-plane": "" }, [], {
+  const nodes = [kwokNode(`${cluster}-control-plane`, { "node-role.kubernetes.io/control-plane": "" }, [], {
     cpu: String(SYSTEM_NODE.cpu),
     memory: `${SYSTEM_NODE.memoryGi}Gi`,
     pods: String(PODS_PER_NODE),
@@ -56,7 +57,7 @@ export function kwokNodes(config: Extract<StackConfig, { target: "kind" }>): Kwo
   for (const pool of config.nodePools) {
     const summary = poolSummary("kind", pool);
     for (let i = 0; i < summary.desiredNodes; i++) {
-      nodes.push(node(`${cluster}-${summary.poolName}-${i}`, summary.nodeLabels, summary.nodeTaints, {
+      nodes.push(kwokNode(`${cluster}-${summary.poolName}-${i}`, summary.nodeLabels, summary.nodeTaints, {
         cpu: String(HOST_PER_GPU.cpu * summary.gpusPerNode),
         memory: `${HOST_PER_GPU.memoryGi * summary.gpusPerNode}Gi`,
         pods: String(PODS_PER_NODE),
