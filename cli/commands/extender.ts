@@ -11,9 +11,23 @@ import { SnapshotError } from "../../runtime/scheduler-extender/snapshot";
 
 const usage = `Usage: gpk extender [--port 8888] [--policy gpk] [--kubeconfig <file> | --in-cluster | --snapshot <json>]
                     [--telemetry-url <url>]... [--hot-temperature <C>] [--host 0.0.0.0]
+                    [--tls-cert <pem> --tls-key <pem> --client-ca <pem> [--client-name <cn>]... [--health-port 8889]]
 
 The kube-scheduler extender (k8s.io/kube-scheduler/extender/v1, PascalCase JSON):
   POST /filter, /prioritize, /bind    GET /healthz (ready once synced), /metrics
+
+Bind accepts only a pod this extender filtered in the last 5 minutes, onto a node that filter
+passed and whose taints, nodeSelector, required node affinity and dedicated pool the pod
+satisfies; anything else is 403 and counted in gpk_extender_refusals_total{reason}.
+
+Callers (docs/scheduler-extender.md):
+  --tls-cert, --tls-key, --client-ca <pem files>
+                        serve the verbs over HTTPS only to callers with a client certificate signed
+                        by the CA (refused in the handshake otherwise) ...
+  --client-name <cn>    ... whose subject CN is one of these (repeatable; default gpk-scheduler; 403 otherwise)
+  --health-port <n>     with TLS, /healthz and /metrics move to this plain-HTTP port (default 8889)
+  Without the three files the server speaks plain HTTP and says so in a warning: anyone who reaches
+  the port could bind pods with the extender's credentials. --in-cluster requires them.
 
 Cluster state:
   --snapshot <json>     nodes + pods from a file ({"nodes": [...], "pods": [...], "workload": [...]};
@@ -30,7 +44,7 @@ Placement:
                         away from GPUs at or above --hot-temperature (default 83 °C) or power-capped.
   --telemetry-pods <label=value>   also scrape every running pod with this label (with a cluster source)
 
-Exit codes: 2 bad flags or snapshot; otherwise runs until interrupted (0).
+Exit codes: 2 bad flags, snapshot or TLS files; otherwise runs until interrupted (0).
 `;
 
 export const command: Command = {
@@ -47,13 +61,15 @@ export const command: Command = {
     try {
       running = await startExtender(config, { log: (m) => progress(`gpk extender: ${m}`), kubeconfig: kubeconfigConnection });
     } catch (err) {
-      if (err instanceof SnapshotError) throw new UsageError(err.message);
+      if (err instanceof SnapshotError || err instanceof ExtenderConfigError) throw new UsageError(err.message);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EADDRINUSE" || code === "EACCES") throw new UsageError(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
       if (config.source.kind === "kubeconfig") throw new UsageError(`--kubeconfig ${config.source.file}: ${(err as Error).message}`);
       throw err;
     }
-    progress(`gpk extender: policy ${config.policy}, ${running.cache.nodeCount} nodes from ${config.source.kind}, listening on http://${config.host}:${running.port}`);
+    const scheme = config.tls ? "https" : "http";
+    const health = config.tls ? `; health and metrics on http://${config.host}:${running.healthPort}` : "";
+    progress(`gpk extender: policy ${config.policy}, ${running.cache.nodeCount} nodes from ${config.source.kind}, listening on ${scheme}://${config.host}:${running.port}${health}`);
     void running.synced.then(() => {
       if (config.source.kind === "kubeconfig") progress(`gpk extender: synced ${running.cache.nodeCount} nodes from the API server`);
     });

@@ -87,6 +87,11 @@ export class ClusterCache {
     return this.nodes.get(name);
   }
 
+  /** The node object the state was built from (labels, taints). */
+  nodeObject(name: string): K8sNode | undefined {
+    return this.nodes.get(name)?.source;
+  }
+
   nodeNames(): string[] {
     return [...this.nodes.keys()];
   }
@@ -160,10 +165,6 @@ export class ClusterCache {
     if (this.removeUsage(uid)) this.podsVersion++;
   }
 
-  /** A pending pod's request as the source knows it. */
-  pendingPod(uid: string): PodRequest | undefined {
-    return this.pending.get(uid);
-  }
 
   /** Books a pod this extender is binding, before the API confirms it. */
   assume(pod: Omit<CachedPod, "assumed">): void {

@@ -5,13 +5,16 @@
  *   an acceptable model, or more than the node has in total) go to FailedAndUnresolvableNodes.
  * - prioritize: `extenderScores` (scoreNodes' mapping) — the node the simulator would pick is
  *   the only one scored 10; nodes the pod does not fit score 0.
- * - bind: the policy's GPU choice on the chosen node is booked in the cache at once (so the
+ * - bind: only a pod this extender filtered lately, onto a node that filter passed and whose
+ *   taints, selector, affinity and pool the pod still satisfies (bind-guard.ts: anything else
+ *   is a 403). The policy's GPU choice on the node is booked in the cache at once (so the
  *   next pod sees it even before the API answers), then the Binding is created with the
  *   choice in the `gpk.dev/gpu-assignment` annotation (the API server copies a Binding's
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../gpu";
 import { extenderScoresWith, fits, unfitReason, type PodRequest } from "../scheduling";
+import { BindRefused, FILTER_TTL_MS, FilterLedger, placementRefusal } from "./bind-guard";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
@@ -24,8 +27,6 @@ import {
 /** Creates the Binding (with annotations) in the cluster; absent in snapshot / local mode. */
 export interface Binder {
   bind(target: { namespace: string; name: string; uid: string; node: string; annotations: Record<string, string> }): Promise<void>;
-  /** Reads a pod the extender has not seen (another replica served its filter). */
-  getPod?(namespace: string, name: string): Promise<K8sPod | undefined>;
 }
 
 export interface BindEvent {
@@ -35,11 +36,9 @@ export interface BindEvent {
   uuids?: string[];
 }
 
-/** How many pods' requests are remembered between filter/prioritize and bind. */
-const RECENT_PODS = 4096;
+const FILTER_TTL_MINUTES = FILTER_TTL_MS / 60_000;
 
 export class Extender {
-  private readonly recent = new Map<string, PodRequest>();
   private readonly verdicts = new VerdictCache();
 
   constructor(
@@ -47,10 +46,11 @@ export class Extender {
     readonly policy: PolicyHolder,
     private readonly binder?: Binder,
     private readonly onBind: (event: BindEvent) => void = () => {},
+    private readonly filtered = new FilterLedger(),
   ) {}
 
   filter(args: ExtenderArgs): FilterOutcome {
-    const pod = this.request(args.Pod);
+    const pod = podToRequest(args.Pod);
     const slots = this.candidates(args);
     const shape = this.verdicts.forPod(pod);
     const passing: string[] = [];
@@ -66,6 +66,8 @@ export class Extender {
         (v.unresolvable ? unresolvable : failed).push(v.failedJson);
       }
     }
+    const uid = args.Pod.metadata.uid;
+    if (uid && passing.length > 0) this.filtered.record(uid, args.Pod, pod, passing);
     const outcome: FilterOutcome = { passing, passingJson, failedJson: failed, unresolvableJson: unresolvable };
     if (args.Nodes?.items) {
       const keep = new Set(passing);
@@ -75,7 +77,7 @@ export class Extender {
   }
 
   prioritize(args: ExtenderArgs): PriorityOutcome {
-    const pod = this.request(args.Pod);
+    const pod = podToRequest(args.Pod);
     const slots = this.candidates(args);
     const policy = this.policy.current();
     const shape = this.verdicts.forPod(pod);
@@ -93,8 +95,7 @@ export class Extender {
     const key = `${args.PodNamespace}/${args.PodName}`;
     const already = this.cache.podOn(args.PodUID);
     if (already && already.nodeName === args.Node) return { Error: "" };
-    const pod = await this.bindRequest(args);
-    if (!pod) throw new BadRequest(`PodUID: unknown pod ${key} (${args.PodUID}); no filter or prioritize call carried it`);
+    const pod = this.admitBind(args, key);
     const policy = this.policy.current();
     // Re-check against the current state: other binds may have landed since prioritize.
     if (!fits(node, pod)) return { Error: `node ${node.name} can no longer take pod ${key}: ${unfitReason(node, pod) ?? "does not fit"}` };
@@ -112,29 +113,23 @@ export class Extender {
         return { Error: `binding ${key} to ${node.name} failed: ${(err as Error).message}` };
       }
     }
-    this.recent.delete(args.PodUID);
+    this.filtered.forget(args.PodUID);
     this.onBind({ pod: key, node: node.name, gpus, uuids });
     return { Error: "" };
   }
 
-  /** Translates the pod and remembers it for its bind call. */
-  private request(k8sPod: K8sPod): PodRequest {
-    const pod = podToRequest(k8sPod);
-    const uid = k8sPod.metadata?.uid;
-    if (uid) {
-      this.recent.delete(uid);
-      this.recent.set(uid, pod);
-      if (this.recent.size > RECENT_PODS) this.recent.delete(this.recent.keys().next().value!);
+  /** The pod's request when the bind guard lets it onto the node (bind-guard.ts); throws BindRefused otherwise. */
+  private admitBind(args: ExtenderBindingArgs, key: string): PodRequest {
+    const record = this.filtered.get(args.PodUID);
+    if (!record || record.pod.metadata.namespace !== args.PodNamespace || record.pod.metadata.name !== args.PodName) {
+      throw new BindRefused("not-filtered", `pod ${key} (${args.PodUID}) was not filtered by this extender in the last ${FILTER_TTL_MINUTES} minutes; only a pod it filtered may be bound`);
     }
-    return pod;
-  }
-
-  private async bindRequest(args: ExtenderBindingArgs): Promise<PodRequest | undefined> {
-    const known = this.recent.get(args.PodUID) ?? this.cache.pendingPod(args.PodUID);
-    if (known) return known;
-    const fetched = await this.binder?.getPod?.(args.PodNamespace, args.PodName);
-    if (!fetched || fetched.metadata?.uid !== args.PodUID) return undefined;
-    return podToRequest(fetched);
+    if (!record.passing.includes(args.Node)) {
+      throw new BindRefused("node-not-passed", `node ${args.Node} was not among the ${record.passing.length} node(s) the filter passed for pod ${key}`);
+    }
+    const refusal = placementRefusal(record.pod, this.cache.nodeObject(args.Node)!);
+    if (refusal) throw refusal;
+    return record.request;
   }
 
   /** The request's candidate nodes, ranked by their position (the tie-break). */

@@ -136,10 +136,6 @@ export class KubeClient {
     }
   }
 
-  getPod(namespace: string, name: string): Promise<K8sPod> {
-    return this.json("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
-  }
-
   /** POST pods/binding; the API server copies the Binding's annotations onto the pod. */
   async bind(t: { namespace: string; name: string; uid: string; node: string; annotations: Record<string, string> }): Promise<void> {
     await this.json("POST", `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.name)}/binding`, {

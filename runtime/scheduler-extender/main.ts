@@ -1,6 +1,7 @@
 /**
  * In-cluster entry of the scheduler extender (`node /opt/gpk/scheduler-extender.js [flags]`).
- * Flags: see options.ts (typically `--in-cluster --policy gpk --telemetry-pods app.kubernetes.io/name=dcgm-exporter`).
+ * Flags: see options.ts (typically `--in-cluster --policy gpk --tls-cert … --tls-key … --client-ca …
+ * --telemetry-pods app.kubernetes.io/name=dcgm-exporter`).
  * Exits 2 on bad configuration; serves until SIGTERM.
  */
 import { ExtenderConfigError, parseExtenderArgs } from "./options";
@@ -24,13 +25,14 @@ async function main(): Promise<void> {
   try {
     running = await startExtender(config, { log });
   } catch (err) {
-    if (err instanceof SnapshotError) {
+    if (err instanceof SnapshotError || err instanceof ExtenderConfigError) {
       log(err.message);
       process.exit(2);
     }
     throw err;
   }
-  log(`policy ${config.policy}, source ${config.source.kind}, listening on :${running.port}`);
+  const health = config.tls ? `, health and metrics on http://${config.host}:${running.healthPort}` : "";
+  log(`policy ${config.policy}, source ${config.source.kind}, listening on ${config.tls ? "https" : "http"}://${config.host}:${running.port}${health}`);
   void running.synced.then(() => log(`cluster state synced: ${running.cache.nodeCount} nodes`));
   const stop = () => void running.close().then(() => process.exit(0));
   process.once("SIGTERM", stop);

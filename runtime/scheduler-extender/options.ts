@@ -15,7 +15,16 @@
  *   --telemetry-interval <s>   scrape period (default 15)
  *   --hot-temperature <C>      gpk: a GPU at or above this is hot (GPK_EXTENDER_HOT_TEMPERATURE_C; default: the policy's 83)
  *   --seed <n>                 seed of the `random` policy (default 42)
+ *   --tls-cert <file>          serve the verbs over HTTPS with this certificate (PEM) ...
+ *   --tls-key <file>           ... and its private key (PEM) ...
+ *   --client-ca <file>         ... to callers whose client certificate this CA signed (PEM); the three go together
+ *   --client-name <cn>         a client certificate subject CN allowed to call (repeatable; default gpk-scheduler)
+ *   --health-port <n>          with TLS: plain-HTTP port of /healthz and /metrics (default 8889)
+ *
+ * The in-cluster entry serves only mutual TLS: plain HTTP would let any pod that reaches the
+ * port bind pods with the extender's credentials (docs/scheduler-extender.md).
  */
+import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { isPolicyName, POLICY_NAMES, type PolicyName } from "../scheduling";
 
@@ -29,9 +38,23 @@ export type StateSource =
   | { kind: "kubeconfig"; file: string }
   | { kind: "in-cluster" };
 
+/** The client identity the SchedulerExtender component gives kube-scheduler's certificate. */
+export const DEFAULT_CLIENT_NAME = "gpk-scheduler";
+export const DEFAULT_HEALTH_PORT = 8889;
+
+export interface ExtenderTlsFiles {
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string;
+  clientNames: string[];
+  healthPort: number;
+}
+
 export interface ExtenderConfig {
   port: number;
   host: string;
+  /** Mutual TLS of the verbs; absent: plain HTTP (local use only). */
+  tls?: ExtenderTlsFiles;
   policy: PolicyName;
   source: StateSource;
   telemetryUrls: string[];
@@ -61,6 +84,8 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
         "telemetry-url": { type: "string", multiple: true }, "telemetry-pods": { type: "string", multiple: true },
         "telemetry-port": { type: "string" }, "telemetry-interval": { type: "string" },
         "hot-temperature": { type: "string" }, seed: { type: "string" },
+        "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "client-ca": { type: "string" },
+        "client-name": { type: "string", multiple: true }, "health-port": { type: "string" },
       },
     }).values;
   } catch (err) {
@@ -97,9 +122,32 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
       throw new ExtenderConfigError(`--hot-temperature: expected degrees Celsius between 0 and 150, got ${JSON.stringify(hotRaw)}`);
     }
   }
+  const tlsFlags = { "tls-cert": values["tls-cert"], "tls-key": values["tls-key"], "client-ca": values["client-ca"] };
+  const givenTls = Object.entries(tlsFlags).filter(([, v]) => v !== undefined).map(([k]) => `--${k}`);
+  let tls: ExtenderTlsFiles | undefined;
+  if (givenTls.length > 0 && givenTls.length < 3) {
+    const missing = Object.keys(tlsFlags).map((k) => `--${k}`).filter((k) => !givenTls.includes(k));
+    throw new ExtenderConfigError(`${givenTls.join(", ")}: mutual TLS needs --tls-cert, --tls-key and --client-ca together; missing ${missing.join(", ")}`);
+  }
+  if (givenTls.length === 3) {
+    const clientNames = values["client-name"] ?? [DEFAULT_CLIENT_NAME];
+    for (const name of clientNames) if (name.trim() === "") throw new ExtenderConfigError("--client-name: expected a certificate subject CN, got an empty string");
+    tls = {
+      certFile: values["tls-cert"]!, keyFile: values["tls-key"]!, clientCaFile: values["client-ca"]!, clientNames,
+      healthPort: intIn("health-port", values["health-port"] ?? String(DEFAULT_HEALTH_PORT), 0, 65535),
+    };
+  } else {
+    for (const flag of ["client-name", "health-port"] as const) {
+      if (values[flag] !== undefined) throw new ExtenderConfigError(`--${flag}: only with mutual TLS (--tls-cert, --tls-key, --client-ca)`);
+    }
+    if (source.kind === "in-cluster") {
+      throw new ExtenderConfigError("--in-cluster: the in-cluster extender serves only mutual TLS; give --tls-cert, --tls-key and --client-ca (plain HTTP is for local use)");
+    }
+  }
   return {
     port: intIn("port", values.port ?? env.GPK_EXTENDER_PORT ?? "8888", 0, 65535),
     host: values.host ?? "0.0.0.0",
+    tls,
     policy,
     source,
     telemetryUrls,
@@ -108,5 +156,25 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
     telemetryIntervalMs: intIn("telemetry-interval", values["telemetry-interval"] ?? "15", 1, 3600) * 1000,
     hotTemperatureC,
     seed: intIn("seed", values.seed ?? "42", 0, 2 ** 32 - 1),
+  };
+}
+
+/** Reads the PEM files of the TLS flags, naming the flag and file of one that cannot be read. */
+export function readTlsFiles(tls: ExtenderTlsFiles): { cert: string; key: string; clientCa: string; clientNames: string[] } {
+  const read = (flag: string, file: string) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ExtenderConfigError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (!text.includes("-----BEGIN ")) throw new ExtenderConfigError(`${flag}: ${file} holds no PEM block`);
+    return text;
+  };
+  return {
+    cert: read("--tls-cert", tls.certFile),
+    key: read("--tls-key", tls.keyFile),
+    clientCa: read("--client-ca", tls.clientCaFile),
+    clientNames: tls.clientNames,
   };
 }

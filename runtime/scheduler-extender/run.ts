@@ -7,7 +7,7 @@
 import { ClusterCache } from "./cache";
 import { Extender, type Binder } from "./extender";
 import { inClusterConnection, KubeClient, Reflector, type KubeConnection } from "./kube";
-import type { ExtenderConfig } from "./options";
+import { ExtenderConfigError, readTlsFiles, type ExtenderConfig } from "./options";
 import { PolicyHolder } from "./placement";
 import { startExtenderServer, type RunningExtenderServer } from "./server";
 import { loadSnapshot } from "./snapshot";
@@ -17,6 +17,8 @@ import type { K8sNode, K8sPod } from "./wire";
 
 export interface RunningExtender {
   port: number;
+  /** Port of /healthz and /metrics (the verb port without TLS). */
+  healthPort: number;
   cache: ClusterCache;
   extender: Extender;
   server: RunningExtenderServer;
@@ -103,10 +105,7 @@ export async function startExtender(config: ExtenderConfig, deps: StartDeps = {}
   }
 
   const policy = new PolicyHolder(cache, { policy: config.policy, hotTemperatureC: config.hotTemperatureC, seed: config.seed, workload });
-  const binder: Binder | undefined = client && {
-    bind: (t) => client.bind(t),
-    getPod: (ns, name) => client.getPod(ns, name).catch(() => undefined),
-  };
+  const binder: Binder | undefined = client && { bind: (t) => client.bind(t) };
   const extender = new Extender(cache, policy, binder, (e) => log(`bound ${e.pod} to ${e.node} GPUs [${e.gpus.join(",")}]`));
 
   let scraper: TelemetryScraper | undefined;
@@ -118,15 +117,28 @@ export async function startExtender(config: ExtenderConfig, deps: StartDeps = {}
   }
 
   const synced = Promise.all(reflectors.map((r) => r.synced)).then(() => undefined);
-  const server = await startExtenderServer({
-    extender, port: config.port, host: config.host, log,
-    ready: () => reflectors.every((r) => r.hasSynced),
-  });
+  if (!config.tls) log(`WARNING: serving plain HTTP: any caller that reaches port ${config.port} can read the GPU state and bind pods with this extender's credentials; use --tls-cert, --tls-key and --client-ca outside a workstation`);
+  let server: RunningExtenderServer;
+  try {
+    server = await startExtenderServer({
+      extender, port: config.port, host: config.host, log,
+      tls: config.tls && readTlsFiles(config.tls),
+      healthPort: config.tls?.healthPort,
+      ready: () => reflectors.every((r) => r.hasSynced),
+    });
+  } catch (err) {
+    for (const r of reflectors) r.stop();
+    client?.close();
+    // OpenSSL's refusals of the PEM contents (an unreadable key, a key that is not the certificate's).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && code.startsWith("ERR_OSSL")) throw new ExtenderConfigError(`--tls-cert, --tls-key, --client-ca: ${(err as Error).message} (${code})`);
+    throw err;
+  }
   // Scrape once the node names are known, so the first round lands.
   void synced.then(() => scraper?.start());
 
   return {
-    port: server.port, cache, extender, server, synced,
+    port: server.port, healthPort: server.healthPort, cache, extender, server, synced,
     async close() {
       scraper?.stop();
       for (const r of reflectors) r.stop();

@@ -1,18 +1,28 @@
 /**
- * The extender's HTTP transport (node:http): kube-scheduler POSTs `<urlPrefix>/<verb>`.
+ * The extender's HTTP transport: kube-scheduler POSTs `<urlPrefix>/<verb>`.
  *
  *   POST /filter       ExtenderArgs -> ExtenderFilterResult
  *   POST /prioritize   ExtenderArgs -> HostPriorityList
  *   POST /bind         ExtenderBindingArgs -> ExtenderBindingResult
  *   GET  /healthz      200 once the cluster state source has synced (readiness), else 503
- *   GET  /metrics      Prometheus text: requests, latency, binds, nodes
+ *   GET  /metrics      Prometheus text: requests, latency, binds, refusals, nodes
+ *
+ * With `tls` the verbs are served over HTTPS to callers with a client certificate signed by
+ * the given CA (a caller without one is refused in the handshake) whose subject CN is an
+ * allowed identity (else 403); health and metrics then move to a plain-HTTP port of their own,
+ * which kubelet probes and Prometheus reach without a client certificate. Without `tls` one
+ * plain-HTTP server answers everything (local use).
  *
  * A bad body (malformed JSON, wrong types, missing Pod, unknown node, over 10 MiB) is answered
- * 400 with the reason in `Error`; the server never crashes on input and keeps its state.
+ * 400 with the reason in `Error`, a bind the guard refuses 403 (bind-guard.ts); the server
+ * never crashes on input and keeps its state.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { BindRefused } from "./bind-guard";
 import type { Extender } from "./extender";
 import { BadRequest, bindingArgsSchema, extenderArgsSchema, filterResultJson, parseBody, priorityListJson } from "./wire";
 
@@ -21,10 +31,23 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Beyond this much an oversized body is not even drained; the connection is dropped. */
 const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Mutual TLS of the verb port: PEM contents. */
+export interface ExtenderTls {
+  cert: string;
+  key: string;
+  /** CA that signs the callers' client certificates. */
+  clientCa: string;
+  /** Subject CNs of the callers allowed to use the verbs. */
+  clientNames: string[];
+}
+
 export interface ExtenderServerOptions {
   extender: Extender;
   port: number;
   host?: string;
+  tls?: ExtenderTls;
+  /** Port of the plain-HTTP health and metrics server when `tls` is set (0: any free port). */
+  healthPort?: number;
   /** Readiness: true once the state source has synced. Default: always ready. */
   ready?: () => boolean;
   maxBodyBytes?: number;
@@ -33,6 +56,8 @@ export interface ExtenderServerOptions {
 
 export interface RunningExtenderServer {
   port: number;
+  /** Where /healthz and /metrics are served: `port` unless TLS moved them. */
+  healthPort: number;
   server: Server;
   registry: Registry;
   close(): Promise<void>;
@@ -88,7 +113,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-export function startExtenderServer(options: ExtenderServerOptions): Promise<RunningExtenderServer> {
+export async function startExtenderServer(options: ExtenderServerOptions): Promise<RunningExtenderServer> {
   const { extender } = options;
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const ready = options.ready ?? (() => true);
@@ -100,6 +125,11 @@ export function startExtenderServer(options: ExtenderServerOptions): Promise<Run
     labelNames: ["verb"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [registry],
   });
   const binds = new Counter({ name: "gpk_extender_binds_total", help: "Bind results.", labelNames: ["result"], registers: [registry] });
+  const refusals = new Counter({
+    name: "gpk_extender_refusals_total", help: "Requests refused: binds the guard would not perform, callers whose certificate names no allowed identity.",
+    labelNames: ["verb", "reason"], registers: [registry],
+  });
+  const handshakeFailures = new Counter({ name: "gpk_extender_tls_handshake_failures_total", help: "TLS handshakes that failed (no or untrusted client certificate).", registers: [registry] });
   new Gauge({
     name: "gpk_extender_nodes", help: "Nodes in the extender's cache.", registers: [registry],
     collect() {
@@ -134,6 +164,10 @@ export function startExtenderServer(options: ExtenderServerOptions): Promise<Run
       }
     } catch (err) {
       status = err instanceof BadRequest ? err.status : 500;
+      if (err instanceof BindRefused) {
+        refusals.inc({ verb, reason: err.reason });
+        log(`bind refused (${err.reason}): ${err.message}`);
+      }
       const message = err instanceof Error ? err.message : String(err);
       if (status === 500) log(`${verb}: internal error: ${err instanceof Error ? err.stack : message}`);
       const body = verb === "filter"
@@ -146,14 +180,9 @@ export function startExtenderServer(options: ExtenderServerOptions): Promise<Run
     }
   }
 
-  const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
-    const verb = path.slice(1);
-    if (VERBS.includes(verb)) {
-      if (req.method !== "POST") return send(res, 405, { Error: `${path}: use POST` });
-      void handleVerb(verb as Verb, req, res);
-      return;
-    }
+  const pathOf = (req: IncomingMessage) => (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+  const health: RequestListener = (req, res) => {
+    const path = pathOf(req);
     if (path === "/healthz" || path === "/readyz") {
       return ready() ? send(res, 200, "ok") : send(res, 503, "cluster state not synced yet");
     }
@@ -164,27 +193,62 @@ export function startExtenderServer(options: ExtenderServerOptions): Promise<Run
       }, (err: Error) => send(res, 500, err.message));
       return;
     }
-    send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind` });
-  });
+    const where = options.tls ? "on the TLS port" : "";
+    send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind${where && ` ${where}`}` });
+  };
+  const tls = options.tls;
+  const verbs: RequestListener = (req, res) => {
+    const path = pathOf(req);
+    const verb = path.slice(1);
+    if (!VERBS.includes(verb)) return tls ? send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind` }) : health(req, res);
+    if (req.method !== "POST") return send(res, 405, { Error: `${path}: use POST` });
+    if (tls) {
+      // The handshake proved the certificate chains to the client CA; the identity is its CN.
+      const name = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+      if (typeof name !== "string" || !tls.clientNames.includes(name)) {
+        refusals.inc({ verb, reason: "client-identity" });
+        counted(verb as Verb, 403).inc();
+        return send(res, 403, { Error: `client certificate CN ${JSON.stringify(name ?? "")} is not an allowed caller (${tls.clientNames.join(", ")})` });
+      }
+    }
+    void handleVerb(verb as Verb, req, res);
+  };
+  const server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, verbs)
+    : createServer(verbs);
+  const healthServer = tls ? createServer(health) : undefined;
   // Keep-alive connections from kube-scheduler are reused across cycles.
   server.keepAliveTimeout = 65_000;
   server.on("clientError", (_err, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
   });
+  server.on("tlsClientError", () => handshakeFailures.inc());
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host ?? "0.0.0.0", () => {
-      server.off("error", reject);
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        server,
-        registry,
-        close: () => new Promise<void>((done) => {
-          server.closeAllConnections();
-          server.close(() => done());
-        }),
-      });
+  const listen = (s: Server, port: number) => new Promise<number>((resolve, reject) => {
+    s.once("error", reject);
+    s.listen(port, options.host ?? "0.0.0.0", () => {
+      s.off("error", reject);
+      resolve((s.address() as AddressInfo).port);
     });
   });
+  const closeServer = (s: Server) => new Promise<void>((done) => {
+    s.closeAllConnections();
+    s.close(() => done());
+  });
+  const port = await listen(server, options.port);
+  let healthPort = port;
+  if (healthServer) {
+    try {
+      healthPort = await listen(healthServer, options.healthPort ?? 0);
+    } catch (err) {
+      await closeServer(server);
+      throw err;
+    }
+  }
+  return {
+    port, healthPort, server, registry,
+    close: async () => {
+      await Promise.all([closeServer(server), ...(healthServer ? [closeServer(healthServer)] : [])]);
+    },
+  };
 }

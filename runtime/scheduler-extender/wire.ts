@@ -84,16 +84,28 @@ export const podSchema = z.looseObject({
     affinity: z.looseObject({
       nodeAffinity: z.looseObject({
         requiredDuringSchedulingIgnoredDuringExecution: z.looseObject({
-          nodeSelectorTerms: z.array(z.looseObject({ matchExpressions: z.array(nodeSelectorRequirement).nullish() })).nullish(),
+          nodeSelectorTerms: z.array(z.looseObject({
+            matchExpressions: z.array(nodeSelectorRequirement).nullish(),
+            matchFields: z.array(nodeSelectorRequirement).nullish(),
+          })).nullish(),
         }).nullish(),
       }).nullish(),
     }).nullish(),
+    tolerations: z.array(z.looseObject({
+      key: z.string().optional(),
+      operator: z.string().optional(),
+      value: z.string().optional(),
+      effect: z.string().optional(),
+    })).nullish(),
   }),
   status: z.looseObject({ phase: z.string().optional() }).nullish(),
 });
 
 export const nodeSchema = z.looseObject({
   metadata: objectMetaSchema.extend({ name: subdomainName }),
+  spec: z.looseObject({
+    taints: z.array(z.looseObject({ key: z.string(), value: z.string().optional(), effect: z.string() })).nullish(),
+  }).nullish(),
   status: z.looseObject({ allocatable: resourceList.nullish(), capacity: resourceList.nullish() }).nullish(),
 });
 
@@ -184,7 +196,7 @@ export function priorityListJson(o: PriorityOutcome): string {
 
 /** A request the extender refuses: answered 4xx with this message, never a crash. */
 export class BadRequest extends Error {
-  override readonly name = "BadRequest";
+  override readonly name: string = "BadRequest";
   constructor(message: string, readonly status = 400) {
     super(message);
   }

@@ -24,7 +24,7 @@ function spawnServer(argv: string[]): Promise<{ child: ChildProcess; port: numbe
     let err = "";
     child.stderr!.on("data", (d) => {
       err += d;
-      const m = /listening on (?:http:\/\/[^:]+)?:(\d+)/.exec(err);
+      const m = /listening on (?:https?:\/\/[^:]+)?:(\d+)/.exec(err);
       if (m) resolve({ child, port: Number(m[1]) });
     });
     child.on("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
@@ -86,12 +86,16 @@ describe("in-cluster bundle", () => {
     writeFileSync(file, bundle.code);
     const { port } = await spawnServer([file, "--snapshot", snapshot(), "--port", "0", "--host", "127.0.0.1"]);
     await malformedThenValid(port);
-    const refused = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const c = spawn(process.execPath, [file, "--kubeconfig", "/nope"], { stdio: ["ignore", "ignore", "pipe"] });
+    const refused = (args: string[]) => new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
       c.stderr!.on("data", (d) => (err += d));
       c.on("exit", (code) => resolve({ code, err }));
     });
-    expect(refused).toEqual({ code: 2, err: "scheduler-extender: --kubeconfig: not available in the in-cluster bundle; use --in-cluster\n" });
+    expect(await refused(["--kubeconfig", "/nope"])).toEqual({ code: 2, err: "scheduler-extender: --kubeconfig: not available in the in-cluster bundle; use --in-cluster\n" });
+    expect(await refused(["--in-cluster"])).toEqual({
+      code: 2,
+      err: "scheduler-extender: --in-cluster: the in-cluster extender serves only mutual TLS; give --tls-cert, --tls-key and --client-ca (plain HTTP is for local use)\n",
+    });
   });
 });

@@ -96,15 +96,17 @@ describe("bind", () => {
     const one = await start(["--snapshot", snap]);
     try {
       const p1 = k8sPod("first", { gpus: 2 });
-      expect((await post(one.port, "filter", { Pod: p1, NodeNames: ["only"] })).body.NodeNames).toEqual(["only"]);
+      const p2 = k8sPod("second", { gpus: 1 });
+      // Both filtered while the node is free; the first bind takes both GPUs.
+      for (const p of [p1, p2]) expect((await post(one.port, "filter", { Pod: p, NodeNames: ["only"] })).body.NodeNames).toEqual(["only"]);
       const bound = await post(one.port, "bind", { PodName: "first", PodNamespace: "team-a", PodUID: p1.metadata.uid, Node: "only" });
       expect(bound).toEqual({ status: 200, body: { Error: "" } });
       expect(one.cache.podOn(p1.metadata.uid)).toMatchObject({ nodeName: "only", gpus: [0, 1], assumed: true });
-      const next = await post(one.port, "filter", { Pod: k8sPod("second", { gpus: 1 }), NodeNames: ["only"] });
+      const next = await post(one.port, "filter", { Pod: k8sPod("third", { gpus: 1 }), NodeNames: ["only"] });
       expect(next.body.NodeNames).toEqual([]);
       expect(next.body.FailedNodes).toEqual({ only: "Insufficient GPUs: needs 1 x 1000 milli-GPU" });
-      // Binding the second pod anyway is refused with the reason, not a crash.
-      const refused = await post(one.port, "bind", { PodName: "second", PodNamespace: "team-a", PodUID: "uid-second", Node: "only" });
+      // The second pod's filter answer is now stale: its bind is refused with the reason, not a crash.
+      const refused = await post(one.port, "bind", { PodName: "second", PodNamespace: "team-a", PodUID: p2.metadata.uid, Node: "only" });
       expect(refused.status).toBe(200);
       expect(refused.body.Error).toBe("node only can no longer take pod team-a/second: Insufficient GPUs: needs 1 x 1000 milli-GPU");
     } finally {
@@ -128,9 +130,9 @@ describe("bind", () => {
     }
   });
 
-  it("refuses a bind for a pod no filter carried, naming it", async () => {
+  it("refuses (403) a bind for a pod no filter carried, naming it", async () => {
     const res = await post(ext.port, "bind", { PodName: "ghost", PodNamespace: "team-a", PodUID: "uid-ghost", Node: "n1" });
-    expect(res).toEqual({ status: 400, body: { Error: "PodUID: unknown pod team-a/ghost (uid-ghost); no filter or prioritize call carried it" } });
+    expect(res).toEqual({ status: 403, body: { Error: "pod team-a/ghost (uid-ghost) was not filtered by this extender in the last 5 minutes; only a pod it filtered may be bound" } });
   });
 });
 
