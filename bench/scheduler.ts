@@ -26,12 +26,13 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { apiRequest, waitFor, type ApiEndpoint } from "../cli/local/binaries/kube-api";
 import { kwokNode, type KwokNode } from "../cli/local/binaries/nodes";
-import { extenderSpec, gpkSchedulerSpec, kubeconfigFile, layoutOf, localSchedulerConfig, type ProcessName } from "../cli/local/binaries/plan";
+import { extenderSpec, gpkSchedulerSpec, kubeconfigFile, layoutOf, localSchedulerConfig, tlsDir, type ProcessName } from "../cli/local/binaries/plan";
 import { startProcess, stopProcesses } from "../cli/local/binaries/processes";
-import { adminEndpoint, downCluster, inParallel, upControlPlane, writeState, type BinariesCluster } from "../cli/local/binaries/runtime";
+import { adminEndpoint, downCluster, inParallel, upControlPlane, writeState, writeTlsFolder, type BinariesCluster } from "../cli/local/binaries/runtime";
 import { readPins } from "../cli/tools/recipes";
 import { resolveTools } from "../cli/tools/resolve";
-import { SCHEDULER_EXTENDER_DEFAULTS, kubeSchedulerConfiguration } from "../components/scheduler-extender";
+import { issueCertificate } from "../components/kit-pki";
+import { EXTENDER_NAME, SCHEDULER_CLIENT_NAME, SCHEDULER_EXTENDER_DEFAULTS, extenderDnsNames, kubeSchedulerConfiguration } from "../components/scheduler-extender";
 import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../gpu";
 import { mulberry32 } from "../runtime/scheduling";
 
@@ -189,8 +190,15 @@ async function startGpkScheduler(cluster: BinariesCluster, stack: string, tools:
   fs.copyFileSync(layout.kubeconfig, kubeconfigFile(layout, "gpk-scheduler"));
   const defaults = SCHEDULER_EXTENDER_DEFAULTS;
   const rendered = kubeSchedulerConfiguration({ namespace: "kube-system", weight: defaults.weight, percentageOfNodesToScore: PERCENTAGE, httpTimeout: defaults.httpTimeout });
-  fs.writeFileSync(layout.schedulerConfig, stringify(localSchedulerConfig(rendered as unknown as Record<string, unknown>, `http://127.0.0.1:${cluster.ports["gpk-extender"]}`, kubeconfigFile(layout, "gpk-scheduler"))));
-  for (const spec of [extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy), gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports)]) {
+  // Mutual TLS as the component renders it, with certificates the kit's PKI issues here.
+  const ca = issueCertificate({ commonName: "gpk-kit-ca", usage: "ca", validityHours: 24 });
+  const serving = issueCertificate({ commonName: EXTENDER_NAME, dnsNames: extenderDnsNames("kube-system"), usage: "server", validityHours: 24 }, ca);
+  const client = issueCertificate({ commonName: SCHEDULER_CLIENT_NAME, usage: "client", validityHours: 24 }, ca);
+  writeTlsFolder(tlsDir(layout, "gpk-extender"), { "tls.crt": serving.certPem, "tls.key": serving.keyPem, "ca.crt": ca.certPem });
+  writeTlsFolder(tlsDir(layout, "gpk-scheduler"), { "tls.crt": client.certPem, "tls.key": client.keyPem, "ca.crt": ca.certPem });
+  const local = localSchedulerConfig(rendered as unknown as Record<string, unknown>, `127.0.0.1:${cluster.ports["gpk-extender"]}`, kubeconfigFile(layout, "gpk-scheduler"), tlsDir(layout, "gpk-scheduler"));
+  fs.writeFileSync(layout.schedulerConfig, stringify(local));
+  for (const spec of [extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy, SCHEDULER_CLIENT_NAME), gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports)]) {
     cluster.processes.push(await startProcess(spec, { logDir: layout.logs }));
     writeState(layout, cluster);
   }

@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "../gpu";
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
+import { allowIngressSpec, namespacePeer } from "./network-policies";
 import { CHARTS } from "./pins";
 import { SIM_STATE_FILE } from "../runtime/device-plugin/container-spec";
 import { restrictedPodSecurity } from "./pod-security";
@@ -17,11 +18,17 @@ import type { GpuPoolSummary, GpuTelemetrySummary, Target } from "./summaries";
 /** dcgm-exporter's port; the simulated exporter uses the same. */
 export const TELEMETRY_PORT = 9400;
 
+/** Pod labels of the exporters: dcgm-exporter's chart names its pods so on eks; the kit's exporter on kind. */
+export function telemetryExporterLabels(target: Target): Record<string, string> {
+  return { "app.kubernetes.io/name": target === "eks" ? "dcgm-exporter" : "gpk-gpu-telemetry" };
+}
+
 export const TELEMETRY_DEFAULTS = {
   namespace: NODE_AGENT_NAMESPACE,
   alertRules: true,
   alertFor: "5m",
   maxGpuTempC: 85,
+  monitoringNamespace: "monitoring",
 } as const;
 
 export interface GpuTelemetryArgs {
@@ -39,6 +46,10 @@ export interface GpuTelemetryArgs {
   maxGpuTempC?: number;
   /** Image holding the runtime bundles (kind). Default: bundle in a ConfigMap. */
   runtimeImage?: string;
+  /** Namespace whose pods may scrape the exporters (NetworkPolicy). Default `monitoring`. */
+  monitoringNamespace?: string;
+  /** Other pods that may scrape them, e.g. the thermal-aware scheduler extender. Default none. */
+  otherScrapers?: k8s.types.input.networking.v1.NetworkPolicyPeer[];
 }
 
 /**
@@ -132,6 +143,11 @@ export class GpuTelemetry extends pulumi.ComponentResource {
         spec: { groups: gpuAlertRules({ maxGpuTempC: args.maxGpuTempC ?? TELEMETRY_DEFAULTS.maxGpuTempC, alertFor: args.alertFor ?? TELEMETRY_DEFAULTS.alertFor }) },
       }, { parent: this });
     }
+    const exporters = telemetryExporterLabels(args.target);
+    new k8s.networking.v1.NetworkPolicy(`${name}-ingress`, {
+      metadata: { name: "gpk-gpu-telemetry-ingress", namespace, labels: { [KIT_LABELS.managedBy]: MANAGED_BY } },
+      spec: allowIngressSpec(exporters, [{ from: [namespacePeer(args.monitoringNamespace ?? TELEMETRY_DEFAULTS.monitoringNamespace), ...(args.otherScrapers ?? [])], port: TELEMETRY_PORT }]),
+    }, { parent: this });
     this.summary = { target: args.target, namespace, pools: args.pools.map((p) => p.poolName) };
     this.registerOutputs({ ...this.summary });
   }
@@ -140,7 +156,7 @@ export class GpuTelemetry extends pulumi.ComponentResource {
   private simulatedExporters(name: string, args: GpuTelemetryArgs, namespace: string): void {
     const runtime = new RuntimeBundleConfigMap(`${name}-runtime`, { pkg: "telemetry", namespace, image: args.runtimeImage }, { parent: this });
     const parts = runtime.podParts;
-    const appLabel = { "app.kubernetes.io/name": "gpk-gpu-telemetry" };
+    const appLabel = telemetryExporterLabels(args.target);
     for (const pool of args.pools) {
       const labels = { ...appLabel, [KIT_LABELS.pool]: pool.poolName, [KIT_LABELS.managedBy]: MANAGED_BY };
       new k8s.apps.v1.DaemonSet(`${name}-${pool.poolName}`, {

@@ -12,7 +12,8 @@ import { GpuTelemetry } from "./gpu-telemetry";
 import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import { RayCluster } from "./ray-cluster";
-import { SchedulerExtender, telemetryExporterSelector } from "./scheduler-extender";
+import { defaultDenyIngressSpec, podsPeer } from "./network-policies";
+import { SchedulerExtender, extenderPodLabels, telemetryExporterSelector } from "./scheduler-extender";
 import type { PlatformSummary } from "./summaries";
 import { Tenant } from "./tenant";
 import { VllmServing } from "./vllm-serving";
@@ -77,10 +78,15 @@ export class Platform extends pulumi.ComponentResource {
     const inCluster = { parent: this, providers: [this.provider] };
     const inClusterResource = { parent: this, provider: this.provider };
 
-    const systemNamespaces = [
-      new k8s.core.v1.Namespace(`${name}-system`, { metadata: { name: SYSTEM_NAMESPACE, labels: systemNamespaceLabels("restricted") } }, inClusterResource),
-      new k8s.core.v1.Namespace(`${name}-node-agents`, { metadata: { name: NODE_AGENT_NAMESPACE, labels: systemNamespaceLabels("privileged") } }, inClusterResource),
-    ];
+    const systemNamespaces = ([["system", SYSTEM_NAMESPACE, "restricted"], ["node-agents", NODE_AGENT_NAMESPACE, "privileged"]] as const).map(([suffix, namespace, level]) => {
+      const ns = new k8s.core.v1.Namespace(`${name}-${suffix}`, { metadata: { name: namespace, labels: systemNamespaceLabels(level) } }, inClusterResource);
+      // Nothing reaches the kit's own pods unless a component allows its callers (network-policies.ts).
+      new k8s.networking.v1.NetworkPolicy(`${name}-${suffix}-default-deny-ingress`, {
+        metadata: { name: "default-deny-ingress", namespace: ns.metadata.name, labels: { [KIT_LABELS.managedBy]: MANAGED_BY } },
+        spec: defaultDenyIngressSpec(),
+      }, inClusterResource);
+      return ns;
+    });
 
     this.pools = config.nodePools.map((pool) => new GpuNodeGroup(`${name}-${pool.name}`, {
       target: config.target,
@@ -106,6 +112,9 @@ export class Platform extends pulumi.ComponentResource {
         alertFor: config.telemetry.alertFor,
         maxGpuTempC: config.policy.maxGpuTempC,
         runtimeImage: config.runtime.image,
+        monitoringNamespace: config.telemetry.monitoringNamespace,
+        // The thermal-aware extender reads the exporters directly.
+        otherScrapers: config.schedulerExtender.enabled && config.schedulerExtender.thermalAware ? [podsPeer(SYSTEM_NAMESPACE, extenderPodLabels())] : [],
       }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
     }
 
@@ -121,6 +130,7 @@ export class Platform extends pulumi.ComponentResource {
         target: config.target,
         telemetryPods: config.telemetry.enabled ? [telemetryExporterSelector(config.target)] : [],
         runtimeImage: config.runtime.image,
+        monitoringNamespace: config.telemetry.monitoringNamespace,
       }, { ...inCluster, dependsOn: systemNamespaces });
     }
 

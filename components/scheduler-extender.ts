@@ -5,10 +5,17 @@
  * `schedulerName: gpk-scheduler`; the default scheduler is left alone.
  *
  * Extender: Deployment (2 replicas, readiness on /healthz = cache synced), PDB, Service with
- * ClientIP affinity (the leading scheduler keeps talking to one replica, whose assumed binds it
- * sees at once), least-privilege RBAC: get/list/watch nodes and pods, create pods/binding. The
- * GPU choice travels in the Binding's annotations, which the API server writes onto the pod
- * together with the node name, so no pod patch permission is needed.
+ * ClientIP affinity (the leading scheduler keeps talking to one replica, whose filter answers
+ * its binds need), least-privilege RBAC: get/list/watch nodes and pods, create pods/binding.
+ * The GPU choice travels in the Binding's annotations, which the API server writes onto the
+ * pod together with the node name, so no pod patch permission is needed.
+ *
+ * Callers: the verbs are served over mutual TLS only. The kit's CA (kit-pki.ts; its key stays
+ * in the stack's state) signs the extender's serving certificate and the scheduler's client
+ * certificate (CN `gpk-scheduler`, the one identity the extender accepts); each lands in a
+ * `kubernetes.io/tls` Secret with `ca.crt`, mounted read-only, and a new certificate rolls the
+ * pods through their template annotation. A NetworkPolicy lets only gpk-scheduler pods reach
+ * the verb port and the monitoring namespace the health/metrics port (docs/scheduler-extender.md).
  *
  * Scheduler: the pinned upstream kube-scheduler with a KubeSchedulerConfiguration (v1) in a
  * ConfigMap — profile `gpk-scheduler`, the extender with filter/prioritize/bind verbs,
@@ -23,7 +30,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { PolicyName } from "../runtime/scheduling/registry";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
-import { TELEMETRY_PORT } from "./gpu-telemetry";
+import { DEFAULT_CLIENT_NAME, DEFAULT_HEALTH_PORT } from "../runtime/scheduler-extender/options";
+import { TELEMETRY_PORT, telemetryExporterLabels } from "./gpu-telemetry";
+import { KitCertificate } from "./kit-pki";
+import { allowIngressSpec, namespacePeer, podsPeer } from "./network-policies";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
 import { NODE_IMAGE_USER, RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
@@ -31,9 +41,18 @@ import type { SchedulerExtenderSummary, Target } from "./summaries";
 
 export const EXTENDER_NAME = "gpk-scheduler-extender";
 export const EXTENDER_PORT = 8888;
+/** Plain-HTTP /healthz and /metrics of the extender (the verb port wants a client certificate). */
+export const EXTENDER_HEALTH_PORT = DEFAULT_HEALTH_PORT;
 /** kube-scheduler's secure port (healthz, metrics). */
 export const SCHEDULER_SECURE_PORT = 10259;
+/** The identity (client certificate CN) of gpk-scheduler, the one caller the extender serves. */
+export const SCHEDULER_CLIENT_NAME = DEFAULT_CLIENT_NAME;
+/** Secrets (`kubernetes.io/tls`: tls.crt, tls.key, ca.crt) of the extender's serving and the scheduler's client certificate. */
+export const EXTENDER_TLS_SECRET = `${EXTENDER_NAME}-tls`;
+export const SCHEDULER_TLS_SECRET = `${GPK_SCHEDULER_NAME}-client-tls`;
 const CONFIG_DIR = "/etc/gpk-scheduler";
+/** Where both Deployments mount their TLS Secret. */
+export const TLS_DIR = "/etc/gpk/tls";
 
 export const SCHEDULER_EXTENDER_DEFAULTS = {
   namespace: SYSTEM_NAMESPACE,
@@ -43,6 +62,7 @@ export const SCHEDULER_EXTENDER_DEFAULTS = {
   thermalAware: true,
   percentageOfNodesToScore: 100,
   httpTimeout: "5s",
+  monitoringNamespace: "monitoring",
 } as const;
 
 export interface SchedulerExtenderArgs {
@@ -68,11 +88,24 @@ export interface SchedulerExtenderArgs {
   telemetryPods?: string[];
   /** Image holding the runtime bundles. Default: the bundle in a ConfigMap. */
   runtimeImage?: string;
+  /** Namespace whose pods may scrape the extender's and the scheduler's metrics. Default `monitoring`. */
+  monitoringNamespace?: string;
 }
 
-/** Pod label of the telemetry exporters: dcgm-exporter's chart on eks, the kit's exporter on kind (gpu-telemetry.ts). */
+/** The same as the extender's `--telemetry-pods key=value` selector. */
 export function telemetryExporterSelector(target: Target): string {
-  return target === "eks" ? "app.kubernetes.io/name=dcgm-exporter" : "app.kubernetes.io/name=gpk-gpu-telemetry";
+  const [[key, value]] = Object.entries(telemetryExporterLabels(target)) as [[string, string]];
+  return `${key}=${value}`;
+}
+
+/** Pod labels of the extender: what the telemetry exporters' NetworkPolicy admits for thermal scraping. */
+export function extenderPodLabels(): Record<string, string> {
+  return labelsOf(EXTENDER_NAME);
+}
+
+/** The DNS names the extender's serving certificate carries: its Service, short and fully qualified. */
+export function extenderDnsNames(namespace: string): string[] {
+  return [`${EXTENDER_NAME}.${namespace}.svc`, `${EXTENDER_NAME}.${namespace}.svc.cluster.local`];
 }
 
 /** The extender's RBAC: read nodes and pods, create bindings. Nothing else. */
@@ -94,7 +127,11 @@ export function schedulerLeaseRules() {
 
 /** Container args of the in-cluster extender (flags: runtime/scheduler-extender/options.ts). */
 export function extenderContainerArgs(a: { policy: PolicyName; thermalAware: boolean; telemetryPods: string[]; hotTemperatureC?: number }): string[] {
-  const args = ["--in-cluster", "--policy", a.policy, "--port", String(EXTENDER_PORT)];
+  const args = [
+    "--in-cluster", "--policy", a.policy, "--port", String(EXTENDER_PORT),
+    "--tls-cert", `${TLS_DIR}/tls.crt`, "--tls-key", `${TLS_DIR}/tls.key`, "--client-ca", `${TLS_DIR}/ca.crt`,
+    "--client-name", SCHEDULER_CLIENT_NAME, "--health-port", String(EXTENDER_HEALTH_PORT),
+  ];
   if (a.thermalAware) {
     for (const sel of a.telemetryPods) args.push("--telemetry-pods", sel, "--telemetry-port", String(TELEMETRY_PORT));
   }
@@ -118,12 +155,14 @@ export function kubeSchedulerConfiguration(a: { namespace: string; weight: numbe
       plugins: { score: { disabled: [{ name: "NodeResourcesFit" }, { name: "NodeResourcesBalancedAllocation" }, { name: "ImageLocality" }] } },
     }],
     extenders: [{
-      urlPrefix: `http://${EXTENDER_NAME}.${a.namespace}.svc:${EXTENDER_PORT}`,
+      urlPrefix: `https://${extenderDnsNames(a.namespace)[0]}:${EXTENDER_PORT}`,
       filterVerb: "filter",
       prioritizeVerb: "prioritize",
       bindVerb: "bind",
       weight: a.weight,
-      enableHTTPS: false,
+      enableHTTPS: true,
+      // The scheduler's client certificate, and the kit CA that must have signed the extender's.
+      tlsConfig: { serverName: extenderDnsNames(a.namespace)[0], certFile: `${TLS_DIR}/tls.crt`, keyFile: `${TLS_DIR}/tls.key`, caFile: `${TLS_DIR}/ca.crt` },
       nodeCacheCapable: true,
       managedResources: [{ name: GPU_RESOURCE, ignoredByScheduler: false }],
       httpTimeout: a.httpTimeout,
@@ -149,6 +188,22 @@ function spreadAcrossNodes(labels: Record<string, string>) {
   };
 }
 
+/** The Deployment pod-template annotation that changes with a pod's certificates: a rotation rolls the pods. */
+function certificateAnnotation(...certs: KitCertificate[]): pulumi.Output<Record<string, string>> {
+  return pulumi.all(certs.map((c) => c.sha256)).apply((hashes): Record<string, string> => ({ [KIT_ANNOTATIONS.certificateHash]: createHash("sha256").update(hashes.join(":")).digest("hex") }));
+}
+
+/** The pods run as the image's `node` user; fsGroup gives the mounted Secret files its group, which mode 0440 lets read. */
+const TLS_READER = { ...NODE_IMAGE_USER, fsGroup: NODE_IMAGE_USER.gid };
+
+/** Read-only mount of a TLS Secret at TLS_DIR; the key file readable by the pod's group only. */
+function tlsVolume(secretName: string) {
+  return {
+    volume: { name: "tls", secret: { secretName, defaultMode: 0o440 } },
+    mount: { name: "tls", mountPath: TLS_DIR, readOnly: true },
+  };
+}
+
 export class SchedulerExtender extends pulumi.ComponentResource {
   public readonly summary: SchedulerExtenderSummary;
 
@@ -160,8 +215,10 @@ export class SchedulerExtender extends pulumi.ComponentResource {
     const replicas = args.replicas ?? d.replicas;
     const thermalAware = args.thermalAware ?? d.thermalAware;
     const telemetryPods = args.telemetryPods ?? [];
-    this.createExtender(name, { namespace, policy, replicas, thermalAware, telemetryPods, hotTemperatureC: args.hotTemperatureC, runtimeImage: args.runtimeImage });
-    this.createScheduler(`${name}-scheduler`, namespace, replicas, kubeSchedulerConfiguration({
+    const monitoringNamespace = args.monitoringNamespace ?? d.monitoringNamespace;
+    const pki = this.createCertificates(name, namespace);
+    this.createExtender(name, { namespace, policy, replicas, thermalAware, telemetryPods, hotTemperatureC: args.hotTemperatureC, runtimeImage: args.runtimeImage, monitoringNamespace, pki });
+    this.createScheduler(`${name}-scheduler`, { namespace, replicas, monitoringNamespace, pki }, kubeSchedulerConfiguration({
       namespace,
       weight: args.weight ?? d.weight,
       percentageOfNodesToScore: args.percentageOfNodesToScore ?? d.percentageOfNodesToScore,
@@ -171,7 +228,28 @@ export class SchedulerExtender extends pulumi.ComponentResource {
     this.registerOutputs({ ...this.summary });
   }
 
-  private createExtender(name: string, a: { namespace: string; policy: PolicyName; replicas: number; thermalAware: boolean; telemetryPods: string[]; hotTemperatureC?: number; runtimeImage?: string }): void {
+  /** The kit CA, the extender's serving and the scheduler's client certificate, and their Secrets. */
+  private createCertificates(name: string, namespace: string) {
+    const parent = { parent: this };
+    const ca = new KitCertificate(`${name}-ca`, { commonName: "gpk-kit-ca", usage: "ca" }, parent);
+    const server = new KitCertificate(`${name}-serving`, { commonName: EXTENDER_NAME, dnsNames: extenderDnsNames(namespace), usage: "server", issuer: ca }, parent);
+    const client = new KitCertificate(`${name}-scheduler-client`, { commonName: SCHEDULER_CLIENT_NAME, usage: "client", issuer: ca }, parent);
+    const secret = (resourceName: string, secretName: string, app: string, cert: KitCertificate) => new k8s.core.v1.Secret(resourceName, {
+      metadata: { name: secretName, namespace, labels: labelsOf(app) },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem, "ca.crt": ca.certPem },
+    }, parent);
+    return {
+      ca, server, client,
+      serverSecret: secret(`${name}-serving-tls`, EXTENDER_TLS_SECRET, EXTENDER_NAME, server),
+      clientSecret: secret(`${name}-scheduler-client-tls`, SCHEDULER_TLS_SECRET, GPK_SCHEDULER_NAME, client),
+    };
+  }
+
+  private createExtender(name: string, a: {
+    namespace: string; policy: PolicyName; replicas: number; thermalAware: boolean; telemetryPods: string[]; hotTemperatureC?: number; runtimeImage?: string;
+    monitoringNamespace: string; pki: ReturnType<SchedulerExtender["createCertificates"]>;
+  }): void {
     const parent = { parent: this };
     const labels = labelsOf(EXTENDER_NAME);
     const meta = { name: EXTENDER_NAME, namespace: a.namespace, labels };
@@ -184,43 +262,55 @@ export class SchedulerExtender extends pulumi.ComponentResource {
     }, parent);
     const runtime = new RuntimeBundleConfigMap(`${name}-runtime`, { pkg: "scheduler-extender", namespace: a.namespace, image: a.runtimeImage }, parent);
     const parts = runtime.podParts;
+    const tls = tlsVolume(EXTENDER_TLS_SECRET);
     new k8s.apps.v1.Deployment(name, {
       metadata: meta,
       spec: {
         replicas: a.replicas,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels, annotations: parts.annotations },
+          metadata: { labels, annotations: pulumi.all([parts.annotations, certificateAnnotation(a.pki.ca, a.pki.server)]).apply(([bundle, certs]) => ({ ...bundle, ...certs })) },
           spec: {
             serviceAccountName: sa.metadata.name,
-            securityContext: restrictedPodSecurity(),
+            securityContext: restrictedPodSecurity(TLS_READER),
             affinity: spreadAcrossNodes(labels),
             containers: [{
               name: "extender",
               image: parts.image,
               command: parts.command,
               args: extenderContainerArgs(a),
-              ports: [{ name: "http", containerPort: EXTENDER_PORT }],
-              // Ready once the node and pod caches have synced; alive while the port answers.
-              readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 10, periodSeconds: 20 },
+              ports: [{ name: "https", containerPort: EXTENDER_PORT }, { name: "health", containerPort: EXTENDER_HEALTH_PORT }],
+              // Ready once the node and pod caches have synced; alive while the verb port accepts connections.
+              readinessProbe: { httpGet: { path: "/healthz", port: "health" }, periodSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: "https" }, initialDelaySeconds: 10, periodSeconds: 20 },
               securityContext: runtimeContainerSecurity(),
               resources: { requests: { cpu: "200m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-              volumeMounts: parts.volumeMounts,
+              volumeMounts: [...parts.volumeMounts, tls.mount],
             }],
-            volumes: parts.volumes,
+            volumes: [...parts.volumes, tls.volume],
           },
         },
       },
-    }, parent);
+    }, { ...parent, dependsOn: [a.pki.serverSecret] });
     new k8s.policy.v1.PodDisruptionBudget(name, { metadata: meta, spec: { minAvailable: 1, selector: { matchLabels: labels } } }, parent);
     new k8s.core.v1.Service(name, {
       metadata: meta,
-      spec: { selector: labels, sessionAffinity: "ClientIP", ports: [{ name: "http", port: EXTENDER_PORT, targetPort: "http" }] },
+      spec: {
+        selector: labels, sessionAffinity: "ClientIP",
+        ports: [{ name: "https", port: EXTENDER_PORT, targetPort: "https" }, { name: "metrics", port: EXTENDER_HEALTH_PORT, targetPort: "health" }],
+      },
+    }, parent);
+    new k8s.networking.v1.NetworkPolicy(`${name}-ingress`, {
+      metadata: { name: `${EXTENDER_NAME}-ingress`, namespace: a.namespace, labels },
+      spec: allowIngressSpec(labels, [
+        { from: [podsPeer(a.namespace, labelsOf(GPK_SCHEDULER_NAME))], port: EXTENDER_PORT },
+        { from: [namespacePeer(a.monitoringNamespace)], port: EXTENDER_HEALTH_PORT },
+      ]),
     }, parent);
   }
 
-  private createScheduler(name: string, namespace: string, replicas: number, config: ReturnType<typeof kubeSchedulerConfiguration>): void {
+  private createScheduler(name: string, a: { namespace: string; replicas: number; monitoringNamespace: string; pki: ReturnType<SchedulerExtender["createCertificates"]> }, config: ReturnType<typeof kubeSchedulerConfiguration>): void {
+    const { namespace, replicas } = a;
     const parent = { parent: this };
     const labels = labelsOf(GPK_SCHEDULER_NAME);
     const meta = { name: GPK_SCHEDULER_NAME, namespace, labels };
@@ -248,17 +338,19 @@ export class SchedulerExtender extends pulumi.ComponentResource {
     const configYaml = stringify(config);
     const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: { name: `${GPK_SCHEDULER_NAME}-config`, namespace, labels }, data: { "config.yaml": configYaml } }, parent);
     const probe = { httpGet: { path: "/healthz", port: SCHEDULER_SECURE_PORT, scheme: "HTTPS" } };
+    const tls = tlsVolume(SCHEDULER_TLS_SECRET);
+    const configHash = { [KIT_ANNOTATIONS.configHash]: createHash("sha256").update(configYaml).digest("hex") };
     new k8s.apps.v1.Deployment(name, {
       metadata: meta,
       spec: {
         replicas,
         selector: { matchLabels: labels },
         template: {
-          // A changed configuration rolls the scheduler pods.
-          metadata: { labels, annotations: { [KIT_ANNOTATIONS.configHash]: createHash("sha256").update(configYaml).digest("hex") } },
+          // A changed configuration or certificate rolls the scheduler pods.
+          metadata: { labels, annotations: certificateAnnotation(a.pki.ca, a.pki.client).apply((certs) => ({ ...configHash, ...certs })) },
           spec: {
             serviceAccountName: sa.metadata.name,
-            securityContext: restrictedPodSecurity(NODE_IMAGE_USER),
+            securityContext: restrictedPodSecurity(TLS_READER),
             affinity: spreadAcrossNodes(labels),
             containers: [{
               name: "kube-scheduler",
@@ -269,13 +361,17 @@ export class SchedulerExtender extends pulumi.ComponentResource {
               readinessProbe: probe,
               securityContext: runtimeContainerSecurity(),
               resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
-              volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }],
+              volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }, { name: "tmp", mountPath: "/tmp" }, tls.mount],
             }],
-            volumes: [{ name: "config", configMap: { name: configMap.metadata.name } }, { name: "tmp", emptyDir: {} }],
+            volumes: [{ name: "config", configMap: { name: configMap.metadata.name } }, { name: "tmp", emptyDir: {} }, tls.volume],
           },
         },
       },
-    }, parent);
+    }, { ...parent, dependsOn: [a.pki.clientSecret] });
     new k8s.policy.v1.PodDisruptionBudget(name, { metadata: meta, spec: { minAvailable: 1, selector: { matchLabels: labels } } }, parent);
+    new k8s.networking.v1.NetworkPolicy(`${name}-ingress`, {
+      metadata: { name: `${GPK_SCHEDULER_NAME}-ingress`, namespace, labels },
+      spec: allowIngressSpec(labels, [{ from: [namespacePeer(a.monitoringNamespace)], port: SCHEDULER_SECURE_PORT }]),
+    }, parent);
   }
 }

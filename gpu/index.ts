@@ -49,6 +49,8 @@ export const KIT_ANNOTATIONS = {
   gpuNuma: "gpk.dev/gpu-numa",
   runtimeHash: "gpk.dev/runtime-sha256",
   configHash: "gpk.dev/config-sha256",
+  /** SHA-256 over a pod's TLS certificates (components/scheduler-extender.ts): a new certificate rolls the pods. */
+  certificateHash: "gpk.dev/certificate-sha256",
 } as const;
 
 /** Taint key of a pool dedicated to one tenant: `gpk.dev/tenant=<tenant>:NoSchedule`. */

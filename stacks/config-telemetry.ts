@@ -14,6 +14,11 @@ export const telemetrySchema = z
     alertRules: z.boolean(expect("true or false")).default(true),
     /** How long a condition must hold before its alert fires. Default "5m". */
     alertFor: z.string().regex(/^[0-9]+(s|m|h)$/, expect('a duration such as "5m"')).default("5m"),
+    /**
+     * Namespace of the metrics scrapers (Prometheus): the only namespace the kit's NetworkPolicies
+     * let reach the GPU exporters and the scheduler's and extender's metrics. Default "monitoring".
+     */
+    monitoringNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, expect("a namespace name (DNS-1123 label)")).max(63, expect("a namespace name of at most 63 characters")).default("monitoring"),
   })
   .strict()
   .prefault({});

@@ -6,7 +6,7 @@
  * Pulumi's runtime is process-global: render one stack per process.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import { deserializeProperties, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { loadStackConfig } from "../../stacks/load-config";
 import { deployPlatform } from "../../stacks/program";
 import { renderMocks } from "./mocks";
@@ -24,6 +24,33 @@ export interface RenderOptions {
 }
 
 let rendered = false;
+
+/** What a secret input renders as, as `pulumi preview` prints it. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+/**
+ * A resource's inputs as a reader wants them: every value under a secret (the kit's private
+ * keys; a Kubernetes Secret's whole `data`/`stringData`) as `[secret]`, its keys kept so the
+ * shape still shows and validates, and a dynamic resource's serialised provider (JavaScript
+ * the engine stores, not an input anyone sets; its text depends on the TypeScript compiler) as a mark.
+ */
+export function presentableInputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const hide = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(hide);
+    if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hide(v)]));
+    return SECRET_PLACEHOLDER;
+  };
+  const redact = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(redact);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    if (record[specialSigKey] === specialSecretSig) return hide(redact(record.value));
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redact(v)]));
+  };
+  const out = redact(inputs) as Record<string, unknown>;
+  if (type.startsWith("pulumi-nodejs:dynamic") && typeof out.__provider === "string") out.__provider = "[serialized provider]";
+  return out;
+}
 
 export async function renderStack(stack: string, options: RenderOptions = {}): Promise<RenderedStack> {
   if (rendered) throw new Error("renderStack: Pulumi's runtime is process-global; render one stack per process");
@@ -48,7 +75,7 @@ export async function renderStack(stack: string, options: RenderOptions = {}): P
           name: req.getName(),
           ...(req.getParent() ? { parent: req.getParent() } : {}),
           custom: req.getCustom(),
-          inputs: deserializeProperties(req.getObject()),
+          inputs: presentableInputs(req.getType(), deserializeProperties(req.getObject())),
         });
       }
       callback(err, resp);

@@ -10,6 +10,9 @@ function suffix(name: string): string {
   return createHash("sha256").update(name).digest("hex").slice(0, 8);
 }
 
+/** What an output the provider computes at create renders as (`pulumi preview` shows it as computed too). */
+export const COMPUTED_AT_CREATE = "[computed at create]";
+
 function withComputedOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   const state: Record<string, any> = { ...inputs };
   if (type.startsWith("kubernetes:") && !type.startsWith("kubernetes:helm.sh")) {
@@ -25,6 +28,10 @@ function withComputedOutputs(type: string, name: string, inputs: Record<string, 
       state.arn = `arn:aws:eks:us-east-1:123456789012:cluster/${state.name}`;
       state.endpoint = `https://${suffix(name).toUpperCase()}.gr7.us-east-1.eks.amazonaws.com`;
       state.certificateAuthority = { data: Buffer.from(`mock CA of ${state.name}`).toString("base64") };
+      break;
+    case "pulumi-nodejs:dynamic/gpk:KitCertificate":
+      // Issued by the kit's dynamic provider at create (components/kit-pki.ts): unknowable in a preview.
+      for (const key of ["certPem", "keyPem", "serialNumber", "notBefore", "notAfter", "sha256"]) state[key] = COMPUTED_AT_CREATE;
       break;
     case "aws:eks/nodeGroup:NodeGroup":
       state.arn = `arn:aws:eks:us-east-1:123456789012:nodegroup/${inputs.clusterName}/${name}`;

@@ -104,4 +104,27 @@ export const tenantNamespaceDefaultDeny: StackValidationPolicy = {
   },
 };
 
-export const namespacePolicies = [workloadNamespaceOwnership, tenantNamespacePsaRestricted, tenantNamespaceGpuQuota, tenantNamespaceDefaultDeny];
+/**
+ * The kit's own namespaces hold the pods with the widest reach (the extender may bind any pod;
+ * the node agents run privileged), so they deny ingress by default too, and each component
+ * allows only its callers (docs/scheduler-extender.md).
+ */
+export const systemNamespaceDefaultDeny: StackValidationPolicy = {
+  name: "system-namespace-default-deny",
+  description: "Checks whether every namespace the stack creates outside its tenants (the kit's gpk-system and gpk-node) has a default-deny ingress NetworkPolicy.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const tenants = tenantsByNamespace(args.resources);
+    const policies = ofTypes(args.resources, K8S_TYPES.networkPolicy);
+    for (const ns of ofTypes(args.resources, K8S_TYPES.namespace)) {
+      const name = objectName(ns.props, ns.name);
+      if (tenants.has(name) || inNamespace(policies, name).some((np) => isDefaultDenyIngress(np.props))) continue;
+      reportViolation(
+        `Namespace "${name}" has no default-deny ingress NetworkPolicy; add one with \`podSelector: {}\`, \`policyTypes: [Ingress]\` and no ingress rules, then allow only the callers its pods serve.`,
+        ns.urn,
+      );
+    }
+  },
+};
+
+export const namespacePolicies = [workloadNamespaceOwnership, tenantNamespacePsaRestricted, tenantNamespaceGpuQuota, tenantNamespaceDefaultDeny, systemNamespaceDefaultDeny];

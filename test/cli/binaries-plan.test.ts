@@ -28,14 +28,14 @@ import { gpkKeys, parseStackConfig } from "../../stacks/load-config";
 import * as fs from "node:fs";
 
 const layout = layoutOf("/repo", "local");
-const ports: Ports = { kine: 1, kineMetrics: 2, "kube-apiserver": 3, "kube-controller-manager": 4, "kube-scheduler": 5, kwok: 6, "gpk-extender": 7, "gpk-scheduler": 8 };
+const ports: Ports = { kine: 1, kineMetrics: 2, "kube-apiserver": 3, "kube-controller-manager": 4, "kube-scheduler": 5, kwok: 6, "gpk-extender": 7, "gpk-extender-health": 9, "gpk-scheduler": 8 };
 const specs = [
   kineSpec("kine", layout, ports),
   apiserverSpec("kube-apiserver", layout, ports),
   controllerManagerSpec("kube-controller-manager", layout, ports),
   schedulerSpec("kube-scheduler", layout, ports),
   kwokSpec("kwok", "/stages.yaml", layout, ports),
-  extenderSpec("node", "/repo/bin/gpk.js", layout, ports, "gpk"),
+  extenderSpec("node", "/repo/bin/gpk.js", layout, ports, "gpk", "gpk-scheduler"),
   gpkSchedulerSpec("kube-scheduler", layout, ports),
 ];
 
@@ -134,18 +134,24 @@ describe("KWOK nodes", () => {
 describe("the local gpk-scheduler configuration", () => {
   const rendered = kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 5, percentageOfNodesToScore: 100, httpTimeout: "5s" }) as unknown as Record<string, unknown>;
 
-  it("differs from the rendered one only in the extender URL and the client kubeconfig", () => {
-    const local = localSchedulerConfig(rendered, "http://127.0.0.1:7", "/k.yaml") as any;
-    expect(local.extenders[0].urlPrefix).toBe("http://127.0.0.1:7");
+  it("differs from the rendered one only in the extender's address, the TLS files' folder and the client kubeconfig", () => {
+    const local = localSchedulerConfig(rendered, "127.0.0.1:7", "/k.yaml", "/tls/gpk-scheduler") as any;
+    expect(local.extenders[0].urlPrefix).toBe("https://127.0.0.1:7");
+    // The certificate is still checked against the Service name it was issued for.
+    expect(local.extenders[0].tlsConfig).toEqual({
+      serverName: "gpk-scheduler-extender.gpk-system.svc",
+      certFile: "/tls/gpk-scheduler/tls.crt", keyFile: "/tls/gpk-scheduler/tls.key", caFile: "/tls/gpk-scheduler/ca.crt",
+    });
     expect(local.clientConnection).toEqual({ kubeconfig: "/k.yaml" });
     const { extenders: a, clientConnection: _c, ...restLocal } = local;
     const { extenders: b, ...restRendered } = rendered as any;
     expect(restLocal).toEqual(restRendered);
-    expect({ ...a[0], urlPrefix: undefined }).toEqual({ ...b[0], urlPrefix: undefined });
+    expect({ ...a[0], urlPrefix: undefined, tlsConfig: undefined }).toEqual({ ...b[0], urlPrefix: undefined, tlsConfig: undefined });
+    expect(b[0].enableHTTPS).toBe(true);
   });
 
   it("refuses a configuration without exactly one extender", () => {
-    expect(() => localSchedulerConfig({ ...rendered, extenders: [] }, "http://x", "/k")).toThrow(/no single extender/);
+    expect(() => localSchedulerConfig({ ...rendered, extenders: [] }, "127.0.0.1:7", "/k", "/tls")).toThrow(/no single extender/);
   });
 });
 

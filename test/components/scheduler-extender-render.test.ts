@@ -10,7 +10,7 @@ import { validateResources } from "../../cli/render/validate";
 import { GPK_SCHEDULER_NAME } from "../../gpu";
 import { IMAGES, imageRef } from "../../components/pins";
 import { RUNTIME_HASH_ANNOTATION } from "../../components/runtime-bundle";
-import { kubeSchedulerConfiguration } from "../../components/scheduler-extender";
+import { extenderContainerArgs, kubeSchedulerConfiguration } from "../../components/scheduler-extender";
 import { one } from "../render/helpers";
 
 let stack: RenderedStack;
@@ -38,7 +38,7 @@ describe("SchedulerExtender in the prod stack", () => {
     expect(one(stack, "gpk:index:SchedulerExtender", "gpk-scheduler-extender").inputs).toEqual({ schedulerName: GPK_SCHEDULER_NAME, namespace: "gpk-system", thermalAware: true });
   });
 
-  it("runs the extender bundle: 2 replicas, readiness on /healthz, restricted, telemetry from dcgm-exporter pods", () => {
+  it("runs the extender bundle: 2 replicas, mutual TLS, readiness on the health port, restricted, telemetry from dcgm-exporter pods", () => {
     const dep = find("apps/v1:Deployment", "gpk-scheduler-extender");
     expect(dep.metadata.namespace).toBe("gpk-system");
     expect(dep.spec.replicas).toBe(2);
@@ -47,13 +47,57 @@ describe("SchedulerExtender in the prod stack", () => {
     expect(pod.serviceAccountName).toBe("gpk-scheduler-extender");
     const c = pod.containers[0];
     expect(c.command).toEqual(["node", "/opt/gpk/scheduler-extender.js"]);
-    expect(c.args).toEqual(["--in-cluster", "--policy", "gpk", "--port", "8888", "--telemetry-pods", "app.kubernetes.io/name=dcgm-exporter", "--telemetry-port", "9400"]);
-    expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(c.args).toEqual(extenderContainerArgs({ policy: "gpk", thermalAware: true, telemetryPods: ["app.kubernetes.io/name=dcgm-exporter"] }));
+    expect(c.args).toContain("--client-ca");
+    expect(c.ports).toEqual([{ name: "https", containerPort: 8888 }, { name: "health", containerPort: 8889 }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "health" });
+    expect(c.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/gpk/tls", readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: "tls", secret: { secretName: "gpk-scheduler-extender-tls", defaultMode: 0o440 } });
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
+    expect(dep.spec.template.metadata.annotations["gpk.dev/certificate-sha256"]).toMatch(/^[0-9a-f]{64}$/);
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(find("policy/v1:PodDisruptionBudget", "gpk-scheduler-extender").spec).toEqual({ minAvailable: 1, selector: dep.spec.selector });
     const svc = find("core/v1:Service", "gpk-scheduler-extender");
-    expect(svc.spec).toMatchObject({ selector: dep.spec.selector.matchLabels, sessionAffinity: "ClientIP", ports: [{ port: 8888, targetPort: "http" }] });
+    expect(svc.spec).toMatchObject({ selector: dep.spec.selector.matchLabels, sessionAffinity: "ClientIP", ports: [{ port: 8888, targetPort: "https" }, { port: 8889, targetPort: "health" }] });
     find("core/v1:ConfigMap", dep.spec.template.spec.volumes[0].configMap.name);
+  });
+
+  it("issues the kit CA and a certificate for each side, into kubernetes.io/tls Secrets the CA key never enters", () => {
+    const certs = Object.fromEntries(children.filter((r) => r.type === "pulumi-nodejs:dynamic/gpk:KitCertificate").map((r) => [r.name, r.inputs as any]));
+    expect(Object.keys(certs).sort()).toEqual(["gpk-scheduler-extender-ca", "gpk-scheduler-extender-scheduler-client", "gpk-scheduler-extender-serving"]);
+    expect(certs["gpk-scheduler-extender-ca"]).toMatchObject({ usage: "ca", commonName: "gpk-kit-ca" });
+    expect(certs["gpk-scheduler-extender-serving"]).toMatchObject({ usage: "server", dnsNames: ["gpk-scheduler-extender.gpk-system.svc", "gpk-scheduler-extender.gpk-system.svc.cluster.local"], issuerKeyPem: "[secret]" });
+    expect(certs["gpk-scheduler-extender-scheduler-client"]).toMatchObject({ usage: "client", commonName: "gpk-scheduler", issuerKeyPem: "[secret]" });
+    for (const name of ["gpk-scheduler-extender-tls", "gpk-scheduler-client-tls"]) {
+      const secret = find("core/v1:Secret", name);
+      expect(secret.type).toBe("kubernetes.io/tls");
+      expect(secret.stringData).toEqual({ "tls.crt": "[secret]", "tls.key": "[secret]", "ca.crt": "[secret]" });
+    }
+    const schedulerPod = find("apps/v1:Deployment", GPK_SCHEDULER_NAME).spec.template.spec;
+    expect(schedulerPod.volumes).toContainEqual({ name: "tls", secret: { secretName: "gpk-scheduler-client-tls", defaultMode: 0o440 } });
+    expect(schedulerPod.containers[0].volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/gpk/tls", readOnly: true });
+  });
+
+  it("admits only gpk-scheduler pods to the verb port and the monitoring namespace to the metrics ports", () => {
+    const scheduler = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "gpk-system" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": GPK_SCHEDULER_NAME, "app.kubernetes.io/managed-by": "gpu-platform-kit" } } };
+    const monitoring = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+    expect(find("networking.k8s.io/v1:NetworkPolicy", "gpk-scheduler-extender-ingress").spec).toEqual({
+      podSelector: { matchLabels: find("apps/v1:Deployment", "gpk-scheduler-extender").spec.selector.matchLabels },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [scheduler], ports: [{ protocol: "TCP", port: 8888 }] }, { from: [monitoring], ports: [{ protocol: "TCP", port: 8889 }] }],
+    });
+    expect(find("networking.k8s.io/v1:NetworkPolicy", `${GPK_SCHEDULER_NAME}-ingress`).spec.ingress).toEqual([{ from: [monitoring], ports: [{ protocol: "TCP", port: 10259 }] }]);
+    // The namespaces deny the rest (the Platform's default-deny), and the GPU exporters admit the thermal-aware extender.
+    for (const ns of ["gpk-system", "gpk-node"]) {
+      const deny = stack.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && (r.inputs as any).metadata.namespace === ns && (r.inputs as any).metadata.name === "default-deny-ingress");
+      expect(deny.map((r) => (r.inputs as any).spec)).toEqual([{ podSelector: {}, policyTypes: ["Ingress"] }]);
+    }
+    const exporters = stack.resources.find((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && (r.inputs as any).metadata.name === "gpk-gpu-telemetry-ingress")!.inputs as any;
+    expect(exporters.spec.podSelector).toEqual({ matchLabels: { "app.kubernetes.io/name": "dcgm-exporter" } });
+    expect(exporters.spec.ingress).toEqual([{
+      from: [monitoring, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "gpk-system" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "gpk-scheduler-extender", "app.kubernetes.io/managed-by": "gpu-platform-kit" } } }],
+      ports: [{ protocol: "TCP", port: 9400 }],
+    }]);
   });
 
   it("grants the extender exactly get/list/watch nodes and pods and create pods/binding", () => {

@@ -51,13 +51,16 @@ describe("gpk:schedulerExtender config", () => {
 describe("kube-scheduler configuration", () => {
   const config = kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 100, percentageOfNodesToScore: 100, httpTimeout: "5s" });
 
-  it("has one gpk-scheduler profile calling the extender for nvidia.com/gpu, not ignorable", () => {
+  it("has one gpk-scheduler profile calling the extender for nvidia.com/gpu over mutual TLS, not ignorable", () => {
     expect(config).toMatchObject({ apiVersion: "kubescheduler.config.k8s.io/v1", kind: "KubeSchedulerConfiguration", percentageOfNodesToScore: 100 });
     expect(config.profiles.map((p) => p.schedulerName)).toEqual([GPK_SCHEDULER_NAME]);
     expect(config.extenders).toEqual([{
-      urlPrefix: `http://${EXTENDER_NAME}.gpk-system.svc:8888`,
+      urlPrefix: `https://${EXTENDER_NAME}.gpk-system.svc:8888`,
       filterVerb: "filter", prioritizeVerb: "prioritize", bindVerb: "bind",
-      weight: 100, enableHTTPS: false, nodeCacheCapable: true,
+      weight: 100, enableHTTPS: true,
+      // The Service name the serving certificate carries, and the scheduler's own client certificate.
+      tlsConfig: { serverName: `${EXTENDER_NAME}.gpk-system.svc`, certFile: "/etc/gpk/tls/tls.crt", keyFile: "/etc/gpk/tls/tls.key", caFile: "/etc/gpk/tls/ca.crt" },
+      nodeCacheCapable: true,
       managedResources: [{ name: GPU_RESOURCE, ignoredByScheduler: false }],
       httpTimeout: "5s", ignorable: false,
     }]);
@@ -86,12 +89,16 @@ describe("extender pod and RBAC", () => {
     ]);
   });
 
-  it("passes flags the in-cluster entry accepts", () => {
+  it("passes flags the in-cluster entry accepts: mutual TLS for gpk-scheduler only, health on its own port", () => {
+    const tls = ["--tls-cert", "/etc/gpk/tls/tls.crt", "--tls-key", "/etc/gpk/tls/tls.key", "--client-ca", "/etc/gpk/tls/ca.crt", "--client-name", "gpk-scheduler", "--health-port", "8889"];
     const args = extenderContainerArgs({ policy: "gpk", thermalAware: true, telemetryPods: [telemetryExporterSelector("eks")], hotTemperatureC: 80 });
-    expect(args).toEqual(["--in-cluster", "--policy", "gpk", "--port", "8888", "--telemetry-pods", "app.kubernetes.io/name=dcgm-exporter", "--telemetry-port", "9400", "--hot-temperature", "80"]);
+    expect(args).toEqual(["--in-cluster", "--policy", "gpk", "--port", "8888", ...tls, "--telemetry-pods", "app.kubernetes.io/name=dcgm-exporter", "--telemetry-port", "9400", "--hot-temperature", "80"]);
     const parsed = parseExtenderArgs(args, {}, { allowKubeconfig: false });
-    expect(parsed).toMatchObject({ source: { kind: "in-cluster" }, policy: "gpk", port: 8888, telemetryPods: [{ key: "app.kubernetes.io/name", value: "dcgm-exporter" }], hotTemperatureC: 80 });
-    expect(extenderContainerArgs({ policy: "fgd", thermalAware: false, telemetryPods: ["a=b"] })).toEqual(["--in-cluster", "--policy", "fgd", "--port", "8888"]);
+    expect(parsed).toMatchObject({
+      source: { kind: "in-cluster" }, policy: "gpk", port: 8888, telemetryPods: [{ key: "app.kubernetes.io/name", value: "dcgm-exporter" }], hotTemperatureC: 80,
+      tls: { certFile: "/etc/gpk/tls/tls.crt", keyFile: "/etc/gpk/tls/tls.key", clientCaFile: "/etc/gpk/tls/ca.crt", clientNames: ["gpk-scheduler"], healthPort: 8889 },
+    });
+    expect(extenderContainerArgs({ policy: "fgd", thermalAware: false, telemetryPods: ["a=b"] })).toEqual(["--in-cluster", "--policy", "fgd", "--port", "8888", ...tls]);
   });
 
   it("reports thermal awareness only for gpk with telemetry", () => {

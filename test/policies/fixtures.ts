@@ -146,6 +146,9 @@ export function happyStack(): FixtureResource[] {
     res("gpk:index:GpuTelemetry", "telemetry", { target: "eks", namespace: NODE_AGENT_NAMESPACE, pools: ["serving", "training"] }),
     res("gpk:index:SchedulerExtender", "extender", { schedulerName: GPK_SCHEDULER_NAME, namespace: SYSTEM_NAMESPACE, thermalAware: true }),
     res("kubernetes:core/v1:Namespace", NODE_AGENT_NAMESPACE, { metadata: { name: NODE_AGENT_NAMESPACE, labels: { "pod-security.kubernetes.io/enforce": "privileged" } } }),
+    res("kubernetes:networking.k8s.io/v1:NetworkPolicy", `${NODE_AGENT_NAMESPACE}-default-deny-ingress`, {
+      metadata: { name: "default-deny-ingress", namespace: NODE_AGENT_NAMESPACE }, spec: { podSelector: {}, policyTypes: ["Ingress"] },
+    }),
     res("kubernetes:apps/v1:DaemonSet", "telemetry-exporter", {
       metadata: { name: "gpk-telemetry", namespace: NODE_AGENT_NAMESPACE },
       spec: { template: { spec: {

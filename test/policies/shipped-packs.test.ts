@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POLICIES_DIR, PACKS, type PackName } from "../../cli/check";
 import { PackAnalyzer, type Diagnostic } from "../../cli/check/analyzer";
 import { buildPolicyConfig } from "../../cli/check/config";
-import { GPU_TAINT, dedicatedPoolTaint, tolerationFor } from "../../gpu";
+import { GPU_TAINT, NODE_AGENT_NAMESPACE, dedicatedPoolTaint, tolerationFor } from "../../gpu";
 import { byName, happyStack, urnOf, type FixtureResource } from "./fixtures";
 import { PACK_POLICIES } from "./helpers";
 
@@ -41,6 +41,7 @@ const SHIPPED: Record<PackName, string[]> = {
     "tenant-namespace-psa-restricted",
     "tenant-namespace-gpu-quota",
     "tenant-namespace-default-deny",
+    "system-namespace-default-deny",
     "no-host-access-outside-system",
     "no-cross-tenant-references",
     "tenant-dedicated-pool-tolerations",
@@ -135,6 +136,7 @@ const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
     return s;
   },
   "tenant-namespace-default-deny": (s) => s.filter((r) => r.name !== "search-default-deny"),
+  "system-namespace-default-deny": (s) => s.filter((r) => r.name !== `${NODE_AGENT_NAMESPACE}-default-deny-ingress`),
   "no-host-access-outside-system": (s) => {
     frontendPod(s).containers[0].securityContext = { privileged: true };
     return s;

@@ -4,7 +4,7 @@ import { dnsNamespace, noCrossTenantReferences } from "../../policies/tenancy/cr
 import { tenantDedicatedPoolTolerations } from "../../policies/tenancy/dedicated-pools";
 import { allowedImageRegistries, qualifyImage } from "../../policies/tenancy/images";
 import {
-  tenantNamespaceDefaultDeny, tenantNamespaceGpuQuota, tenantNamespacePsaRestricted, workloadNamespaceOwnership,
+  systemNamespaceDefaultDeny, tenantNamespaceDefaultDeny, tenantNamespaceGpuQuota, tenantNamespacePsaRestricted, workloadNamespaceOwnership,
 } from "../../policies/tenancy/namespaces";
 import { noHostAccessOutsideSystem } from "../../policies/tenancy/pod-security";
 import { noTenantClusterRoleBindings, noWildcardTenantRoles } from "../../policies/tenancy/rbac";
@@ -45,6 +45,26 @@ describe("tenant namespace baseline", () => {
   it("tenant-namespace-default-deny reports a namespace whose only policies allow traffic", async () => {
     const stack = happyStack().filter((r) => r.name !== "search-default-deny");
     expect((await runPolicy(tenantNamespaceDefaultDeny, stack)).map((f) => f.urn)).toEqual([byName(stack, "tenant-search").urn]);
+  });
+});
+
+describe("system-namespace-default-deny", () => {
+  const denyAll = (s: FixtureResource[]) => byName(s, "gpk-node-default-deny-ingress");
+  it("passes the kit's namespace with its default-deny, and leaves tenant namespaces to tenant-namespace-default-deny", async () => {
+    const stack = happyStack().filter((r) => r.name !== "search-default-deny");
+    expect(await runPolicy(systemNamespaceDefaultDeny, stack)).toEqual([]);
+  });
+
+  it("reports a kit namespace without one, or whose only policy selects some pods or allows some ingress", async () => {
+    const message = 'Namespace "gpk-node" has no default-deny ingress NetworkPolicy; add one with `podSelector: {}`, `policyTypes: [Ingress]` and no ingress rules, then allow only the callers its pods serve.';
+    const without = happyStack().filter((r) => r.name !== "gpk-node-default-deny-ingress");
+    expect(await runPolicy(systemNamespaceDefaultDeny, without)).toEqual([{ urn: byName(without, "gpk-node", "kubernetes:core/v1:Namespace").urn, message }]);
+    const narrow = happyStack();
+    denyAll(narrow).props.spec.podSelector = { matchLabels: { app: "x" } };
+    expect((await runPolicy(systemNamespaceDefaultDeny, narrow)).map((f) => f.message)).toEqual([message]);
+    const open = happyStack();
+    denyAll(open).props.spec.ingress = [{}];
+    expect((await runPolicy(systemNamespaceDefaultDeny, open)).map((f) => f.message)).toEqual([message]);
   });
 });
 

@@ -26,6 +26,8 @@ export interface Layout {
   state: string;
   pulumiHome: string;
   workspace: string;
+  /** The stack's TLS Secrets as files, one folder per kit process (tls.crt, tls.key, ca.crt). */
+  tls: string;
 }
 
 export function layoutOf(repoRoot: string, stack: string): Layout {
@@ -45,7 +47,13 @@ export function layoutOf(repoRoot: string, stack: string): Layout {
     state: path.join(root, "state.json"),
     pulumiHome: path.join(root, "pulumi-home"),
     workspace: path.join(root, "workspace"),
+    tls: path.join(root, "tls"),
   };
+}
+
+/** Where a kit process's TLS files are: `<tls>/<process>/{tls.crt,tls.key,ca.crt}`. */
+export function tlsDir(layout: Layout, name: "gpk-extender" | "gpk-scheduler"): string {
+  return path.join(layout.tls, name);
 }
 
 /** The API server's self-signed serving certificate (it writes it into --cert-dir); it is its own CA. */
@@ -65,7 +73,8 @@ export interface ProcessSpec {
   ready: { kind: "tcp" } | { kind: "https"; path: string } | { kind: "http"; path: string };
 }
 
-export type Ports = Record<ProcessName | "kineMetrics", number>;
+/** One loopback port per process, plus kine's metrics and the extender's plain-HTTP health port. */
+export type Ports = Record<ProcessName | "kineMetrics" | "gpk-extender-health", number>;
 
 /** Identities of the control plane's clients, each with a static bearer token. */
 export const IDENTITIES = {
@@ -250,29 +259,44 @@ export function kwokSpec(bin: string, stagesFile: string, layout: Layout, ports:
   };
 }
 
-export function extenderSpec(nodeBin: string, gpkBin: string, layout: Layout, ports: Ports, policy: string): ProcessSpec {
-  const port = ports["gpk-extender"];
+/**
+ * `gpk extender` with the stack's serving certificate, serving mutual TLS to the
+ * `gpk-scheduler` identity as in the cluster; its plain-HTTP health port tells when it is up.
+ */
+export function extenderSpec(nodeBin: string, gpkBin: string, layout: Layout, ports: Ports, policy: string, clientName: string): ProcessSpec {
+  const tls = tlsDir(layout, "gpk-extender");
   return {
     name: "gpk-extender",
     command: nodeBin,
-    args: [gpkBin, "extender", "--host", "127.0.0.1", "--port", String(port), "--policy", policy, "--kubeconfig", kubeconfigFile(layout, "gpk-extender")],
-    port,
+    args: [
+      gpkBin, "extender", "--host", "127.0.0.1", "--port", String(ports["gpk-extender"]), "--policy", policy, "--kubeconfig", kubeconfigFile(layout, "gpk-extender"),
+      "--tls-cert", path.join(tls, "tls.crt"), "--tls-key", path.join(tls, "tls.key"), "--client-ca", path.join(tls, "ca.crt"),
+      "--client-name", clientName, "--health-port", String(ports["gpk-extender-health"]),
+    ],
+    port: ports["gpk-extender-health"],
     ready: { kind: "http", path: "/healthz" },
   };
 }
 
 /**
  * The scheduler configuration read back from the cluster, with only what a process outside
- * it needs changed: the extender's URL (a Service name resolves only in-cluster) and the
- * kubeconfig of the `gpk-scheduler` service account (in-cluster it uses the pod's).
+ * it needs changed: the extender's address (a Service name resolves only in-cluster; the
+ * scheme and the TLS `serverName` stay, so the extender's certificate is still checked
+ * against its Service name), the TLS files (the Secret's, where this process reads them),
+ * and the kubeconfig of the `gpk-scheduler` service account (in-cluster it uses the pod's).
  */
-export function localSchedulerConfig(inCluster: Record<string, unknown>, extenderUrl: string, kubeconfig: string): Record<string, unknown> {
+export function localSchedulerConfig(inCluster: Record<string, unknown>, extenderAddress: string, kubeconfig: string, tlsFolder: string): Record<string, unknown> {
   const extenders = inCluster.extenders;
   if (!Array.isArray(extenders) || extenders.length !== 1) throw new Error("the rendered KubeSchedulerConfiguration has no single extender to point at the local one");
+  const extender = extenders[0] as { urlPrefix?: string; tlsConfig?: Record<string, unknown> };
+  const url = new URL(extender.urlPrefix ?? "");
+  url.host = extenderAddress;
+  const tlsConfig = extender.tlsConfig && Object.fromEntries(Object.entries(extender.tlsConfig).map(([key, value]) =>
+    [key, key.endsWith("File") && typeof value === "string" ? path.join(tlsFolder, path.basename(value)) : value]));
   return {
     ...inCluster,
     clientConnection: { ...(inCluster.clientConnection as object | undefined), kubeconfig },
-    extenders: [{ ...(extenders[0] as object), urlPrefix: extenderUrl }],
+    extenders: [{ ...extender, urlPrefix: url.toString().replace(/\/$/, ""), ...(tlsConfig ? { tlsConfig } : {}) }],
   };
 }
 

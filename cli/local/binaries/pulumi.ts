@@ -72,7 +72,11 @@ export async function openStack(opts: { stack: string; stackFile: string; kubeco
     main: path.relative(setup.workDir, path.join(REPO_ROOT, "stacks", "index.ts")),
     plugins: {
       // No version: the engine takes this binary whatever version the SDK asks for (see docs/real-engines.md).
-      providers: [{ name: "kubernetes", path: path.dirname(opts.tools.bin["pulumi-resource-kubernetes"]!) }],
+      providers: [
+        { name: "kubernetes", path: path.dirname(opts.tools.bin["pulumi-resource-kubernetes"]!) },
+        // Dynamic resources (the kit's certificates, components/kit-pki.ts): tools/pulumi-resource-pulumi-nodejs.
+        { name: "pulumi-nodejs", path: KIT_TOOLS_DIR },
+      ],
       // The kit's Node.js language host (tools/pulumi-language-nodejs): programs and policy packs.
       languages: [{ name: "nodejs", path: KIT_TOOLS_DIR }],
     },
