@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../stacks/config";
+import { AdmissionGuards } from "./admission-guards";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
 import { GpuTelemetry } from "./gpu-telemetry";
@@ -122,6 +123,13 @@ export class Platform extends pulumi.ComponentResource {
       ...tenant,
       dedicatedPools: config.nodePools.filter((p) => p.dedicatedTenant === tenant.name).map((p) => p.name),
     }, inCluster));
+
+    // The tenancy rules the API server holds for every pod, whoever creates it.
+    new AdmissionGuards(`${name}-admission`, {
+      tenants: this.tenants.map((t) => ({ namespace: t.summary.namespace, allowedPools: t.summary.allowedPools, isolation: t.summary.isolation })),
+      systemNamespaces: config.policy.systemNamespaces,
+      ...config.admission,
+    }, { ...inCluster, dependsOn: this.tenants });
 
     if (config.schedulerExtender.enabled) {
       const { enabled: _enabled, ...extender } = config.schedulerExtender;

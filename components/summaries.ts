@@ -4,7 +4,7 @@
  * component's registered outputs as its properties), so these shapes are a contract
  * between components/ and policies/. Plain JSON values only.
  */
-import type { GpuProduct } from "../gpu";
+import type { GpuProduct, TenantIsolation } from "../gpu";
 
 export type Target = "kind" | "eks";
 
@@ -40,6 +40,8 @@ export interface TenantSummary {
   allowedPools: string[];
   /** IAM/OIDC group bound to the tenant's Role. */
   group: string;
+  /** `strict`: shares no GPU with another tenant's pods. */
+  isolation: TenantIsolation;
 }
 
 /** Outputs of `gpk:index:NvidiaDevicePlugin`. */

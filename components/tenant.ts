@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPU_QUOTA_KEY, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor } from "../gpu";
+import { GPU_QUOTA_KEY, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor, type TenantIsolation } from "../gpu";
 import type { TenantSummary } from "./summaries";
 
 export const TENANT_DEFAULTS = {
@@ -30,6 +30,8 @@ export interface TenantArgs {
   allowedPools: string[];
   /** Allowed pools that are dedicated to this tenant (their nodes carry the tenant taint). Default none. */
   dedicatedPools?: string[];
+  /** `strict`: shares no GPU with other tenants (admission-guards.ts enforces its pools). Default `shared`. */
+  isolation?: TenantIsolation;
 }
 
 export function tenantGroup(args: Pick<TenantArgs, "name" | "group">): string {
@@ -133,7 +135,7 @@ export class Tenant extends pulumi.ComponentResource {
       nodeSelector: { [KIT_LABELS.pool]: pool },
       tolerations: [tolerationFor(dedicatedPoolTaint(args.name))],
     }]));
-    this.summary = { tenantName: args.name, namespace: args.name, gpuQuota: args.gpuQuota, allowedPools: [...args.allowedPools], group };
+    this.summary = { tenantName: args.name, namespace: args.name, gpuQuota: args.gpuQuota, allowedPools: [...args.allowedPools], group, isolation: args.isolation ?? "shared" };
     this.registerOutputs({ ...this.summary, dedicatedScheduling: this.dedicatedScheduling });
   }
 }

@@ -148,3 +148,31 @@ export const EC2_GPU_INSTANCES: Record<string, { product: GpuProduct; gpus: numb
   "g6.24xlarge": { product: "l4", gpus: 4 },
   "g6.48xlarge": { product: "l4", gpus: 8 },
 };
+
+/** How tenants share the platform's GPUs: `strict` never shares a GPU with another tenant's pods. */
+export const TENANT_ISOLATION = ["shared", "strict"] as const;
+export type TenantIsolation = (typeof TENANT_ISOLATION)[number];
+
+/**
+ * Why a `strict` tenant may not use a pool, or undefined when it may. Only time-slicing puts
+ * two tenants' pods on one GPU (NVIDIA: time-sliced replicas share memory and faults, with no
+ * isolation between them); a pool dedicated to the tenant, a MIG pool (hardware partitions)
+ * and a whole-GPU pool (one pod per GPU) never do. One home for config validation and the
+ * tenancy pack.
+ */
+export function strictTenantPoolProblem(pool: { name: string; timeSlicingReplicas: number; migStrategy: string; dedicatedTenant?: string }, tenant: string): string | undefined {
+  if (pool.dedicatedTenant === tenant || pool.migStrategy !== "none" || pool.timeSlicingReplicas === 1) return undefined;
+  return `pool "${pool.name}" time-slices each GPU ${pool.timeSlicingReplicas} ways for ${pool.dedicatedTenant === undefined ? "every tenant" : `tenant "${pool.dedicatedTenant}"`}`;
+}
+
+/** The kit's ValidatingAdmissionPolicies (components/admission-guards.ts) by name; the tenancy pack requires them. */
+export const ADMISSION_GUARDS = {
+  requestsEqualLimits: "gpk-gpu-requests-equal-limits",
+  tolerationScope: "gpk-gpu-toleration-scope",
+  dedicatedPools: "gpk-dedicated-pool-tolerations",
+} as const;
+
+/** The admission policy that keeps a strict tenant's GPU pods on its pools. */
+export function strictPoolsGuardName(namespace: string): string {
+  return `gpk-strict-tenant-pools-${namespace}`;
+}

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import { z } from "zod";
 import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
-import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, type GpuProduct } from "../gpu";
+import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, TENANT_ISOLATION, strictTenantPoolProblem, type GpuProduct, type TenantIsolation } from "../gpu";
 import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
 import { checkServingReferences } from "./config-serving";
@@ -107,6 +107,11 @@ const tenantSchema = z
     memoryQuota: quantity().default("256Gi"),
     /** Pools the tenant may use. */
     allowedPools: z.array(dnsLabel(), expect("a list of pool names")).min(1, expect("at least one pool")),
+    /**
+     * `strict`: never share a GPU with another tenant: only pools dedicated to it, MIG pools and
+     * whole-GPU pools (no time-slicing). Default `shared`.
+     */
+    isolation: oneOf(TENANT_ISOLATION as unknown as [TenantIsolation, ...TenantIsolation[]]).default("shared"),
   })
   .strict();
 
@@ -147,6 +152,28 @@ const devicePluginSchema = z
   .strict()
   .prefault({});
 
+/**
+ * `gpk:admission`: the kit's ValidatingAdmissionPolicies (components/admission-guards.ts), which
+ * the API server applies to every pod whoever creates it.
+ */
+const admissionSchema = z
+  .object({
+    /** What the API server does when a policy cannot be evaluated: `Fail` (refuse the pod) or `Ignore`. Default `Fail`. */
+    failurePolicy: oneOf(["Fail", "Ignore"]).default("Fail"),
+    /**
+     * What a violation does: `Deny` refuses the pod, `Warn` admits it with a warning to the
+     * client, `Audit` records it in the audit log. Deny and Warn exclude each other. Default [Deny].
+     */
+    validationActions: z
+      .array(oneOf(["Deny", "Warn", "Audit"]), expect("a list of Deny, Warn, Audit"))
+      .min(1, expect("at least one of Deny, Warn, Audit"))
+      .refine((a) => new Set(a).size === a.length, expect("each action once"))
+      .refine((a) => !(a.includes("Deny") && a.includes("Warn")), expect("Deny or Warn, not both (the API server refuses the pair)"))
+      .default(["Deny"]),
+  })
+  .strict()
+  .prefault({});
+
 const runtimeSchema = z
   .object({
     /**
@@ -163,6 +190,7 @@ const baseShape = {
   tenants: z.array(tenantSchema, expect("a list of tenants")).min(1, expect("at least one tenant")),
   policy: policySchema,
   devicePlugin: devicePluginSchema,
+  admission: admissionSchema,
   runtime: runtimeSchema,
   ...workloadsSchema,
 };
@@ -182,6 +210,7 @@ export type StackConfig = z.output<typeof stackConfigSchema>;
 export type NodePoolConfig = StackConfig["nodePools"][number];
 export type TenantConfig = StackConfig["tenants"][number];
 export type PolicyConfig = StackConfig["policy"];
+export type AdmissionConfig = StackConfig["admission"];
 
 /** Rules that span keys: pool sizes, instance types, references between pools and tenants. */
 function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: z.RefinementCtx): void {
@@ -222,6 +251,15 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
     tenantNames.add(tenant.name);
     tenant.allowedPools.forEach((pool, j) => {
       if (!poolNames.has(pool)) ctx.addIssue({ code: "custom", path: ["tenants", i, "allowedPools", j], message: `expected one of the pools ${[...poolNames].join(", ")}, got "${pool}"` });
+    });
+  });
+  const poolByName = new Map(config.nodePools.map((p) => [p.name, p]));
+  config.tenants.forEach((tenant, i) => {
+    if (tenant.isolation !== "strict") return;
+    tenant.allowedPools.forEach((name, j) => {
+      const pool = poolByName.get(name);
+      const problem = pool && strictTenantPoolProblem(pool, tenant.name);
+      if (problem) ctx.addIssue({ code: "custom", path: ["tenants", i, "allowedPools", j], message: `expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "${name}": ${problem}` });
     });
   });
   config.nodePools.forEach((pool, i) => {

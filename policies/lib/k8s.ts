@@ -34,6 +34,8 @@ export const K8S_TYPES = {
   rayService: "kubernetes:ray.io/v1:RayService",
   prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
   helmRelease: "kubernetes:helm.sh/v3:Release",
+  validatingAdmissionPolicy: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+  validatingAdmissionPolicyBinding: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
   eksNodeGroup: "aws:eks/nodeGroup:NodeGroup",
 } as const;
 

@@ -7,6 +7,7 @@ import { PolicyPack } from "@pulumi/policy";
 import { crossTenantPolicies } from "./cross-tenant";
 import { dedicatedPoolPolicies } from "./dedicated-pools";
 import { imagePolicies } from "./images";
+import { isolationPolicies } from "./isolation";
 import { namespacePolicies } from "./namespaces";
 import { podSecurityPolicies } from "./pod-security";
 import { rbacPolicies } from "./rbac";
@@ -19,6 +20,7 @@ new PolicyPack("tenancy", {
     ...podSecurityPolicies,
     ...crossTenantPolicies,
     ...dedicatedPoolPolicies,
+    ...isolationPolicies,
     ...rbacPolicies,
     ...imagePolicies,
     ...serviceAccountTokenPolicies,

@@ -19,7 +19,7 @@ import { REPO_ROOT, createNamespace, createObject, gpuPod, kubectl, kubectlOk, p
 
 const NS = "e2e-sched";
 
-beforeAll(() => createNamespace(NS));
+beforeAll(() => createNamespace(NS, { gpu: true }));
 afterAll(() => {
   kubectl(["delete", "namespace", NS, "--wait=false"]);
   kubectl(["delete", "nodes", "-l", "e2e.gpk.dev/replay=true", "--wait=false"]);

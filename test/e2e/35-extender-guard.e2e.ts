@@ -21,7 +21,7 @@ const NS = "e2e-guard";
 const layout = layoutOf(REPO_ROOT, "local");
 const ports = () => readState(layout)!.ports;
 
-beforeAll(() => createNamespace(NS));
+beforeAll(() => createNamespace(NS, { gpu: true }));
 afterAll(() => {
   kubectl(["delete", "namespace", NS, "--wait=false"]);
 });

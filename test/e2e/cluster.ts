@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { inject } from "vitest";
-import { GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../../gpu";
+import { GPU_RESOURCE, GPU_TAINT, KIT_LABELS, tolerationFor } from "../../gpu";
 
 export interface LocalCluster {
   stack: string;
@@ -64,9 +64,14 @@ export function createObject(object: unknown): Run {
   return kubectl(["create", "-f", "-"], { input: JSON.stringify(object) });
 }
 
-/** A namespace pods can be created in: the ServiceAccount admission plugin refuses them until its default account exists. */
-export async function createNamespace(name: string): Promise<void> {
+/**
+ * A namespace pods can be created in: the ServiceAccount admission plugin refuses them until its
+ * default account exists. `gpu: true` labels it as a tenant's (`gpk.dev/tenant=<name>`), as an
+ * admin would, so the stack's admission guards let its pods use the GPU pools.
+ */
+export async function createNamespace(name: string, opts: { gpu?: boolean } = {}): Promise<void> {
   kubectlOk(["create", "namespace", name]);
+  if (opts.gpu) kubectlOk(["label", "namespace", name, `${KIT_LABELS.tenant}=${name}`]);
   await waitUntil(`${name}/default service account`, () => kubectl(["get", "serviceaccount", "default", "-n", name]).status === 0, 30_000);
 }
 

@@ -7,6 +7,7 @@
  * so a test can change one field and look for exactly that violation.
  */
 import {
+  ADMISSION_GUARDS, strictPoolsGuardName,
   GPK_SCHEDULER_NAME, GPU_QUOTA_KEY, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE,
   dedicatedPoolTaint, tolerationFor,
 } from "../../gpu";
@@ -43,8 +44,17 @@ function pool(name: string, gpusPerNode: number, maxNodes: number, dedicatedTena
   };
 }
 
-function tenant(name: string, gpuQuota: number, allowedPools: string[]): TenantSummary {
-  return { tenantName: name, namespace: name, gpuQuota, allowedPools, group: `gpk:${name}` };
+function tenant(name: string, gpuQuota: number, allowedPools: string[], isolation: TenantSummary["isolation"] = "shared"): TenantSummary {
+  return { tenantName: name, namespace: name, gpuQuota, allowedPools, group: `gpk:${name}`, isolation };
+}
+
+/** The kit's admission policies and bindings (components/admission-guards.ts), by name only: the pack checks their presence. */
+function admissionGuards(strictNamespaces: string[]): FixtureResource[] {
+  const names = [...Object.values(ADMISSION_GUARDS), ...strictNamespaces.map(strictPoolsGuardName)];
+  return names.flatMap((name) => [
+    res("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", name, { metadata: { name }, spec: { failurePolicy: "Fail" } }),
+    res("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", name, { metadata: { name }, spec: { policyName: name, validationActions: ["Deny"] } }),
+  ]);
 }
 
 function tenantGuardRails(ns: string): FixtureResource[] {
@@ -131,7 +141,7 @@ export function rayCluster(): FixtureResource {
 
 export function happyStack(): FixtureResource[] {
   const pools = [pool("serving", 4, 6), pool("training", 8, 4, "research")];
-  const tenants = [tenant("search", 8, ["serving"]), tenant("research", 24, ["training"])];
+  const tenants = [tenant("search", 8, ["serving"]), tenant("research", 24, ["training"], "strict")];
   return [
     res("gpk:index:Platform", "platform", { stack: "test", target: "eks", pools, tenants, totalGpuCapacity: 56 }),
     ...pools.map((p) => res("gpk:index:GpuNodeGroup", `gpk-${p.poolName}`, p)),
@@ -142,6 +152,7 @@ export function happyStack(): FixtureResource[] {
     }),
     ...tenants.map((t) => res("gpk:index:Tenant", `tenant-${t.tenantName}`, t)),
     ...tenants.flatMap((t) => tenantGuardRails(t.namespace)),
+    ...admissionGuards(["research"]),
     res("gpk:index:NvidiaDevicePlugin", "device-plugin", { target: "eks", namespace: NODE_AGENT_NAMESPACE, pools: ["serving", "training"] }),
     res("gpk:index:GpuTelemetry", "telemetry", { target: "eks", namespace: NODE_AGENT_NAMESPACE, pools: ["serving", "training"] }),
     res("gpk:index:SchedulerExtender", "extender", { schedulerName: GPK_SCHEDULER_NAME, namespace: SYSTEM_NAMESPACE, thermalAware: true }),

@@ -12,6 +12,7 @@ import { dedicatedPoolPolicies } from "../../policies/tenancy/dedicated-pools";
 import { devicePluginPolicies } from "../../policies/gpu-capacity/device-plugin";
 import { gpuPodPolicies } from "../../policies/gpu-capacity/gpu-pods";
 import { imagePolicies } from "../../policies/tenancy/images";
+import { isolationPolicies } from "../../policies/tenancy/isolation";
 import { namespacePolicies } from "../../policies/tenancy/namespaces";
 import { nodeGroupScalingPolicies } from "../../policies/gpu-capacity/node-group-scaling";
 import { podSecurityPolicies } from "../../policies/tenancy/pod-security";
@@ -34,7 +35,7 @@ export const PACK_POLICIES = {
   "gpu-capacity": [...quotaHeadroomPolicies, ...nodeGroupScalingPolicies, ...servingMemoryPolicies, ...gpuPodPolicies, ...devicePluginPolicies],
   thermal: [...telemetryPolicies, ...alertPolicies, ...servingPolicies, ...schedulingPolicies, ...rayPolicies],
   tenancy: [
-    ...namespacePolicies, ...podSecurityPolicies, ...crossTenantPolicies, ...dedicatedPoolPolicies, ...rbacPolicies,
+    ...namespacePolicies, ...podSecurityPolicies, ...crossTenantPolicies, ...dedicatedPoolPolicies, ...isolationPolicies, ...rbacPolicies,
     ...imagePolicies, ...serviceAccountTokenPolicies,
   ],
 } as const;

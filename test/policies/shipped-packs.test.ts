@@ -45,6 +45,8 @@ const SHIPPED: Record<PackName, string[]> = {
     "no-host-access-outside-system",
     "no-cross-tenant-references",
     "tenant-dedicated-pool-tolerations",
+    "strict-tenant-no-shared-gpus",
+    "admission-guards-present",
     "no-tenant-cluster-role-bindings",
     "no-wildcard-tenant-roles",
     "allowed-image-registries",
@@ -149,6 +151,13 @@ const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
     frontendPod(s).tolerations = [tolerationFor(dedicatedPoolTaint("research"))];
     return s;
   },
+  "strict-tenant-no-shared-gpus": (s) => {
+    // The strict tenant's Ray workers move to the other tenant's pool, now time-sliced.
+    byName(s, "gpk-serving").props.timeSlicingReplicas = 4;
+    rayWorker(s).template.spec.nodeSelector = { "gpk.dev/pool": "serving" };
+    return s;
+  },
+  "admission-guards-present": (s) => s.filter((r) => !(r.type.endsWith(":ValidatingAdmissionPolicyBinding") && r.name === "gpk-dedicated-pool-tolerations")),
   "no-tenant-cluster-role-bindings": (s) => [
     ...s,
     {

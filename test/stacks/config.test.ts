@@ -82,7 +82,35 @@ describe("stack config", () => {
     ["one subnet for a new cluster", (c) => (c.cluster.subnetIds = ["subnet-a"]), "gpk:cluster.subnetIds: expected at least two subnet ids (EKS needs two AZs)", eksStack],
     ["unknown cluster mode", (c) => (c.cluster.mode = "import"), 'gpk:cluster.mode: expected "create" or "adopt", got "import"', eksStack],
     ["duplicate pool names", (c) => c.nodePools.push({ ...c.nodePools[0] }), 'gpk:nodePools[1].name: expected a unique pool name, got "train" twice', eksStack],
+    ["unknown isolation", (c) => (c.tenants[0].isolation = "hard"), 'gpk:tenants[0].isolation: expected one of "shared", "strict", got "hard"', kindStack],
+    ["unknown failure policy", (c) => (c.admission = { failurePolicy: "Retry" }), 'gpk:admission.failurePolicy: expected one of "Fail", "Ignore", got "Retry"', kindStack],
+    ["Deny and Warn together", (c) => (c.admission = { validationActions: ["Deny", "Warn"] }), "gpk:admission.validationActions: expected Deny or Warn, not both (the API server refuses the pair)", kindStack],
+    ["no validation action", (c) => (c.admission = { validationActions: [] }), "gpk:admission.validationActions: expected at least one of Deny, Warn, Audit", kindStack],
+    ["unknown validation action", (c) => (c.admission = { validationActions: ["Block"] }), 'gpk:admission.validationActions[0]: expected one of "Deny", "Warn", "Audit", got "Block"', kindStack],
   ];
+
+  it("admits a strict tenant on pools where it shares no GPU: dedicated to it, MIG, whole GPUs", () => {
+    const raw = kindStack();
+    raw.tenants[0].isolation = "strict";
+    raw.nodePools.push({ name: "sim-mig", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, timeSlicingReplicas: 2, migStrategy: "single" });
+    raw.nodePools[1].timeSlicingReplicas = 4; // dedicated to team-a
+    raw.tenants[0].allowedPools.push("sim-mig");
+    const config = parseStackConfig(raw);
+    expect(config.tenants[0]!.isolation).toBe("strict");
+    expect(config.admission).toEqual({ failurePolicy: "Fail", validationActions: ["Deny"] });
+  });
+
+  it("refuses a strict tenant on a time-sliced pool it shares, naming the key path", () => {
+    const raw = kindStack();
+    raw.tenants[0].isolation = "strict";
+    raw.nodePools[0].timeSlicingReplicas = 4;
+    expect(problems(raw)).toEqual([
+      'gpk:tenants[0].allowedPools[0]: expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "sim-h100": pool "sim-h100" time-slices each GPU 4 ways for every tenant',
+    ]);
+    // The same pool is fine for a shared tenant.
+    delete raw.tenants[0].isolation;
+    expect(parseStackConfig(raw).tenants[0]!.isolation).toBe("shared");
+  });
 
   it.each(cases)("reports %s with its key path", (_label, mutate, expected, base) => {
     const raw = base();
