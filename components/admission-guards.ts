@@ -88,7 +88,7 @@ export function admissionGuardPolicies(a: Required<Pick<AdmissionGuardsArgs, "te
       name: ADMISSION_GUARDS.tolerationScope,
       spec: base([{ name: "tolerations", expression: TOLERATIONS }], [{
         expression: `!variables.tolerations.exists(t, (has(t.key) && t.key == '${GPU_TAINT.key}') || ${TOLERATES_ALL})`,
-        messageExpression: `'${ADMISSION_GUARDS.tolerationScope}: namespace ' + namespaceObject.metadata.name + ' is no tenant\'s (no ${KIT_LABELS.tenant} label), so its pods may use no GPU pool and may not tolerate the ${GPU_TAINT.key} taint'`,
+        messageExpression: `'${ADMISSION_GUARDS.tolerationScope}: namespace ' + namespaceObject.metadata.name + ' is no tenant\\'s (no ${KIT_LABELS.tenant} label), so its pods may use no GPU pool and may not tolerate the ${GPU_TAINT.key} taint'`,
         reason: "Forbidden",
       }]),
       // Tenants are allowed a GPU pool each (config requires one); everyone else is not.

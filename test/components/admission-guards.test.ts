@@ -35,6 +35,21 @@ describe("admissionGuardPolicies", () => {
     expect(byName(strictPoolsGuardName("research")).bindingNamespaces).toEqual({ matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["research"] }] });
   });
 
+  it("writes CEL whose string literals close and whose brackets balance (the API server refused one that did not)", () => {
+    for (const p of policies) {
+      const spec = p.spec as { variables: { expression: string }[]; validations: { expression: string; messageExpression: string }[] };
+      const sources = [...spec.variables.map((v) => v.expression), ...spec.validations.flatMap((v) => [v.expression, v.messageExpression])];
+      for (const cel of sources) {
+        // CEL string literals: single-quoted, backslash escapes (cel-spec, "String and Bytes Literals").
+        const code = cel.replace(/'(?:[^'\\\n]|\\.)*'/g, "S");
+        expect(code, `${p.name}: a quote outside a string literal in ${cel}`).not.toContain("'");
+        let depth = 0;
+        for (const ch of code) if (depth >= 0) depth += "([".includes(ch) ? 1 : ")]".includes(ch) ? -1 : 0;
+        expect(depth, `${p.name}: unbalanced brackets in ${cel}`).toBe(0);
+      }
+    }
+  });
+
   it("keeps a strict tenant on exactly its pools", () => {
     const [rule] = byName(strictPoolsGuardName("research")).spec.validations as { expression: string }[];
     expect(rule!.expression).toContain(`object.spec.nodeSelector['${KIT_LABELS.pool}'] in ['training', 'mig']`);
