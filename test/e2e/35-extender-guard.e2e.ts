@@ -7,7 +7,6 @@
  * excludes, is refused: the pod stays unbound and the refusal metric counts each.
  */
 import * as fs from "node:fs";
-import { request } from "node:https";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -15,6 +14,7 @@ import { layoutOf, tlsDir } from "../../cli/local/binaries/plan";
 import { readState } from "../../cli/local/binaries/runtime";
 import { extenderDnsNames } from "../../components/scheduler-extender";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, SYSTEM_NAMESPACE } from "../../gpu";
+import { postTls, type TlsOutcome } from "../scheduler-extender/fixtures";
 import { REPO_ROOT, createNamespace, createObject, gpuPod, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
 
 const NS = "e2e-guard";
@@ -26,28 +26,11 @@ afterAll(() => {
   kubectl(["delete", "namespace", NS, "--wait=false"]);
 });
 
-interface Reply {
-  status?: number;
-  body?: any;
-  error?: string;
-}
-
 /** A call to the extender's verb port as a client holding `identity`'s TLS folder (or none). */
-function callExtender(verb: string, body: unknown, identity?: "gpk-scheduler"): Promise<Reply> {
-  const ca = fs.readFileSync(path.join(tlsDir(layout, "gpk-extender"), "ca.crt"));
-  const client = identity && { cert: fs.readFileSync(path.join(tlsDir(layout, identity), "tls.crt")), key: fs.readFileSync(path.join(tlsDir(layout, identity), "tls.key")) };
-  return new Promise((resolve) => {
-    const req = request({
-      host: "127.0.0.1", port: ports()["gpk-extender"], method: "POST", path: `/${verb}`, agent: false,
-      servername: extenderDnsNames(SYSTEM_NAMESPACE)[0], ca, ...client, headers: { "content-type": "application/json" },
-    }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
-    });
-    req.on("error", (err) => resolve({ error: err.message }));
-    req.end(JSON.stringify(body));
-  });
+function callExtender(verb: string, body: unknown, identity?: "gpk-scheduler"): Promise<TlsOutcome> {
+  const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file));
+  const client = identity && { cert: read(tlsDir(layout, identity), "tls.crt"), key: read(tlsDir(layout, identity), "tls.key") };
+  return postTls(ports()["gpk-extender"], verb, body, { ca: read(tlsDir(layout, "gpk-extender"), "ca.crt"), servername: extenderDnsNames(SYSTEM_NAMESPACE)[0]!, ...client });
 }
 
 async function metricValue(name: string, labels = ""): Promise<number> {

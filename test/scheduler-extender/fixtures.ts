@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { GFD_LABELS, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
@@ -85,4 +86,27 @@ export async function post(port: number, verb: string, body: unknown): Promise<R
     // plain text
   }
   return { status: res.status, body: parsed };
+}
+
+/** What an HTTPS call came back with: a reply, or the error that ended it (a refused handshake). */
+export interface TlsOutcome {
+  status?: number;
+  body?: any;
+  error?: string;
+}
+
+/** POSTs a verb over TLS, checking the server against `ca` and `servername`, with a client certificate when given. */
+export function postTls(port: number, verb: string, body: unknown, tls: { ca: string | Buffer; servername: string; cert?: string | Buffer; key?: string | Buffer }): Promise<TlsOutcome> {
+  return new Promise((resolve) => {
+    const req = httpsRequest({
+      host: "127.0.0.1", port, method: "POST", path: `/${verb}`, agent: false, headers: { "content-type": "application/json" },
+      ca: tls.ca, servername: tls.servername, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+    }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+    });
+    req.on("error", (err) => resolve({ error: err.message }));
+    req.end(JSON.stringify(body));
+  });
 }

@@ -6,7 +6,6 @@
  * bad TLS flags and files are configuration errors naming the flag.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +13,7 @@ import { issueCertificate, type KeyPairPem } from "../../components/kit-pki";
 import { ExtenderConfigError, parseExtenderArgs } from "../../runtime/scheduler-extender/options";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
 import { runGpk } from "../cli/run-gpk";
-import { WORKLOAD, k8sNode, k8sPod, post, start, writeSnapshot } from "./fixtures";
+import { WORKLOAD, k8sNode, k8sPod, post, postTls, start, writeSnapshot, type TlsOutcome } from "./fixtures";
 
 const SERVER_NAME = "gpk-scheduler-extender.gpk-system.svc";
 const dir = mkdtempSync(path.join(tmpdir(), "gpk-ext-tls-"));
@@ -33,26 +32,8 @@ const forged = issueCertificate({ commonName: "gpk-scheduler", usage: "client", 
 
 const tlsFlags = () => ["--tls-cert", file("tls.crt", server.certPem), "--tls-key", file("tls.key", server.keyPem), "--client-ca", file("ca.crt", ca.certPem)];
 
-interface Outcome {
-  status?: number;
-  body?: any;
-  error?: string;
-}
-
-function callVerb(port: number, verb: string, body: unknown, client?: KeyPairPem): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const req = request({
-      host: "127.0.0.1", port, method: "POST", path: `/${verb}`, servername: SERVER_NAME, ca: ca.certPem,
-      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
-      headers: { "content-type": "application/json" }, agent: false,
-    }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
-    });
-    req.on("error", (err) => resolve({ error: err.message }));
-    req.end(JSON.stringify(body));
-  });
+function callVerb(port: number, verb: string, body: unknown, client?: KeyPairPem): Promise<TlsOutcome> {
+  return postTls(port, verb, body, { ca: ca.certPem, servername: SERVER_NAME, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
 }
 
 async function metric(port: number, name: string): Promise<string[]> {
