@@ -67,7 +67,7 @@ export class ClusterCache {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly pods = new Map<string, CachedPod>();
   private readonly podsByNode = new Map<string, Set<string>>();
-  /** Pods not bound yet, by UID (from the source), so a bind can find a pod whose filter went elsewhere. */
+  /** Pods not bound yet, by UID (from the source): part of the observed workload. */
   private readonly pending = new Map<string, PodRequest>();
   /** Bumped whenever the set of pods changes (the target workload is derived from it). */
   podsVersion = 0;
@@ -128,7 +128,7 @@ export class ClusterCache {
     this.nodes.delete(name);
   }
 
-  /** Records a pod from the source: bound pods hold resources, pending ones are remembered for bind. */
+  /** Records a pod from the source: bound pods hold resources, pending ones count in the observed workload. */
   upsertPod(pod: K8sPod): void {
     const uid = pod.metadata?.uid;
     if (!uid) return;
@@ -164,7 +164,6 @@ export class ClusterCache {
     this.pending.delete(uid);
     if (this.removeUsage(uid)) this.podsVersion++;
   }
-
 
   /** Books a pod this extender is binding, before the API confirms it. */
   assume(pod: Omit<CachedPod, "assumed">): void {

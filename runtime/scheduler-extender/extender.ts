@@ -20,7 +20,7 @@ import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
 import { VerdictCache } from "./verdicts";
 import {
-  BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type FilterOutcome, type K8sPod,
+  BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type FilterOutcome,
   type PriorityOutcome,
 } from "./wire";
 

@@ -12,7 +12,6 @@
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { K8sPod } from "./wire";
 
 /** Where and how to reach the API server. */
 export interface KubeConnection {

@@ -10,7 +10,7 @@
  *   }
  *
  * Pods with `spec.nodeName` hold their resources (GPU indices from `gpk.dev/gpu-assignment`
- * when present); pending ones are remembered for bind. Binds update the state in memory only.
+ * when present); pending ones count in the observed workload. Binds (of pods filtered first) update the state in memory only.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
