@@ -95,8 +95,7 @@ export function issueCertificate(spec: CertificateSpec, issuer?: KeyPairPem, now
   const signingKey = issuer ? crypto.createPrivateKey(issuer.keyPem) : privateKey;
   const issuerName = issuerCert ? tbsSubject(issuerCert.raw) : name(spec.commonName);
 
-  const serial = crypto.randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive, at most 20 octets (§4.1.2.2)
+  const serial = serialNumberFrom(crypto.randomBytes(16));
   // Backdated five minutes, so a node whose clock lags accepts the certificate at once.
   const notBefore = new Date(now.getTime() - 5 * 60_000);
   const notAfter = new Date(now.getTime() + spec.validityHours * 3_600_000);
@@ -158,6 +157,17 @@ export function issueCertificate(spec: CertificateSpec, issuer?: KeyPairPem, now
     const subject = read(cert, at);
     return cert.subarray(subject.start, subject.end);
   }
+}
+
+/**
+ * A certificate serial from random bytes: positive and minimally encoded as a DER INTEGER
+ * (X.690 §8.3.2: no leading zero octet before one below 0x80; Go's crypto/x509 refuses a
+ * serial that breaks it), at most 20 octets (RFC 5280 §4.1.2.2).
+ */
+export function serialNumberFrom(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x7f) || 0x01;
+  return serial;
 }
 
 /** Whether a certificate ending at `notAfter` is due for renewal at `now`. */

@@ -6,7 +6,7 @@
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { issueCertificate, reissueReasons, renewalDue } from "../../components/kit-pki";
+import { issueCertificate, reissueReasons, renewalDue, serialNumberFrom } from "../../components/kit-pki";
 
 const NOW = new Date("2026-11-27T09:00:00Z");
 const ca = issueCertificate({ commonName: "gpk-kit-ca", usage: "ca", validityHours: 87_600 }, undefined, NOW);
@@ -23,7 +23,7 @@ describe("issueCertificate", () => {
     expect(new Date(cert.validFrom).toISOString()).toBe("2026-11-27T08:55:00.000Z");
     expect(new Date(cert.validTo).toISOString()).toBe("2036-11-24T09:00:00.000Z");
     expect(ca.notAfter).toBe("2036-11-24T09:00:00.000Z");
-    expect(cert.serialNumber.toLowerCase()).toBe(ca.serialNumber.replace(/^0+/, ""));
+    expect(cert.serialNumber.toLowerCase()).toBe(ca.serialNumber);
   });
 
   it("leaves signed by the CA, with their names and one extended key usage each", () => {
@@ -63,6 +63,16 @@ describe("issueCertificate", () => {
     expect(long.subject).toBe("CN=a\\,b=c"); // the value as written; OpenSSL escapes the comma when it prints it
     expect(() => issueCertificate({ commonName: "x", usage: "client", validityHours: 1 })).toThrow("x: a CA is self-signed and a leaf needs an issuer");
     expect(() => issueCertificate({ commonName: "x", usage: "ca", validityHours: 0 })).toThrow("x: validityHours: expected a positive number, got 0");
+  });
+});
+
+describe("serial numbers", () => {
+  it("are positive and minimally encoded DER integers, whatever the random bytes", () => {
+    const hex = (first: number) => serialNumberFrom(Buffer.from([first, 0x35, 0xff])).toString("hex");
+    expect([hex(0x00), hex(0x80), hex(0xff), hex(0x7f), hex(0x01)]).toEqual(["0135ff", "0135ff", "7f35ff", "7f35ff", "0135ff"]);
+    const { certPem, serialNumber } = issueCertificate({ commonName: "s", usage: "ca", validityHours: 1 });
+    expect(serialNumber).toMatch(/^(0[1-9a-f]|[1-7][0-9a-f])[0-9a-f]{30}$/);
+    expect(new X509Certificate(certPem).serialNumber.toLowerCase()).toBe(serialNumber);
   });
 });
 
