@@ -5,9 +5,9 @@ import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { REPO_ROOT, runGpk } from "./run-gpk";
 
-function stacksDirWith(mutate: (config: Record<string, any>) => void): string {
+function stacksDirWith(mutate: (config: Record<string, any>) => void, from = "local"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-stacks-"));
-  const doc = parse(fs.readFileSync(path.join(REPO_ROOT, "stacks", "Pulumi.local.yaml"), "utf8"));
+  const doc = parse(fs.readFileSync(path.join(REPO_ROOT, "stacks", `Pulumi.${from}.yaml`), "utf8"));
   mutate(doc.config);
   fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), stringify(doc));
   return dir;
@@ -44,6 +44,16 @@ describe("gpk preview", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain('gpk preview: gpk:nodePools[0].gpusPerNode: expected a positive integer, got "8x"\n');
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 2 for a copy of prod that gives its strict tenant a time-sliced pool it would share", () => {
+    const dir = stacksDirWith((c) => {
+      c["gpk:nodePools"][0].timeSlicingReplicas = 4; // serving, shared by search and recsys
+      c["gpk:tenants"][2].allowedPools.push("serving"); // research is strict
+    }, "prod");
+    const run = runGpk(["preview", "broken", "--stacks-dir", dir, "--json"]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('gpk preview: gpk:tenants[2].allowedPools[1]: expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "serving": pool "serving" time-slices each GPU 4 ways for every tenant\n');
   });
 
   it("exits 2 for an unknown stack and names the stacks that exist", () => {
