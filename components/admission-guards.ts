@@ -19,19 +19,14 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ADMISSION_GUARDS, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACES, strictPoolsGuardName } from "../gpu";
-
-export type ValidationAction = "Deny" | "Warn" | "Audit";
-
-export const ADMISSION_DEFAULTS = {
-  failurePolicy: "Fail" as "Fail" | "Ignore",
-  validationActions: ["Deny"] as ValidationAction[],
-};
-
+import {
+  ADMISSION_DEFAULTS, ADMISSION_GUARDS, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACES, strictPoolsGuardName,
+  type TenantIsolation, type ValidationAction,
+} from "../gpu";
 
 export interface AdmissionGuardsArgs {
   /** Tenants: their namespace, pools and isolation. Required. */
-  tenants: { namespace: string; allowedPools: string[]; isolation: "shared" | "strict" }[];
+  tenants: { namespace: string; allowedPools: string[]; isolation: TenantIsolation }[];
   /** Namespaces exempt from every guard. Default: the kit's system namespaces. */
   systemNamespaces?: string[];
   /** `Fail` (refuse when a policy cannot be evaluated) or `Ignore`. Default `Fail`. */
@@ -70,7 +65,7 @@ export function admissionGuardPolicies(a: Required<Pick<AdmissionGuardsArgs, "te
     variables,
     validations,
   });
-  const gpuPool = (pools: string[]) => `[${pools.map((p) => `'${p}'`).join(", ")}]`;
+  const celList = (items: string[]) => `[${items.map((i) => `'${i}'`).join(", ")}]`;
   const policies: GuardPolicy[] = [
     {
       name: ADMISSION_GUARDS.requestsEqualLimits,
@@ -107,7 +102,7 @@ export function admissionGuardPolicies(a: Required<Pick<AdmissionGuardsArgs, "te
     },
   ];
   for (const tenant of a.tenants.filter((t) => t.isolation === "strict")) {
-    const pools = gpuPool(tenant.allowedPools);
+    const pools = celList(tenant.allowedPools);
     policies.push({
       name: strictPoolsGuardName(tenant.namespace),
       spec: base([
@@ -139,7 +134,7 @@ export class AdmissionGuards extends pulumi.ComponentResource {
       systemNamespaces: args.systemNamespaces ?? [...SYSTEM_NAMESPACES],
       failurePolicy: args.failurePolicy ?? ADMISSION_DEFAULTS.failurePolicy,
     });
-    const validationActions = args.validationActions ?? ADMISSION_DEFAULTS.validationActions;
+    const validationActions = args.validationActions ?? [...ADMISSION_DEFAULTS.validationActions];
     for (const p of policies) {
       const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-${p.name}`, { metadata: { name: p.name, labels }, spec: p.spec }, { parent: this });
       new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-${p.name}`, {

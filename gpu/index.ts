@@ -172,6 +172,14 @@ export const ADMISSION_GUARDS = {
   dedicatedPools: "gpk-dedicated-pool-tolerations",
 } as const;
 
+export type ValidationAction = "Deny" | "Warn" | "Audit";
+
+/** `gpk:admission` defaults: refuse a pod when a guard cannot be evaluated, and deny violations. */
+export const ADMISSION_DEFAULTS = {
+  failurePolicy: "Fail" as "Fail" | "Ignore",
+  validationActions: ["Deny"] as readonly ValidationAction[],
+};
+
 /** The admission policy that keeps a strict tenant's GPU pods on its pools. */
 export function strictPoolsGuardName(namespace: string): string {
   return `gpk-strict-tenant-pools-${namespace}`;

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import { z } from "zod";
 import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
-import { EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, TENANT_ISOLATION, strictTenantPoolProblem, type GpuProduct, type TenantIsolation } from "../gpu";
+import { ADMISSION_DEFAULTS, EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, TENANT_ISOLATION, strictTenantPoolProblem, type GpuProduct, type TenantIsolation } from "../gpu";
 import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
 import { checkServingReferences } from "./config-serving";
@@ -159,7 +159,7 @@ const devicePluginSchema = z
 const admissionSchema = z
   .object({
     /** What the API server does when a policy cannot be evaluated: `Fail` (refuse the pod) or `Ignore`. Default `Fail`. */
-    failurePolicy: oneOf(["Fail", "Ignore"]).default("Fail"),
+    failurePolicy: oneOf(["Fail", "Ignore"]).default(ADMISSION_DEFAULTS.failurePolicy),
     /**
      * What a violation does: `Deny` refuses the pod, `Warn` admits it with a warning to the
      * client, `Audit` records it in the audit log. Deny and Warn exclude each other. Default [Deny].
@@ -169,7 +169,7 @@ const admissionSchema = z
       .min(1, expect("at least one of Deny, Warn, Audit"))
       .refine((a) => new Set(a).size === a.length, expect("each action once"))
       .refine((a) => !(a.includes("Deny") && a.includes("Warn")), expect("Deny or Warn, not both (the API server refuses the pair)"))
-      .default(["Deny"]),
+      .default(() => [...ADMISSION_DEFAULTS.validationActions]),
   })
   .strict()
   .prefault({});
