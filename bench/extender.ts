@@ -269,7 +269,7 @@ async function startServer(bundleFile: string, snapshotFile: string): Promise<{ 
   let exited: number | null | undefined;
   server.on("exit", (code) => (exited = code));
   for (;;) {
-    const m = /listening on :(\d+)/.exec(readFileSync(logFile, "utf8"));
+    const m = /listening on https?:\/\/[^:]+:(\d+)/.exec(readFileSync(logFile, "utf8"));
     if (m) return { port: Number(m[1]), stop: () => server.kill("SIGTERM") };
     if (exited !== undefined) throw new Error(`extender exited ${exited}: ${readFileSync(logFile, "utf8")}`);
     await new Promise((r) => setTimeout(r, 20));
