@@ -155,14 +155,15 @@ export type TenantIsolation = (typeof TENANT_ISOLATION)[number];
 
 /**
  * Why a `strict` tenant may not use a pool, or undefined when it may. Only time-slicing puts
- * two tenants' pods on one GPU (NVIDIA: time-sliced replicas share memory and faults, with no
- * isolation between them); a pool dedicated to the tenant, a MIG pool (hardware partitions)
- * and a whole-GPU pool (one pod per GPU) never do. One home for config validation and the
- * tenancy pack.
+ * two tenants' pods on one device (NVIDIA: time-sliced replicas share memory and faults, with
+ * no isolation between them), a whole GPU or a MIG device alike (MIG devices can be
+ * time-sliced too). A pool dedicated to the tenant, or one without time-slicing (whole GPUs,
+ * or MIG's hardware partitions handed out whole), never does. One home for config validation
+ * and the tenancy pack.
  */
-export function strictTenantPoolProblem(pool: { name: string; timeSlicingReplicas: number; migStrategy: string; dedicatedTenant?: string }, tenant: string): string | undefined {
-  if (pool.dedicatedTenant === tenant || pool.migStrategy !== "none" || pool.timeSlicingReplicas === 1) return undefined;
-  return `pool "${pool.name}" time-slices each GPU ${pool.timeSlicingReplicas} ways for ${pool.dedicatedTenant === undefined ? "every tenant" : `tenant "${pool.dedicatedTenant}"`}`;
+export function strictTenantPoolProblem(pool: { name: string; timeSlicingReplicas: number; dedicatedTenant?: string }, tenant: string): string | undefined {
+  if (pool.dedicatedTenant === tenant || pool.timeSlicingReplicas === 1) return undefined;
+  return `pool "${pool.name}" time-slices each device ${pool.timeSlicingReplicas} ways for ${pool.dedicatedTenant === undefined ? "every tenant" : `tenant "${pool.dedicatedTenant}"`}`;
 }
 
 /** The kit's ValidatingAdmissionPolicies (components/admission-guards.ts) by name; the tenancy pack requires them. */

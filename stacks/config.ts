@@ -259,7 +259,7 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
     tenant.allowedPools.forEach((name, j) => {
       const pool = poolByName.get(name);
       const problem = pool && strictTenantPoolProblem(pool, tenant.name);
-      if (problem) ctx.addIssue({ code: "custom", path: ["tenants", i, "allowedPools", j], message: `expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "${name}": ${problem}` });
+      if (problem) ctx.addIssue({ code: "custom", path: ["tenants", i, "allowedPools", j], message: `expected a pool a strict tenant may use (dedicated to it, or whole GPUs or MIG devices without time-slicing), got "${name}": ${problem}` });
     });
   });
   config.nodePools.forEach((pool, i) => {

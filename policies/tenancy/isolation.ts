@@ -10,7 +10,7 @@ import { components, ofTypes, tenantsByNamespace } from "../lib/stack";
 
 export const strictTenantNoSharedGpus: StackValidationPolicy = {
   name: "strict-tenant-no-shared-gpus",
-  description: "Checks whether every GPU pod of a strict tenant selects only pools where it shares no GPU with another tenant (dedicated to it, MIG, or whole GPUs).",
+  description: "Checks whether every GPU pod of a strict tenant selects only pools where it shares no GPU with another tenant (dedicated to it, or whole GPUs or MIG devices without time-slicing).",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const tenants = tenantsByNamespace(args.resources);
@@ -29,8 +29,8 @@ export const strictTenantNoSharedGpus: StackValidationPolicy = {
         }
         for (const name of selected) {
           const pool = pools.get(name);
-          const problem = pool ? strictTenantPoolProblem({ name, timeSlicingReplicas: pool.timeSlicingReplicas, migStrategy: pool.migStrategy, dedicatedTenant: pool.dedicatedTenant }, tenant.props.tenantName) : `pool "${name}" is not one of the stack's pools`;
-          if (problem) reportViolation(`${where} selects ${problem}; a strict tenant shares no GPU, so select a pool dedicated to it, a MIG pool or a whole-GPU pool.`, r.urn);
+          const problem = pool ? strictTenantPoolProblem({ name, timeSlicingReplicas: pool.timeSlicingReplicas, dedicatedTenant: pool.dedicatedTenant }, tenant.props.tenantName) : `pool "${name}" is not one of the stack's pools`;
+          if (problem) reportViolation(`${where} selects ${problem}; a strict tenant shares no GPU, so select a pool dedicated to it or one without time-slicing.`, r.urn);
         }
       }
     }

@@ -53,7 +53,7 @@ describe("gpk preview", () => {
     }, "prod");
     const run = runGpk(["preview", "broken", "--stacks-dir", dir, "--json"]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('gpk preview: gpk:tenants[2].allowedPools[1]: expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "serving": pool "serving" time-slices each GPU 4 ways for every tenant\n');
+    expect(run.stderr).toContain('gpk preview: gpk:tenants[2].allowedPools[1]: expected a pool a strict tenant may use (dedicated to it, or whole GPUs or MIG devices without time-slicing), got "serving": pool "serving" time-slices each device 4 ways for every tenant\n');
   });
 
   it("exits 2 for an unknown stack and names the stacks that exist", () => {

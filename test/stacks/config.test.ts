@@ -89,15 +89,20 @@ describe("stack config", () => {
     ["unknown validation action", (c) => (c.admission = { validationActions: ["Block"] }), 'gpk:admission.validationActions[0]: expected one of "Deny", "Warn", "Audit", got "Block"', kindStack],
   ];
 
-  it("admits a strict tenant on pools where it shares no GPU: dedicated to it, MIG, whole GPUs", () => {
+  it("admits a strict tenant on pools where it shares no GPU: dedicated to it, whole GPUs, MIG devices without time-slicing", () => {
     const raw = kindStack();
     raw.tenants[0].isolation = "strict";
-    raw.nodePools.push({ name: "sim-mig", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, timeSlicingReplicas: 2, migStrategy: "single" });
+    raw.nodePools.push({ name: "sim-mig", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, migStrategy: "single" });
     raw.nodePools[1].timeSlicingReplicas = 4; // dedicated to team-a
     raw.tenants[0].allowedPools.push("sim-mig");
     const config = parseStackConfig(raw);
     expect(config.tenants[0]!.isolation).toBe("strict");
     expect(config.admission).toEqual({ failurePolicy: "Fail", validationActions: ["Deny"] });
+    // A MIG pool whose devices are time-sliced shares them.
+    raw.nodePools[2].timeSlicingReplicas = 2;
+    expect(problems(raw)).toEqual([
+      'gpk:tenants[0].allowedPools[2]: expected a pool a strict tenant may use (dedicated to it, or whole GPUs or MIG devices without time-slicing), got "sim-mig": pool "sim-mig" time-slices each device 2 ways for every tenant',
+    ]);
   });
 
   it("refuses a strict tenant on a time-sliced pool it shares, naming the key path", () => {
@@ -105,7 +110,7 @@ describe("stack config", () => {
     raw.tenants[0].isolation = "strict";
     raw.nodePools[0].timeSlicingReplicas = 4;
     expect(problems(raw)).toEqual([
-      'gpk:tenants[0].allowedPools[0]: expected a pool a strict tenant may use (dedicated to it, MIG, or whole GPUs), got "sim-h100": pool "sim-h100" time-slices each GPU 4 ways for every tenant',
+      'gpk:tenants[0].allowedPools[0]: expected a pool a strict tenant may use (dedicated to it, or whole GPUs or MIG devices without time-slicing), got "sim-h100": pool "sim-h100" time-slices each device 4 ways for every tenant',
     ]);
     // The same pool is fine for a shared tenant.
     delete raw.tenants[0].isolation;
