@@ -194,8 +194,8 @@ async function startGpkScheduler(cluster: BinariesCluster, stack: string, tools:
   const ca = issueCertificate({ commonName: "gpk-kit-ca", usage: "ca", validityHours: 24 });
   const serving = issueCertificate({ commonName: EXTENDER_NAME, dnsNames: extenderDnsNames("kube-system"), usage: "server", validityHours: 24 }, ca);
   const client = issueCertificate({ commonName: SCHEDULER_CLIENT_NAME, usage: "client", validityHours: 24 }, ca);
-  writeTlsFolder(tlsDir(layout, "gpk-extender"), { "tls.crt": serving.certPem, "tls.key": serving.keyPem, "ca.crt": ca.certPem });
-  writeTlsFolder(tlsDir(layout, "gpk-scheduler"), { "tls.crt": client.certPem, "tls.key": client.keyPem, "ca.crt": ca.certPem });
+  writeTlsFolder(tlsDir(layout, "gpk-extender"), { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem });
+  writeTlsFolder(tlsDir(layout, "gpk-scheduler"), { cert: client.certPem, key: client.keyPem, ca: ca.certPem });
   const local = localSchedulerConfig(rendered as unknown as Record<string, unknown>, `127.0.0.1:${cluster.ports["gpk-extender"]}`, kubeconfigFile(layout, "gpk-scheduler"), tlsDir(layout, "gpk-scheduler"));
   fs.writeFileSync(layout.schedulerConfig, stringify(local));
   for (const spec of [extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy, SCHEDULER_CLIENT_NAME), gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports)]) {

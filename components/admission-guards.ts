@@ -45,6 +45,8 @@ const IS_GPU_KEY = `(k == '${GPU_RESOURCE}' || k.startsWith('nvidia.com/mig-'))`
 const TOLERATIONS = "has(object.spec.tolerations) ? object.spec.tolerations : []";
 /** CEL, with `t` a toleration: an empty key with Exists, which tolerates every taint. */
 const TOLERATES_ALL = "(!has(t.key) || t.key == '') && has(t.operator) && t.operator == 'Exists'";
+/** CEL, with `t` a toleration: it tolerates the GPU taint, by name or as every taint. */
+const TOLERATES_GPU_TAINT = `(has(t.key) && t.key == '${GPU_TAINT.key}') || ${TOLERATES_ALL}`;
 
 function nameNotIn(names: string[]) {
   return { key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...names].sort() };
@@ -82,7 +84,7 @@ export function admissionGuardPolicies(a: Required<Pick<AdmissionGuardsArgs, "te
     {
       name: ADMISSION_GUARDS.tolerationScope,
       spec: base([{ name: "tolerations", expression: TOLERATIONS }], [{
-        expression: `!variables.tolerations.exists(t, (has(t.key) && t.key == '${GPU_TAINT.key}') || ${TOLERATES_ALL})`,
+        expression: `!variables.tolerations.exists(t, ${TOLERATES_GPU_TAINT})`,
         messageExpression: `'${ADMISSION_GUARDS.tolerationScope}: namespace ' + namespaceObject.metadata.name + ' is no tenant\\'s (no ${KIT_LABELS.tenant} label), so its pods may use no GPU pool and may not tolerate the ${GPU_TAINT.key} taint'`,
         reason: "Forbidden",
       }]),
@@ -110,7 +112,7 @@ export function admissionGuardPolicies(a: Required<Pick<AdmissionGuardsArgs, "te
         { name: "tolerations", expression: TOLERATIONS },
         {
           name: "wantsGpu",
-          expression: `variables.containers.exists(c, has(c.resources) && ((has(c.resources.limits) && c.resources.limits.exists(k, ${IS_GPU_KEY})) || (has(c.resources.requests) && c.resources.requests.exists(k, ${IS_GPU_KEY})))) || variables.tolerations.exists(t, (has(t.key) && t.key == '${GPU_TAINT.key}') || ${TOLERATES_ALL})`,
+          expression: `variables.containers.exists(c, has(c.resources) && ((has(c.resources.limits) && c.resources.limits.exists(k, ${IS_GPU_KEY})) || (has(c.resources.requests) && c.resources.requests.exists(k, ${IS_GPU_KEY})))) || variables.tolerations.exists(t, ${TOLERATES_GPU_TAINT})`,
         },
       ], [{
         expression: `!variables.wantsGpu || (has(object.spec.nodeSelector) && '${KIT_LABELS.pool}' in object.spec.nodeSelector && object.spec.nodeSelector['${KIT_LABELS.pool}'] in ${pools})`,

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "../gpu";
+import { DEFAULT_MONITORING_NAMESPACE, KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "../gpu";
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
 import { allowIngressSpec, namespacePeer } from "./network-policies";
 import { CHARTS } from "./pins";
@@ -28,7 +28,7 @@ export const TELEMETRY_DEFAULTS = {
   alertRules: true,
   alertFor: "5m",
   maxGpuTempC: 85,
-  monitoringNamespace: "monitoring",
+  monitoringNamespace: DEFAULT_MONITORING_NAMESPACE,
 } as const;
 
 export interface GpuTelemetryArgs {

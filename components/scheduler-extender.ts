@@ -29,8 +29,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { PolicyName } from "../runtime/scheduling/registry";
-import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
-import { DEFAULT_CLIENT_NAME, DEFAULT_HEALTH_PORT } from "../runtime/scheduler-extender/options";
+import { DEFAULT_MONITORING_NAMESPACE, GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, MANAGED_BY, SYSTEM_NAMESPACE } from "../gpu";
+import { DEFAULT_CLIENT_NAME, DEFAULT_HEALTH_PORT, TLS_FILES, tlsFolderArgs } from "../runtime/scheduler-extender/options";
 import { TELEMETRY_PORT, telemetryExporterLabels } from "./gpu-telemetry";
 import { KitCertificate } from "./kit-pki";
 import { allowIngressSpec, namespacePeer, podsPeer } from "./network-policies";
@@ -62,7 +62,7 @@ export const SCHEDULER_EXTENDER_DEFAULTS = {
   thermalAware: true,
   percentageOfNodesToScore: 100,
   httpTimeout: "5s",
-  monitoringNamespace: "monitoring",
+  monitoringNamespace: DEFAULT_MONITORING_NAMESPACE,
 } as const;
 
 export interface SchedulerExtenderArgs {
@@ -127,11 +127,7 @@ export function schedulerLeaseRules() {
 
 /** Container args of the in-cluster extender (flags: runtime/scheduler-extender/options.ts). */
 export function extenderContainerArgs(a: { policy: PolicyName; thermalAware: boolean; telemetryPods: string[]; hotTemperatureC?: number }): string[] {
-  const args = [
-    "--in-cluster", "--policy", a.policy, "--port", String(EXTENDER_PORT),
-    "--tls-cert", `${TLS_DIR}/tls.crt`, "--tls-key", `${TLS_DIR}/tls.key`, "--client-ca", `${TLS_DIR}/ca.crt`,
-    "--client-name", SCHEDULER_CLIENT_NAME, "--health-port", String(EXTENDER_HEALTH_PORT),
-  ];
+  const args = ["--in-cluster", "--policy", a.policy, "--port", String(EXTENDER_PORT), ...tlsFolderArgs(TLS_DIR, SCHEDULER_CLIENT_NAME, EXTENDER_HEALTH_PORT)];
   if (a.thermalAware) {
     for (const sel of a.telemetryPods) args.push("--telemetry-pods", sel, "--telemetry-port", String(TELEMETRY_PORT));
   }
@@ -162,7 +158,7 @@ export function kubeSchedulerConfiguration(a: { namespace: string; weight: numbe
       weight: a.weight,
       enableHTTPS: true,
       // The scheduler's client certificate, and the kit CA that must have signed the extender's.
-      tlsConfig: { serverName: extenderDnsNames(a.namespace)[0], certFile: `${TLS_DIR}/tls.crt`, keyFile: `${TLS_DIR}/tls.key`, caFile: `${TLS_DIR}/ca.crt` },
+      tlsConfig: { serverName: extenderDnsNames(a.namespace)[0], certFile: `${TLS_DIR}/${TLS_FILES.cert}`, keyFile: `${TLS_DIR}/${TLS_FILES.key}`, caFile: `${TLS_DIR}/${TLS_FILES.ca}` },
       nodeCacheCapable: true,
       managedResources: [{ name: GPU_RESOURCE, ignoredByScheduler: false }],
       httpTimeout: a.httpTimeout,
@@ -237,7 +233,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
     const secret = (resourceName: string, secretName: string, app: string, cert: KitCertificate) => new k8s.core.v1.Secret(resourceName, {
       metadata: { name: secretName, namespace, labels: labelsOf(app) },
       type: "kubernetes.io/tls",
-      stringData: { "tls.crt": cert.certPem, "tls.key": cert.keyPem, "ca.crt": ca.certPem },
+      stringData: { [TLS_FILES.cert]: cert.certPem, [TLS_FILES.key]: cert.keyPem, [TLS_FILES.ca]: ca.certPem },
     }, parent);
     return {
       ca, server, client,

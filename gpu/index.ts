@@ -58,6 +58,20 @@ export function dedicatedPoolTaint(tenant: string) {
   return { key: KIT_LABELS.tenant, value: tenant, effect: "NoSchedule" } as const;
 }
 
+/**
+ * Kubernetes toleration matching (k8s.io/api core/v1 Toleration.ToleratesTaint): the effect
+ * matches when the toleration names none or the same; an empty key with Exists tolerates every
+ * taint; otherwise the keys match and Exists, or Equal (the default) with equal values.
+ * One home for the policy packs and the scheduler extender's bind guard.
+ */
+export function toleratesTaint(t: { key?: string; operator?: string; value?: string; effect?: string }, taint: { key: string; value?: string; effect: string }): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  const operator = t.operator || "Equal";
+  if (!t.key) return operator === "Exists";
+  if (t.key !== taint.key) return false;
+  return operator === "Exists" || (operator === "Equal" && (t.value ?? "") === (taint.value ?? ""));
+}
+
 /** Toleration matching a taint exactly (operator Equal). */
 export function tolerationFor(taint: { key: string; value: string; effect: string }) {
   return { key: taint.key, operator: "Equal", value: taint.value, effect: taint.effect };
@@ -75,6 +89,12 @@ export const SYSTEM_NAMESPACE = "gpk-system";
  * directory from the host; nothing else runs there.
  */
 export const NODE_AGENT_NAMESPACE = "gpk-node";
+
+/**
+ * Namespace of the metrics scrapers (Prometheus) by default: the only one the kit's
+ * NetworkPolicies let reach its exporters, extender and scheduler (`gpk:telemetry.monitoringNamespace`).
+ */
+export const DEFAULT_MONITORING_NAMESPACE = "monitoring";
 
 /** Namespaces that are not tenant workload namespaces. */
 export const SYSTEM_NAMESPACES = [SYSTEM_NAMESPACE, NODE_AGENT_NAMESPACE, "kube-system", "kube-public", "kube-node-lease", "default"] as const;

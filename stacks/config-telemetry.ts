@@ -1,6 +1,7 @@
 /** `gpk:telemetry`: GPU metrics on every pool and the alert rules built on them. */
 import { z } from "zod";
-import { expect } from "./config-parts";
+import { DEFAULT_MONITORING_NAMESPACE } from "../gpu";
+import { dnsLabel, expect } from "./config-parts";
 
 
 export const telemetrySchema = z
@@ -18,7 +19,7 @@ export const telemetrySchema = z
      * Namespace of the metrics scrapers (Prometheus): the only namespace the kit's NetworkPolicies
      * let reach the GPU exporters and the scheduler's and extender's metrics. Default "monitoring".
      */
-    monitoringNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, expect("a namespace name (DNS-1123 label)")).max(63, expect("a namespace name of at most 63 characters")).default("monitoring"),
+    monitoringNamespace: dnsLabel().default(DEFAULT_MONITORING_NAMESPACE),
   })
   .strict()
   .prefault({});

@@ -20,7 +20,7 @@ export interface LocatedBinary {
 /** Binaries envtest ships in KUBEBUILDER_ASSETS (controller-runtime's setup-envtest). */
 const ENVTEST_BINARIES = new Set(["kube-apiserver", "etcd", "kubectl"]);
 
-/** Folder of the kit's own plugin for the Pulumi engine: its Node.js language host (tools/pulumi-language-nodejs). */
+/** Folder of the kit's own plugins for the Pulumi engine: the Node.js language host and dynamic-resource provider (tools/). */
 export const KIT_TOOLS_DIR = path.join(__dirname, "..", "..", "tools");
 
 export function toolsCacheRoot(env: NodeJS.ProcessEnv = process.env): string {

@@ -4,7 +4,7 @@
  * the three packs, so "which pod specs does this resource carry" and "does this pod
  * tolerate that taint" have one answer.
  */
-import { GFD_LABELS, GPU_RESOURCE, KIT_LABELS } from "../../gpu";
+import { GFD_LABELS, GPU_RESOURCE, KIT_LABELS, toleratesTaint } from "../../gpu";
 
 // Policies receive untyped JSON inputs; `any` keeps the property walks readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -189,16 +189,6 @@ export interface Taint {
   key: string;
   value?: string;
   effect: string;
-}
-
-/** Kubernetes toleration matching (core/v1 Toleration.ToleratesTaint). */
-export function toleratesTaint(toleration: Json, taint: Taint): boolean {
-  if (toleration.effect && toleration.effect !== taint.effect) return false;
-  const operator = toleration.operator ?? "Equal";
-  if (!toleration.key) return operator === "Exists";
-  if (toleration.key !== taint.key) return false;
-  if (operator === "Exists") return true;
-  return (toleration.value ?? "") === (taint.value ?? "");
 }
 
 export function podTolerates(spec: Json, taint: Taint): boolean {

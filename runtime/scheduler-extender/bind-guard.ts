@@ -13,7 +13,7 @@
  * required affinity terms are ORed, the requirements inside a term ANDed, and an empty term
  * matches nothing.
  */
-import { KIT_LABELS } from "../../gpu";
+import { KIT_LABELS, toleratesTaint } from "../../gpu";
 import type { PodRequest } from "../scheduling";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
 
@@ -65,6 +65,25 @@ export class FilterLedger {
   forget(uid: string): void {
     this.records.delete(uid);
   }
+
+  /**
+   * The pod's request when a bind of it onto `node` is one kube-scheduler could have made:
+   * filtered here lately (same UID, name and namespace), onto a node that filter passed, and
+   * passing placementRefusal. Throws BindRefused otherwise.
+   */
+  admit(bind: { PodUID: string; PodNamespace: string; PodName: string }, node: K8sNode): PodRequest {
+    const key = `${bind.PodNamespace}/${bind.PodName}`;
+    const record = this.get(bind.PodUID);
+    if (!record || record.pod.metadata.namespace !== bind.PodNamespace || record.pod.metadata.name !== bind.PodName) {
+      throw new BindRefused("not-filtered", `pod ${key} (${bind.PodUID}) was not filtered by this extender in the last ${this.ttlMs / 60_000} minutes; only a pod it filtered may be bound`);
+    }
+    if (!record.passing.includes(node.metadata.name)) {
+      throw new BindRefused("node-not-passed", `node ${node.metadata.name} was not among the ${record.passing.length} node(s) the filter passed for pod ${key}`);
+    }
+    const refusal = placementRefusal(record.pod, node);
+    if (refusal) throw refusal;
+    return record.request;
+  }
 }
 
 type Taint = NonNullable<NonNullable<K8sNode["spec"]>["taints"]>[number];
@@ -72,17 +91,9 @@ type Toleration = NonNullable<K8sPod["spec"]["tolerations"]>[number];
 type SelectorTerm = NonNullable<NonNullable<NonNullable<NonNullable<K8sPod["spec"]["affinity"]>["nodeAffinity"]>["requiredDuringSchedulingIgnoredDuringExecution"]>["nodeSelectorTerms"]>[number];
 type Requirement = NonNullable<SelectorTerm["matchExpressions"]>[number];
 
-function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  const operator = t.operator || "Equal";
-  if (!t.key) return operator === "Exists"; // an empty key with Exists tolerates everything
-  if (t.key !== taint.key) return false;
-  return operator === "Exists" || (operator === "Equal" && (t.value ?? "") === (taint.value ?? ""));
-}
-
 /** The first NoSchedule / NoExecute taint of the node that none of the pod's tolerations matches. */
 export function untoleratedTaint(tolerations: Toleration[], taints: Taint[]): Taint | undefined {
-  return taints.find((taint) => (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !tolerations.some((t) => tolerates(t, taint)));
+  return taints.find((taint) => (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !tolerations.some((t) => toleratesTaint(t, taint)));
 }
 
 /** The first nodeSelector label the node lacks or holds with another value. */

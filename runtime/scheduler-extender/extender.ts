@@ -13,8 +13,8 @@
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../gpu";
-import { extenderScoresWith, fits, unfitReason, type PodRequest } from "../scheduling";
-import { BindRefused, FILTER_TTL_MS, FilterLedger, placementRefusal } from "./bind-guard";
+import { extenderScoresWith, fits, unfitReason } from "../scheduling";
+import { FilterLedger } from "./bind-guard";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
@@ -35,8 +35,6 @@ export interface BindEvent {
   gpus: number[];
   uuids?: string[];
 }
-
-const FILTER_TTL_MINUTES = FILTER_TTL_MS / 60_000;
 
 export class Extender {
   private readonly verdicts = new VerdictCache();
@@ -95,7 +93,7 @@ export class Extender {
     const key = `${args.PodNamespace}/${args.PodName}`;
     const already = this.cache.podOn(args.PodUID);
     if (already && already.nodeName === args.Node) return { Error: "" };
-    const pod = this.admitBind(args, key);
+    const pod = this.filtered.admit(args, this.cache.nodeObject(node.name)!);
     const policy = this.policy.current();
     // Re-check against the current state: other binds may have landed since prioritize.
     if (!fits(node, pod)) return { Error: `node ${node.name} can no longer take pod ${key}: ${unfitReason(node, pod) ?? "does not fit"}` };
@@ -116,20 +114,6 @@ export class Extender {
     this.filtered.forget(args.PodUID);
     this.onBind({ pod: key, node: node.name, gpus, uuids });
     return { Error: "" };
-  }
-
-  /** The pod's request when the bind guard lets it onto the node (bind-guard.ts); throws BindRefused otherwise. */
-  private admitBind(args: ExtenderBindingArgs, key: string): PodRequest {
-    const record = this.filtered.get(args.PodUID);
-    if (!record || record.pod.metadata.namespace !== args.PodNamespace || record.pod.metadata.name !== args.PodName) {
-      throw new BindRefused("not-filtered", `pod ${key} (${args.PodUID}) was not filtered by this extender in the last ${FILTER_TTL_MINUTES} minutes; only a pod it filtered may be bound`);
-    }
-    if (!record.passing.includes(args.Node)) {
-      throw new BindRefused("node-not-passed", `node ${args.Node} was not among the ${record.passing.length} node(s) the filter passed for pod ${key}`);
-    }
-    const refusal = placementRefusal(record.pod, this.cache.nodeObject(args.Node)!);
-    if (refusal) throw refusal;
-    return record.request;
   }
 
   /** The request's candidate nodes, ranked by their position (the tie-break). */

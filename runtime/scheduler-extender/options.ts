@@ -38,6 +38,17 @@ export type StateSource =
   | { kind: "kubeconfig"; file: string }
   | { kind: "in-cluster" };
 
+/** File names of a `kubernetes.io/tls` Secret, as the extender and kube-scheduler read them from its mounted folder. */
+export const TLS_FILES = { cert: "tls.crt", key: "tls.key", ca: "ca.crt" } as const;
+
+/** The flags that serve mutual TLS from such a folder to `clientName`, health on `healthPort`. */
+export function tlsFolderArgs(dir: string, clientName: string, healthPort: number): string[] {
+  return [
+    "--tls-cert", `${dir}/${TLS_FILES.cert}`, "--tls-key", `${dir}/${TLS_FILES.key}`, "--client-ca", `${dir}/${TLS_FILES.ca}`,
+    "--client-name", clientName, "--health-port", String(healthPort),
+  ];
+}
+
 /** The client identity the SchedulerExtender component gives kube-scheduler's certificate. */
 export const DEFAULT_CLIENT_NAME = "gpk-scheduler";
 export const DEFAULT_HEALTH_PORT = 8889;

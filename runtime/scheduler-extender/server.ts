@@ -180,7 +180,10 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     }
   }
 
+  const tls = options.tls;
   const pathOf = (req: IncomingMessage) => (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+  const notFound = (res: ServerResponse, path: string) =>
+    send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind${tls ? " on the TLS port" : ""}` });
   const health: RequestListener = (req, res) => {
     const path = pathOf(req);
     if (path === "/healthz" || path === "/readyz") {
@@ -193,14 +196,13 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
       }, (err: Error) => send(res, 500, err.message));
       return;
     }
-    const where = options.tls ? "on the TLS port" : "";
-    send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind${where && ` ${where}`}` });
+    notFound(res, path);
   };
-  const tls = options.tls;
   const verbs: RequestListener = (req, res) => {
     const path = pathOf(req);
     const verb = path.slice(1);
-    if (!VERBS.includes(verb)) return tls ? send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind` }) : health(req, res);
+    // With TLS the verb port serves nothing else; without, one server answers everything.
+    if (!VERBS.includes(verb)) return tls ? notFound(res, path) : health(req, res);
     if (req.method !== "POST") return send(res, 405, { Error: `${path}: use POST` });
     if (tls) {
       // The handshake proved the certificate chains to the client CA; the identity is its CN.

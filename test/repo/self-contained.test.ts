@@ -12,7 +12,7 @@ const REPO_ROOT = path.resolve(__dirname, "../..");
 const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: REPO_ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
 
 describe("self-contained clone", () => {
-  it("no tracked file outside data/ points at ../shared", () => {
+  it("no tracked file outside data/ points at the workspace's shared folder", () => {
     const sources = tracked.filter((f) => !f.startsWith("data/") && /\.(ts|mts|js|cjs|json|ya?ml|md|sh)$|^\.ci\//.test(f) && f !== "package-lock.json");
     expect(sources.length).toBeGreaterThan(100);
     // Built from parts so this file does not match itself.

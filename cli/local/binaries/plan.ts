@@ -10,6 +10,7 @@
  * ResourceQuota, LimitRanger, ServiceAccount are named so they stay on whatever the defaults).
  */
 import * as path from "node:path";
+import { tlsFolderArgs } from "../../../runtime/scheduler-extender/options";
 
 export interface Layout {
   root: string;
@@ -51,7 +52,7 @@ export function layoutOf(repoRoot: string, stack: string): Layout {
   };
 }
 
-/** Where a kit process's TLS files are: `<tls>/<process>/{tls.crt,tls.key,ca.crt}`. */
+/** Where a kit process's TLS files are: `<tls>/<process>/` with a `kubernetes.io/tls` Secret's files. */
 export function tlsDir(layout: Layout, name: "gpk-extender" | "gpk-scheduler"): string {
   return path.join(layout.tls, name);
 }
@@ -264,14 +265,12 @@ export function kwokSpec(bin: string, stagesFile: string, layout: Layout, ports:
  * `gpk-scheduler` identity as in the cluster; its plain-HTTP health port tells when it is up.
  */
 export function extenderSpec(nodeBin: string, gpkBin: string, layout: Layout, ports: Ports, policy: string, clientName: string): ProcessSpec {
-  const tls = tlsDir(layout, "gpk-extender");
   return {
     name: "gpk-extender",
     command: nodeBin,
     args: [
       gpkBin, "extender", "--host", "127.0.0.1", "--port", String(ports["gpk-extender"]), "--policy", policy, "--kubeconfig", kubeconfigFile(layout, "gpk-extender"),
-      "--tls-cert", path.join(tls, "tls.crt"), "--tls-key", path.join(tls, "tls.key"), "--client-ca", path.join(tls, "ca.crt"),
-      "--client-name", clientName, "--health-port", String(ports["gpk-extender-health"]),
+      ...tlsFolderArgs(tlsDir(layout, "gpk-extender"), clientName, ports["gpk-extender-health"]),
     ],
     port: ports["gpk-extender-health"],
     ready: { kind: "http", path: "/healthz" },

@@ -3,11 +3,12 @@
  * engine (built by `npm run tools`), the Kubernetes provider built from its Go module, and
  * the stack's program run in this process through the Automation API's inline-program
  * language server (@pulumi/pulumi automation/server.ts). The Go module proxy serves no
- * `pulumi-language-nodejs` module to build, so the workspace names the kit's own host
- * (tools/pulumi-language-nodejs) for the CLI run by hand and for policy packs. State lives in a file backend in the
- * cluster's folder; the workspace holds a Pulumi.yaml and the stack's config with two
- * overrides: the local kubeconfig, and the KubeRay CRDs without the operator chart (no Helm
- * repository is reachable from here).
+ * `pulumi-language-nodejs` module to build, so the workspace names the kit's own plugins
+ * (tools/): the language host, for the CLI run by hand and for policy packs, and the
+ * dynamic-resource provider. State lives in a file backend in the cluster's folder; the
+ * workspace holds a Pulumi.yaml and the stack's config with two overrides: the local
+ * kubeconfig, and the KubeRay CRDs without the operator chart (no Helm repository is
+ * reachable from here).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { EXTENDER_NAME, EXTENDER_TLS_SECRET, SCHEDULER_CLIENT_NAME, SCHEDULER_TLS_SECRET } from "../../../components/scheduler-extender";
 import { PROMETHEUS_OPERATOR_CRD_DIR } from "../../../data/paths";
 import { GPK_SCHEDULER_NAME, SYSTEM_NAMESPACE } from "../../../gpu";
+import { TLS_FILES } from "../../../runtime/scheduler-extender/options";
 import type { ResolvedTools } from "../../tools/resolve";
 import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
 import type { KwokNode } from "./nodes";
@@ -216,30 +217,25 @@ async function registerNodes(api: ApiEndpoint, opts: UpOptions): Promise<void> {
   opts.log(`${nodes.length} KWOK nodes Ready${nodes.length <= 8 ? `: ${nodes.map((n) => n.metadata.name).join(", ")}` : ""}`);
 }
 
-const SYSTEM_NS = SYSTEM_NAMESPACE;
-const EXTENDER_SA = EXTENDER_NAME;
-const SCHEDULER_SA = GPK_SCHEDULER_NAME;
 const SCHEDULER_CONFIG_MAP = `${GPK_SCHEDULER_NAME}-config`;
 /** The TLS Secret each kit process reads (components/scheduler-extender.ts). */
 const TLS_SECRETS = { "gpk-extender": EXTENDER_TLS_SECRET, "gpk-scheduler": SCHEDULER_TLS_SECRET } as const;
 
-const TLS_FILES = ["tls.crt", "tls.key", "ca.crt"] as const;
-
-/** Writes a kit process's three TLS files (PEM) into its folder, owner-only. */
-export function writeTlsFolder(dir: string, files: Record<(typeof TLS_FILES)[number], string | Buffer>): void {
+/** Writes a kit process's TLS files (PEM: certificate, key, CA) into its folder, owner-only. */
+export function writeTlsFolder(dir: string, pem: Record<keyof typeof TLS_FILES, string | Buffer>): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const file of TLS_FILES) fs.writeFileSync(path.join(dir, file), files[file], { mode: 0o600 });
+  for (const part of ["cert", "key", "ca"] as const) fs.writeFileSync(path.join(dir, TLS_FILES[part]), pem[part], { mode: 0o600 });
 }
 
 /** Copies a `kubernetes.io/tls` Secret of the stack to where the process reads it. */
 async function writeTlsFiles(api: ApiEndpoint, layout: Layout, name: keyof typeof TLS_SECRETS): Promise<void> {
-  const secret = (await apiRequest(api, "GET", `/api/v1/namespaces/${SYSTEM_NS}/secrets/${TLS_SECRETS[name]}`)) as { data?: Record<string, string> };
-  const decoded = Object.fromEntries(TLS_FILES.map((file) => {
-    const b64 = secret.data?.[file];
-    if (!b64) throw new Error(`${SYSTEM_NS}/${TLS_SECRETS[name]} has no ${file}`);
-    return [file, Buffer.from(b64, "base64")];
-  })) as Record<(typeof TLS_FILES)[number], Buffer>;
-  writeTlsFolder(tlsDir(layout, name), decoded);
+  const secret = (await apiRequest(api, "GET", `/api/v1/namespaces/${SYSTEM_NAMESPACE}/secrets/${TLS_SECRETS[name]}`)) as { data?: Record<string, string> };
+  const read = (part: keyof typeof TLS_FILES) => {
+    const b64 = secret.data?.[TLS_FILES[part]];
+    if (!b64) throw new Error(`${SYSTEM_NAMESPACE}/${TLS_SECRETS[name]} has no ${TLS_FILES[part]}`);
+    return Buffer.from(b64, "base64");
+  };
+  writeTlsFolder(tlsDir(layout, name), { cert: read("cert"), key: read("key"), ca: read("ca") });
 }
 
 async function exists(api: ApiEndpoint, p: string): Promise<boolean> {
@@ -280,21 +276,21 @@ export async function startKitProcesses(cluster: BinariesCluster, opts: KitOptio
   void opts.abandon?.then(() => (abandoned = true), () => (abandoned = true));
   await waitFor("the stack's gpk-scheduler objects", async () => {
     for (const p of [
-      `/api/v1/namespaces/${SYSTEM_NS}/serviceaccounts/${EXTENDER_SA}`,
-      `/api/v1/namespaces/${SYSTEM_NS}/serviceaccounts/${SCHEDULER_SA}`,
-      `/api/v1/namespaces/${SYSTEM_NS}/configmaps/${SCHEDULER_CONFIG_MAP}`,
-      ...Object.values(TLS_SECRETS).map((secret) => `/api/v1/namespaces/${SYSTEM_NS}/secrets/${secret}`),
+      `/api/v1/namespaces/${SYSTEM_NAMESPACE}/serviceaccounts/${EXTENDER_NAME}`,
+      `/api/v1/namespaces/${SYSTEM_NAMESPACE}/serviceaccounts/${GPK_SCHEDULER_NAME}`,
+      `/api/v1/namespaces/${SYSTEM_NAMESPACE}/configmaps/${SCHEDULER_CONFIG_MAP}`,
+      ...Object.values(TLS_SECRETS).map((secret) => `/api/v1/namespaces/${SYSTEM_NAMESPACE}/secrets/${secret}`),
     ]) if (!(await exists(api, p))) return false;
     return true;
   }, 600_000, 500, () => (abandoned ? "pulumi up ended before they appeared" : undefined));
-  for (const [identity, sa] of [["gpk-extender", EXTENDER_SA], ["gpk-scheduler", SCHEDULER_SA]] as const) {
-    const token = await serviceAccountToken(api, SYSTEM_NS, sa);
-    fs.writeFileSync(kubeconfigFile(layout, identity), kubeconfigYaml(cluster.server, api.ca, `system:serviceaccount:${SYSTEM_NS}:${sa}`, token), { mode: 0o600 });
+  for (const [identity, sa] of [["gpk-extender", EXTENDER_NAME], ["gpk-scheduler", GPK_SCHEDULER_NAME]] as const) {
+    const token = await serviceAccountToken(api, SYSTEM_NAMESPACE, sa);
+    fs.writeFileSync(kubeconfigFile(layout, identity), kubeconfigYaml(cluster.server, api.ca, `system:serviceaccount:${SYSTEM_NAMESPACE}:${sa}`, token), { mode: 0o600 });
     await writeTlsFiles(api, layout, identity);
   }
-  const configMap = (await apiRequest(api, "GET", `/api/v1/namespaces/${SYSTEM_NS}/configmaps/${SCHEDULER_CONFIG_MAP}`)) as { data?: Record<string, string> };
+  const configMap = (await apiRequest(api, "GET", `/api/v1/namespaces/${SYSTEM_NAMESPACE}/configmaps/${SCHEDULER_CONFIG_MAP}`)) as { data?: Record<string, string> };
   const rendered = parse(configMap.data?.["config.yaml"] ?? "") as Record<string, unknown> | null;
-  if (!rendered) throw new Error(`${SYSTEM_NS}/${SCHEDULER_CONFIG_MAP} has no config.yaml`);
+  if (!rendered) throw new Error(`${SYSTEM_NAMESPACE}/${SCHEDULER_CONFIG_MAP} has no config.yaml`);
   const extenderAddress = `127.0.0.1:${cluster.ports["gpk-extender"]}`;
   fs.writeFileSync(layout.schedulerConfig, stringify(localSchedulerConfig(rendered, extenderAddress, kubeconfigFile(layout, "gpk-scheduler"), tlsDir(layout, "gpk-scheduler"))));
   const gpkBin = path.join(opts.repoRoot, "bin", "gpk.js");
