@@ -32,19 +32,31 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether `pid` is alive and still runs `command` (a recycled pid runs something else). */
+/**
+ * Whether `pid` is alive and still runs `command` (a recycled pid runs something else). A
+ * process that has exited but is not reaped yet (state Z or X in /proc/<pid>/stat) is not
+ * alive; one still tearing itself down is, although its cmdline is already empty then (the
+ * kernel drops it with the address space): judging by the cmdline alone, `stopProcesses`
+ * returned while kube-apiserver was still exiting.
+ */
 export function isRunning(pid: number, command: string): boolean {
   try {
     process.kill(pid, 0);
   } catch {
     return false;
   }
+  let stat: string;
+  let cmdline: string;
   try {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    return cmdline[0] === command;
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
   } catch {
-    return true;
+    // No /proc (or the process went away between the reads): trust the signal check.
+    return fs.existsSync(`/proc/${pid}`) || !fs.existsSync("/proc/self");
   }
+  const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+  if (state === "Z" || state === "X") return false;
+  return cmdline === "" || cmdline.split("\0")[0] === command;
 }
 
 function tcpOpen(port: number): Promise<boolean> {

@@ -1,0 +1,42 @@
+/**
+ * How the binaries runtime tells whether a process it started still runs (processes.ts
+ * isRunning): a live process running the command is; one running another command (a recycled
+ * pid) is not; an exited one that nobody has reaped yet (a zombie) is not.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { isRunning } from "../../cli/local/binaries/processes";
+
+const parents: number[] = [];
+afterEach(() => {
+  for (const pid of parents.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+const state = (pid: number) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2)[0];
+};
+
+describe("isRunning", () => {
+  it("is true for a live process of the command, false for another command and for a zombie", async () => {
+    // The shell starts a short sleep in the background, prints its pid and becomes a long sleep,
+    // which never reaps the short one: once it exits, it stays a zombie.
+    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    parents.push(parent.pid!);
+    const child = await new Promise<number>((resolve) => parent.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+    expect(isRunning(child, "sleep")).toBe(true);
+    expect(isRunning(child, "/usr/bin/not-sleep")).toBe(false);
+    const deadline = Date.now() + 5_000;
+    while (state(child) !== "Z" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(state(child)).toBe("Z");
+    expect(isRunning(child, "sleep")).toBe(false);
+    expect(isRunning(parent.pid!, "sleep")).toBe(true);
+  });
+});
