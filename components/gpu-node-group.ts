@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEVICE_PLUGIN_CONFIG_LABEL,
+  GPU_RESOURCE,
   EC2_GPU_INSTANCES,
   GFD_LABELS,
   GPU_PRODUCTS,
@@ -17,13 +18,13 @@ import {
   dedicatedPoolTaint,
   type GpuProduct,
 } from "../gpu";
+import { MIG_LABELS, MIG_PROFILES, migConfigName, migDevicesPerGpu, migProfileLabel, migResourceName, singleStrategyProduct, type MigSpec } from "../gpu/mig";
 import type { GpuPoolSummary, Target } from "./summaries";
 
 /** Defaults of the optional pool fields; stacks/config.ts applies the same ones. */
 export const POOL_DEFAULTS = {
   minNodes: 0,
   timeSlicingReplicas: 1,
-  migStrategy: "none",
   capacityType: "ON_DEMAND",
   diskSizeGiB: 200,
 } as const;
@@ -59,8 +60,11 @@ export interface GpuPoolSpec {
   maxNodes: number;
   /** Time-slicing replicas per physical GPU. Default 1 (no sharing). */
   timeSlicingReplicas?: number;
-  /** MIG strategy. Default `none`. */
-  migStrategy?: "none" | "single" | "mixed";
+  /**
+   * MIG partitioning of every GPU (H100, A100 only): strategy and profile. Default: none, whole
+   * GPUs. Its nodes get `nvidia.com/mig.config` for NVIDIA's MIG manager.
+   */
+  mig?: MigSpec;
   /** Tenant the pool is dedicated to; adds the `gpk.dev/tenant=<tenant>:NoSchedule` taint. Default: shared. */
   dedicatedTenant?: string;
   /** EKS capacity type. Default `ON_DEMAND`. */
@@ -102,17 +106,67 @@ export function poolNodeTaints(pool: GpuPoolSpec): { key: string; value: string;
   return taints;
 }
 
-/** GFD-style labels plus the kit's pool/tenant labels and the device-plugin config selector. */
-export function poolNodeLabels(pool: GpuPoolSpec, product: GpuProduct, gpusPerNode: number): Record<string, string> {
+/** A pool's MIG layout: strategy, mig-parted config name and instances of each profile per GPU. */
+export interface PoolMig {
+  strategy: MigSpec["strategy"];
+  configName: string;
+  devicesPerGpu: Record<string, number>;
+}
+
+/** The pool's MIG layout, or undefined for whole GPUs. Throws on a layout config validation lets through only by bug. */
+export function poolMig(pool: GpuPoolSpec, product: GpuProduct): PoolMig | undefined {
+  if (!pool.mig) return undefined;
+  const layout = migDevicesPerGpu(product, pool.mig.profile);
+  if ("problem" in layout) throw new pulumi.InputPropertyError({ propertyPath: "pool.mig.profile", reason: layout.problem });
+  return { strategy: pool.mig.strategy, configName: migConfigName(pool.name, pool.mig.profile), devicesPerGpu: layout.devices };
+}
+
+/**
+ * Extended resources one node of the pool advertises, as the NVIDIA device plugin does:
+ * whole GPUs × time-slicing replicas as `nvidia.com/gpu`; under MIG `single` the MIG devices
+ * as `nvidia.com/gpu`; under `mixed` one `nvidia.com/mig-<profile>` per profile.
+ */
+export function poolNodeResources(gpusPerNode: number, replicas: number, mig: PoolMig | undefined): Record<string, number> {
+  if (!mig) return { [GPU_RESOURCE]: gpusPerNode * replicas };
+  const perGpu = Object.entries(mig.devicesPerGpu);
+  if (mig.strategy === "single") return { [GPU_RESOURCE]: gpusPerNode * replicas * perGpu.reduce((s, [, n]) => s + n, 0) };
+  return Object.fromEntries(perGpu.map(([profile, n]) => [migResourceName(profile), gpusPerNode * replicas * n]));
+}
+
+/**
+ * GFD-style labels plus the kit's pool/tenant labels, the device-plugin config selector and the
+ * MIG labels. Under MIG `single` GFD describes the MIG devices in the `nvidia.com/gpu.*` labels
+ * (product `<product>-MIG-<profile>`, count and memory of the devices); under `mixed` those keep
+ * describing the GPUs and each profile gets `nvidia.com/mig-<profile>.count|.memory`
+ * (k8s-device-plugin v0.20.0 docs/gpu-feature-discovery/README.md).
+ */
+export function poolNodeLabels(pool: GpuPoolSpec, product: GpuProduct, gpusPerNode: number, mig?: PoolMig): Record<string, string> {
   const replicas = pool.timeSlicingReplicas ?? POOL_DEFAULTS.timeSlicingReplicas;
+  const gpu = GPU_PRODUCTS[product];
   const labels: Record<string, string> = {
     [KIT_LABELS.pool]: pool.name,
-    [GFD_LABELS.product]: GPU_PRODUCTS[product].gfdProduct,
+    [GFD_LABELS.product]: gpu.gfdProduct,
     [GFD_LABELS.count]: String(gpusPerNode),
-    [GFD_LABELS.memory]: String(GPU_PRODUCTS[product].memoryMiB),
+    [GFD_LABELS.memory]: String(gpu.memoryMiB),
     [GFD_LABELS.replicas]: String(replicas),
     [DEVICE_PLUGIN_CONFIG_LABEL]: pool.name,
   };
+  if (mig) {
+    labels[MIG_LABELS.config] = mig.configName;
+    labels[MIG_LABELS.strategy] = mig.strategy;
+    for (const [profile, perGpu] of Object.entries(mig.devicesPerGpu)) {
+      const memory = MIG_PROFILES[product]?.[profile]?.memoryMiB;
+      if (mig.strategy === "single") {
+        labels[GFD_LABELS.product] = singleStrategyProduct(gpu.gfdProduct, profile);
+        labels[GFD_LABELS.count] = String(gpusPerNode * perGpu);
+        if (memory === undefined) delete labels[GFD_LABELS.memory];
+        else labels[GFD_LABELS.memory] = String(memory);
+      } else {
+        labels[migProfileLabel(profile, "count")] = String(gpusPerNode * perGpu);
+        if (memory !== undefined) labels[migProfileLabel(profile, "memory")] = String(memory);
+      }
+    }
+  }
   if (pool.dedicatedTenant) labels[KIT_LABELS.tenant] = pool.dedicatedTenant;
   return labels;
 }
@@ -121,6 +175,8 @@ export function poolNodeLabels(pool: GpuPoolSpec, product: GpuProduct, gpusPerNo
 export function poolSummary(target: Target, pool: GpuPoolSpec): GpuPoolSummary {
   const { product, gpusPerNode } = resolvePoolHardware(target, pool);
   const timeSlicingReplicas = pool.timeSlicingReplicas ?? POOL_DEFAULTS.timeSlicingReplicas;
+  const mig = poolMig(pool, product);
+  const nodeResources = poolNodeResources(gpusPerNode, timeSlicingReplicas, mig);
   const summary: GpuPoolSummary = {
     poolName: pool.name,
     target,
@@ -128,14 +184,17 @@ export function poolSummary(target: Target, pool: GpuPoolSpec): GpuPoolSummary {
     gfdProduct: GPU_PRODUCTS[product].gfdProduct,
     gpusPerNode,
     timeSlicingReplicas,
-    migStrategy: pool.migStrategy ?? POOL_DEFAULTS.migStrategy,
+    migStrategy: mig?.strategy ?? "none",
     minNodes: pool.minNodes ?? POOL_DEFAULTS.minNodes,
     desiredNodes: pool.desiredNodes,
     maxNodes: pool.maxNodes,
-    gpuCapacity: pool.maxNodes * gpusPerNode * timeSlicingReplicas,
-    nodeLabels: poolNodeLabels(pool, product, gpusPerNode),
+    nodeResources,
+    migCapacity: Object.fromEntries(Object.entries(nodeResources).filter(([r]) => r !== GPU_RESOURCE).map(([r, n]) => [r, n * pool.maxNodes])),
+    gpuCapacity: pool.maxNodes * (nodeResources[GPU_RESOURCE] ?? 0),
+    nodeLabels: poolNodeLabels(pool, product, gpusPerNode, mig),
     nodeTaints: poolNodeTaints(pool),
   };
+  if (mig) summary.mig = mig;
   if (pool.dedicatedTenant) summary.dedicatedTenant = pool.dedicatedTenant;
   return summary;
 }

@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { DEVICE_PLUGIN_CONFIG_LABEL, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, tolerationFor } from "../gpu";
+import { DEVICE_PLUGIN_CONFIG_LABEL, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, tolerationFor } from "../gpu";
 import { CHARTS, IMAGES } from "./pins";
 import { SimulatedDevicePlugin } from "./simulated-device-plugin";
 import type { DevicePluginSummary, GpuPoolSummary, Target } from "./summaries";
@@ -44,7 +44,7 @@ export interface NvidiaDevicePluginArgs {
  * (k8s-device-plugin README, "Configuration File").
  */
 export function devicePluginConfig(
-  pool: Pick<GpuPoolSummary, "timeSlicingReplicas" | "migStrategy">,
+  pool: Pick<GpuPoolSummary, "timeSlicingReplicas" | "migStrategy" | "nodeResources">,
   opts: { failOnInitError: boolean; deviceListStrategy: DeviceListStrategy; renameByDefault: boolean },
 ): Record<string, unknown> {
   const config: Record<string, unknown> = {
@@ -61,7 +61,8 @@ export function devicePluginConfig(
         renameByDefault: opts.renameByDefault,
         // A pod asking for two slices of one GPU gets no more compute than one; refuse it.
         failRequestsGreaterThanOne: true,
-        resources: [{ name: GPU_RESOURCE, replicas: pool.timeSlicingReplicas }],
+        // Every resource the node advertises: whole GPUs, or each MIG profile's devices.
+        resources: Object.keys(pool.nodeResources).sort().map((name) => ({ name, replicas: pool.timeSlicingReplicas })),
       },
     };
   }

@@ -186,4 +186,17 @@ export const IMAGES = {
     digest: "sha256:a7ad6547d4546eaf4dd5d6b4c0b4db4101e63ef7dc3cdff7f42b767d2c60b706",
     digestKind: "linux/amd64",
   },
+  /**
+   * NVIDIA MIG manager (github.com/NVIDIA/mig-parted, cmd/nvidia-mig-manager) v0.15.0: applies
+   * the mig-parted config a node's `nvidia.com/mig.config` label names. Seen 2026-11-27 in
+   * NVIDIA/gpu-operator v26.7.0 bundle/manifests/gpu-operator-certified.clusterserviceversion.yaml
+   * (relatedImages `mig-manager-image`), the operator release that deploys this tag; one
+   * sighting, in NVIDIA's own release manifest.
+   */
+  migManager: {
+    repository: "nvcr.io/nvidia/cloud-native/k8s-mig-manager",
+    tag: "v0.15.0",
+    digest: "sha256:cab2cf9deafc9602da69d0832a82958a7687f22f4a2f19674099dc9a5c4ea8e2",
+    digestKind: "unverified-kind",
+  },
 } as const satisfies Record<string, ImagePin>;

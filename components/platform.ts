@@ -10,7 +10,8 @@ import { AdmissionGuards } from "./admission-guards";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
 import { GpuTelemetry } from "./gpu-telemetry";
-import { KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
+import { MigManager } from "./mig-manager";
+import { GPU_RESOURCE, KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import { RayCluster } from "./ray-cluster";
 import { defaultDenyIngressSpec, podsPeer } from "./network-policies";
@@ -96,6 +97,8 @@ export class Platform extends pulumi.ComponentResource {
       subnetIds: cluster?.subnetIds,
     }, { parent: this }));
     const pools = this.pools.map((p) => p.summary);
+    // MIG `mixed` resources the pools advertise: every tenant quota caps each, the scheduler manages each.
+    const migResources = [...new Set(pools.flatMap((p) => Object.keys(p.nodeResources)).filter((r) => r !== GPU_RESOURCE))].sort();
 
     this.devicePlugin = new NvidiaDevicePlugin(`${name}-device-plugin`, {
       target: config.target,
@@ -104,6 +107,11 @@ export class Platform extends pulumi.ComponentResource {
       runtimeImage: config.runtime.image,
       honourExtenderAssignments: config.schedulerExtender.enabled,
     }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+
+    // NVIDIA's MIG manager partitions the real GPUs of MIG pools; simulated GPUs come partitioned.
+    if (config.target === "eks" && pools.some((p) => p.mig)) {
+      new MigManager(`${name}-mig-manager`, { pools }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+    }
 
     if (config.telemetry.enabled) {
       this.telemetry = new GpuTelemetry(`${name}-telemetry`, {
@@ -122,6 +130,7 @@ export class Platform extends pulumi.ComponentResource {
     this.tenants = config.tenants.map((tenant) => new Tenant(`${name}-tenant-${tenant.name}`, {
       ...tenant,
       dedicatedPools: config.nodePools.filter((p) => p.dedicatedTenant === tenant.name).map((p) => p.name),
+      migResources,
     }, inCluster));
 
     // The tenancy rules the API server holds for every pod, whoever creates it.
@@ -139,6 +148,7 @@ export class Platform extends pulumi.ComponentResource {
         telemetryPods: config.telemetry.enabled ? [telemetryExporterSelector(config.target)] : [],
         runtimeImage: config.runtime.image,
         monitoringNamespace: config.telemetry.monitoringNamespace,
+        migResources,
       }, { ...inCluster, dependsOn: systemNamespaces });
     }
 

@@ -90,6 +90,11 @@ export interface SchedulerExtenderArgs {
   runtimeImage?: string;
   /** Namespace whose pods may scrape the extender's and the scheduler's metrics. Default `monitoring`. */
   monitoringNamespace?: string;
+  /**
+   * MIG resources the pools advertise (`nvidia.com/mig-<profile>`, MIG `mixed`): kube-scheduler
+   * calls the extender only for pods asking for a managed resource, so each is managed too. Default none.
+   */
+  migResources?: string[];
 }
 
 /** The same as the extender's `--telemetry-pods key=value` selector. */
@@ -140,7 +145,7 @@ export function extenderContainerArgs(a: { policy: PolicyName; thermalAware: boo
  * plugins that pull against packing (LeastAllocated fit, balanced allocation, image locality)
  * are off, so the extender's pick decides; user intent (taints, affinity, spread) still scores.
  */
-export function kubeSchedulerConfiguration(a: { namespace: string; weight: number; percentageOfNodesToScore: number; httpTimeout: string }) {
+export function kubeSchedulerConfiguration(a: { namespace: string; weight: number; percentageOfNodesToScore: number; httpTimeout: string; migResources?: string[] }) {
   return {
     apiVersion: "kubescheduler.config.k8s.io/v1",
     kind: "KubeSchedulerConfiguration",
@@ -160,7 +165,8 @@ export function kubeSchedulerConfiguration(a: { namespace: string; weight: numbe
       // The scheduler's client certificate, and the kit CA that must have signed the extender's.
       tlsConfig: { serverName: extenderDnsNames(a.namespace)[0], certFile: `${TLS_DIR}/${TLS_FILES.cert}`, keyFile: `${TLS_DIR}/${TLS_FILES.key}`, caFile: `${TLS_DIR}/${TLS_FILES.ca}` },
       nodeCacheCapable: true,
-      managedResources: [{ name: GPU_RESOURCE, ignoredByScheduler: false }],
+      // kube-scheduler sends the extender only the pods that ask for one of these (extender.go IsInterested).
+      managedResources: [GPU_RESOURCE, ...[...(a.migResources ?? [])].sort()].map((name) => ({ name, ignoredByScheduler: false })),
       httpTimeout: a.httpTimeout,
       ignorable: false,
     }],
@@ -219,6 +225,7 @@ export class SchedulerExtender extends pulumi.ComponentResource {
       weight: args.weight ?? d.weight,
       percentageOfNodesToScore: args.percentageOfNodesToScore ?? d.percentageOfNodesToScore,
       httpTimeout: args.httpTimeout ?? d.httpTimeout,
+      migResources: args.migResources,
     }));
     this.summary = schedulerExtenderSummary(namespace, policy, thermalAware, telemetryPods);
     this.registerOutputs({ ...this.summary });

@@ -1,7 +1,8 @@
 /**
  * The kit's simulated device plugin on kind pools: a DaemonSet per pool running the
  * `runtime/device-plugin` bundle, which registers `nvidia.com/gpu` with the kubelet and
- * advertises the pool's simulated GPUs.
+ * advertises the pool's simulated GPUs (on a MIG pool: their MIG devices, as `nvidia.com/gpu`
+ * or one `nvidia.com/mig-<profile>` resource per profile).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -45,6 +46,13 @@ export function simulatedPluginEnv(pool: GpuPoolSummary, honourExtenderAssignmen
     { name: ENV.replicas, value: String(pool.timeSlicingReplicas) },
     { name: ENV.pluginDir, value: KUBELET_DEVICE_PLUGIN_DIR },
     { name: ENV.toolsDir, value: GPU_SIM_TOOLS_DIR },
+    // A MIG pool's GPUs come partitioned: the plugin advertises the devices as the NVIDIA plugin would.
+    ...(pool.mig
+      ? [
+          { name: ENV.mig, value: Object.entries(pool.mig.devicesPerGpu).map(([profile, n]) => `${profile}=${n}`).join(",") },
+          { name: ENV.migStrategy, value: pool.mig.strategy },
+        ]
+      : []),
     ...(honourExtenderAssignments ? [{ name: ENV.assignments, value: "1" }] : []),
   ];
 }

@@ -19,10 +19,19 @@ export interface GpuPoolSummary {
   /** Time-slicing replicas per physical GPU (1 = no sharing). */
   timeSlicingReplicas: number;
   migStrategy: "none" | "single" | "mixed";
+  /** The MIG layout of every GPU (absent: whole GPUs). */
+  mig?: { strategy: "single" | "mixed"; configName: string; devicesPerGpu: Record<string, number> };
+  /** Extended resources one node advertises, e.g. `{"nvidia.com/mig-1g.10gb": 56}`. */
+  nodeResources: Record<string, number>;
+  /** MIG `mixed` devices at max scale, by resource (`nvidia.com/mig-<profile>`): nodeResources × maxNodes. */
+  migCapacity: Record<string, number>;
   minNodes: number;
   desiredNodes: number;
   maxNodes: number;
-  /** Schedulable `nvidia.com/gpu` units at max scale: maxNodes × gpusPerNode × timeSlicingReplicas. */
+  /**
+   * Schedulable `nvidia.com/gpu` units at max scale: maxNodes × gpusPerNode × timeSlicingReplicas,
+   * × MIG devices per GPU under MIG `single`; 0 under MIG `mixed` (see migCapacity).
+   */
   gpuCapacity: number;
   /** Tenant the pool is dedicated to (tainted `gpk.dev/tenant=<name>:NoSchedule`), if any. */
   dedicatedTenant?: string;
@@ -36,6 +45,8 @@ export interface TenantSummary {
   namespace: string;
   /** `requests.nvidia.com/gpu` in the tenant's ResourceQuota. */
   gpuQuota: number;
+  /** `requests.nvidia.com/mig-<profile>` caps, by resource, on every MIG resource of the platform (0 where not granted). */
+  migQuota: Record<string, number>;
   /** Pools the tenant may schedule onto. */
   allowedPools: string[];
   /** IAM/OIDC group bound to the tenant's Role. */

@@ -5,7 +5,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPU_QUOTA_KEY, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor, type TenantIsolation } from "../gpu";
+import { migProfileOfResource } from "../gpu/mig";
+import { GPU_RESOURCE, KIT_LABELS, MANAGED_BY, dedicatedPoolTaint, tolerationFor, type TenantIsolation } from "../gpu";
 import type { TenantSummary } from "./summaries";
 
 export const TENANT_DEFAULTS = {
@@ -26,6 +27,13 @@ export interface TenantArgs {
   cpuQuota?: string;
   /** Memory requests cap. Default "256Gi". */
   memoryQuota?: string;
+  /** Caps on MIG devices per profile (`mixed` strategy), e.g. `{"1g.10gb": 14}`. Default none. */
+  migQuota?: Record<string, number>;
+  /**
+   * Every MIG resource the platform's pools advertise (`nvidia.com/mig-<profile>`). The quota
+   * caps each, at `migQuota` or 0, so a tenant gets no MIG device it was not granted. Default none.
+   */
+  migResources?: string[];
   /** Pools the tenant may use. */
   allowedPools: string[];
   /** Allowed pools that are dedicated to this tenant (their nodes carry the tenant taint). Default none. */
@@ -50,11 +58,20 @@ export function tenantNamespaceLabels(name: string): Record<string, string> {
   };
 }
 
+/** The tenant's cap on every MIG resource of the platform, by resource name: its `migQuota`, or 0. */
+export function tenantMigQuota(args: Pick<TenantArgs, "migQuota" | "migResources">): Record<string, number> {
+  const quota: Record<string, number> = {};
+  for (const resource of [...(args.migResources ?? [])].sort()) quota[resource] = args.migQuota?.[migProfileOfResource(resource)!] ?? 0;
+  return quota;
+}
+
 export function tenantQuotaHard(args: TenantArgs): Record<string, string> {
   const cpu = args.cpuQuota ?? TENANT_DEFAULTS.cpuQuota;
   const memory = args.memoryQuota ?? TENANT_DEFAULTS.memoryQuota;
+  // Extended resources take only the `requests.` form in a ResourceQuota (they are never overcommitted).
+  const devices = { [GPU_RESOURCE]: args.gpuQuota, ...tenantMigQuota(args) };
   return {
-    [GPU_QUOTA_KEY]: String(args.gpuQuota),
+    ...Object.fromEntries(Object.entries(devices).map(([resource, n]) => [`requests.${resource}`, String(n)])),
     "requests.cpu": cpu,
     "requests.memory": memory,
     "limits.cpu": cpu,
@@ -135,7 +152,7 @@ export class Tenant extends pulumi.ComponentResource {
       nodeSelector: { [KIT_LABELS.pool]: pool },
       tolerations: [tolerationFor(dedicatedPoolTaint(args.name))],
     }]));
-    this.summary = { tenantName: args.name, namespace: args.name, gpuQuota: args.gpuQuota, allowedPools: [...args.allowedPools], group, isolation: args.isolation ?? "shared" };
+    this.summary = { tenantName: args.name, namespace: args.name, gpuQuota: args.gpuQuota, migQuota: tenantMigQuota(args), allowedPools: [...args.allowedPools], group, isolation: args.isolation ?? "shared" };
     this.registerOutputs({ ...this.summary, dedicatedScheduling: this.dedicatedScheduling });
   }
 }

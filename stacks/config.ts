@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import { z } from "zod";
 import { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
+import { migDevicesPerGpu } from "../gpu/mig";
 import { ADMISSION_DEFAULTS, EC2_GPU_INSTANCES, GPU_PRODUCT_IDS, SYSTEM_NAMESPACES, TENANT_ISOLATION, strictTenantPoolProblem, type GpuProduct, type TenantIsolation } from "../gpu";
 import { CONFIG as POLICY_CONFIG } from "../policies/lib/config";
 import { findModel } from "../runtime/serving/engine/models";
@@ -83,8 +84,21 @@ const nodePoolSchema = z
     maxNodes: positiveInt(),
     /** Time-slicing replicas per physical GPU. Default 1 (no sharing). */
     timeSlicingReplicas: positiveInt().default(1),
-    /** MIG strategy of the device plugin. Default `none`. */
-    migStrategy: oneOf(["none", "single", "mixed"]).default("none"),
+    /**
+     * MIG partitioning of every GPU (H100 and A100 only). `strategy`: `single` advertises the MIG
+     * devices as `nvidia.com/gpu` (one profile per node), `mixed` as `nvidia.com/mig-<profile>`.
+     * `profile`: `all-<profile>` such as `all-1g.10gb`, or instances per GPU such as
+     * `{"3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2}`. Default: whole GPUs.
+     */
+    mig: z
+      .object({
+        strategy: oneOf(["single", "mixed"]),
+        profile: z.union([z.string(), z.record(z.string(), positiveInt())], expect('"all-<profile>" or instances per profile such as {"1g.10gb": 7}')),
+      }, expect("{strategy, profile}"))
+      .strict()
+      .optional(),
+    /** Replaced by `mig.strategy`; named here so an old config gets a pointed error. */
+    migStrategy: z.undefined(expect("no migStrategy: MIG is now `mig: {strategy: single|mixed, profile: all-1g.10gb}`")).optional(),
     /** Tenant the pool is dedicated to; its nodes get the `gpk.dev/tenant=<tenant>:NoSchedule` taint. */
     dedicatedTenant: dnsLabel().optional(),
     /** EKS capacity type. Default ON_DEMAND. */
@@ -105,6 +119,12 @@ const tenantSchema = z
     cpuQuota: quantity().default("64"),
     /** Cap on the tenant's memory requests. Default "256Gi". */
     memoryQuota: quantity().default("256Gi"),
+    /**
+     * Caps on the tenant's MIG devices under the `mixed` strategy, per profile:
+     * `{"1g.10gb": 14}` becomes `requests.nvidia.com/mig-1g.10gb: 14`. Default none (a tenant
+     * without a cap on a profile its pools advertise is refused by the headroom policy's quota rule).
+     */
+    migQuota: z.record(z.string(), nonNegativeInt(), expect("MIG devices per profile such as {\"1g.10gb\": 14}")).default(() => ({})),
     /** Pools the tenant may use. */
     allowedPools: z.array(dnsLabel(), expect("a list of pool names")).min(1, expect("at least one pool")),
     /**
@@ -212,6 +232,37 @@ export type TenantConfig = StackConfig["tenants"][number];
 export type PolicyConfig = StackConfig["policy"];
 export type AdmissionConfig = StackConfig["admission"];
 
+/** A pool's MIG layout exists on its GPU; `single` needs one profile on every GPU. */
+function checkPoolMig(pool: NodePoolConfig, i: number, product: GpuProduct, ctx: z.RefinementCtx): void {
+  if (!pool.mig) return;
+  const layout = migDevicesPerGpu(product, pool.mig.profile);
+  if ("problem" in layout) {
+    ctx.addIssue({ code: "custom", path: ["nodePools", i, "mig", "profile"], message: layout.problem });
+  } else if (pool.mig.strategy === "single" && Object.keys(layout.devices).length > 1) {
+    ctx.addIssue({ code: "custom", path: ["nodePools", i, "mig", "profile"], message: `expected one profile under the single strategy (every MIG device is an "nvidia.com/gpu"), got ${Object.keys(layout.devices).join(" + ")}; use strategy mixed` });
+  }
+}
+
+/** A tenant's MIG quota names profiles one of its pools advertises as their own resource (`mixed`). */
+function checkMigQuotas(config: StackConfig, ctx: z.RefinementCtx): void {
+  const byName = new Map(config.nodePools.map((p) => [p.name, p]));
+  config.tenants.forEach((tenant, i) => {
+    const offered = new Set<string>();
+    for (const name of tenant.allowedPools) {
+      const pool = byName.get(name);
+      const product = pool?.product ?? (pool?.instanceType ? EC2_GPU_INSTANCES[pool.instanceType]?.product : undefined);
+      if (pool?.mig?.strategy !== "mixed" || !product) continue;
+      const layout = migDevicesPerGpu(product, pool.mig.profile);
+      if ("devices" in layout) for (const profile of Object.keys(layout.devices)) offered.add(profile);
+    }
+    for (const profile of Object.keys(tenant.migQuota)) {
+      if (!offered.has(profile)) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "migQuota", profile], message: `expected a MIG profile one of the tenant's pools advertises under the mixed strategy (${[...offered].join(", ") || "none"}), got "${profile}"` });
+      }
+    }
+  });
+}
+
 /** Rules that span keys: pool sizes, instance types, references between pools and tenants. */
 function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: z.RefinementCtx): void {
   const config = cfg as StackConfig;
@@ -239,7 +290,9 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
       if (pool.gpusPerNode !== undefined && pool.gpusPerNode !== instance.gpus) {
         ctx.addIssue({ code: "custom", path: at("gpusPerNode"), message: `expected ${instance.gpus} (the GPUs of ${pool.instanceType}), got ${pool.gpusPerNode}` });
       }
+      checkPoolMig(pool, i, instance.product, ctx);
     } else {
+      if (pool.product !== undefined) checkPoolMig(pool, i, pool.product, ctx);
       if (pool.product === undefined) ctx.addIssue({ code: "custom", path: at("product"), message: "expected a simulated GPU product (required on kind)" });
       if (pool.gpusPerNode === undefined) ctx.addIssue({ code: "custom", path: at("gpusPerNode"), message: "expected a positive integer (required on kind)" });
       if (pool.instanceType !== undefined) ctx.addIssue({ code: "custom", path: at("instanceType"), message: "expected no instance type on kind (pools are simulated)" });
@@ -275,6 +328,7 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
       }
     });
   });
+  checkMigQuotas(config, ctx);
   checkServingReferences(
     config,
     ctx,

@@ -6,6 +6,7 @@
 import { UsageError, numberFlag, printJson, type Command } from "../contract";
 import { SimNode, SimConfigError, nodeFromEnv, parseProduct, readNodeState } from "../../runtime/gpu-sim";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
+import { parseMigLayout, type MigSpec } from "../../gpu/mig";
 
 const usage = `Usage: gpk sim nvidia-smi [--sim-* flags] [nvidia-smi flags]
 
@@ -18,6 +19,8 @@ Simulation flags (also from the environment):
   --sim-gpus <n>        GPUs on the node (GPK_SIM_GPUS; default 8)
   --sim-product <id>    h100 | a100 | l40s | a10g | l4 (GPK_SIM_PRODUCT; default h100)
   --sim-node <name>     node name, seeds the UUIDs (GPK_SIM_NODE; default gpk-sim-node)
+  --sim-mig <layout>    MIG on every GPU (h100, a100): all-<profile>, e.g. all-1g.10gb, or
+                        <profile>=<count>,... e.g. 3g.40gb=1,2g.20gb=1,1g.10gb=2 (GPK_SIM_MIG)
   --sim-state <file>    read the node from a state file written by gpk telemetry (GPK_SIM_STATE)
   --sim-load <0-100>    run every GPU at this utilization before printing
   --sim-airflow <0-1>   fraction of nominal airflow (cooling failure below 1)
@@ -28,7 +31,7 @@ NVIDIA_VISIBLE_DEVICES filters and renumbers GPUs as in a container.
 Exit codes: nvidia-smi's own (0 ok, 2 invalid argument, 6 no devices); 2 for a bad --sim-* flag.
 `;
 
-const SIM_FLAGS = ["--sim-gpus", "--sim-product", "--sim-node", "--sim-state", "--sim-load", "--sim-airflow", "--sim-seconds"];
+const SIM_FLAGS = ["--sim-gpus", "--sim-product", "--sim-node", "--sim-mig", "--sim-state", "--sim-load", "--sim-airflow", "--sim-seconds"];
 
 /** Splits `--sim-x v` / `--sim-x=v` and `--json` off the argument list; the rest goes to nvidia-smi. */
 function splitArgs(argv: string[]): { sim: Record<string, string>; json: boolean; rest: string[] } {
@@ -48,6 +51,13 @@ function splitArgs(argv: string[]): { sim: Record<string, string>; json: boolean
   return { sim, json, rest };
 }
 
+/** A MIG layout flag; the node checks its profiles against its product. */
+function migFlag(flag: string, raw: string): MigSpec["profile"] {
+  const layout = parseMigLayout(raw);
+  if (typeof layout === "object" && "problem" in layout) throw new UsageError(`${flag}: ${layout.problem}`);
+  return layout as MigSpec["profile"];
+}
+
 function buildNode(sim: Record<string, string>): SimNode {
   const env = process.env;
   let node: SimNode;
@@ -57,6 +67,7 @@ function buildNode(sim: Record<string, string>): SimNode {
     if (sim["sim-gpus"] !== undefined) overrides.count = numberFlag("sim-gpus", sim["sim-gpus"], 8, { min: 1, max: 64, integer: true });
     if (sim["sim-product"] !== undefined) overrides.product = parseProduct(sim["sim-product"], "--sim-product");
     if (sim["sim-node"] !== undefined) overrides.hostname = sim["sim-node"];
+    if (sim["sim-mig"] !== undefined) overrides.mig = migFlag("--sim-mig", sim["sim-mig"]);
     node = nodeFromEnv(env, overrides);
   }
   const airflow = sim["sim-airflow"];

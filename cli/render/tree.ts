@@ -3,14 +3,22 @@ import type { RenderedResource } from "./types";
 
 type Inputs = Record<string, any>;
 
+/** "8 GPUs", "14 mig-1g.10gb", or both joined by " + " (MIG resources only where non-zero). */
+function devices(byResource: Record<string, number>): string {
+  return Object.entries(byResource)
+    .filter(([resource, n]) => resource === "nvidia.com/gpu" || n > 0)
+    .map(([resource, n]) => (resource === "nvidia.com/gpu" ? `${n} GPUs` : `${n} ${resource.slice("nvidia.com/".length)}`))
+    .join(" + ");
+}
+
 /** The one fact a platform engineer wants to see next to each resource. */
 export function resourceDetail(r: RenderedResource): string {
   const i = r.inputs as Inputs;
   switch (r.type) {
     case "gpk:index:GpuNodeGroup":
-      return `${i.maxNodes} × ${i.gpusPerNode} ${i.gfdProduct}${i.timeSlicingReplicas > 1 ? ` × ${i.timeSlicingReplicas} slices` : ""} = ${i.gpuCapacity} GPUs max${i.dedicatedTenant ? `, dedicated to ${i.dedicatedTenant}` : ""}`;
+      return `${i.maxNodes} × ${i.gpusPerNode} ${i.gfdProduct}${i.timeSlicingReplicas > 1 ? ` × ${i.timeSlicingReplicas} slices` : ""}${i.mig ? ` as MIG ${i.mig.configName} (${i.mig.strategy})` : ""} = ${devices(i.migStrategy === "mixed" ? i.migCapacity : { "nvidia.com/gpu": i.gpuCapacity })} max${i.dedicatedTenant ? `, dedicated to ${i.dedicatedTenant}` : ""}`;
     case "gpk:index:Tenant":
-      return `namespace ${i.namespace}, ${i.gpuQuota} GPUs quota on ${(i.allowedPools ?? []).join(", ")}`;
+      return `namespace ${i.namespace}, ${devices({ "nvidia.com/gpu": i.gpuQuota, ...i.migQuota })} quota on ${(i.allowedPools ?? []).join(", ")}`;
     case "aws:eks/nodeGroup:NodeGroup":
       return `${i.amiType} ${(i.instanceTypes ?? []).join(",")} ${i.scalingConfig?.minSize}..${i.scalingConfig?.maxSize} nodes, taints ${(i.taints ?? []).map((t: Inputs) => `${t.key}=${t.value}:${t.effect}`).join(" ")}`;
     case "kubernetes:helm.sh/v3:Release":

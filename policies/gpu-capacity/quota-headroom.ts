@@ -6,6 +6,8 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { configSchema, readConfig } from "../lib/config";
 import { components } from "../lib/stack";
+import { GPU_RESOURCE } from "../../gpu";
+import { migProfileOfResource } from "../../gpu/mig";
 
 export const gpuPoolQuotaHeadroom: StackValidationPolicy = {
   name: "gpu-pool-quota-headroom",
@@ -17,16 +19,25 @@ export const gpuPoolQuotaHeadroom: StackValidationPolicy = {
     const { headroomPercent } = readConfig(args, "headroomPercent");
     const tenants = components(args.resources, "tenant");
     for (const pool of components(args.resources, "gpuNodeGroup")) {
-      const { poolName, gpuCapacity } = pool.props;
+      const { poolName } = pool.props;
       const onPool = tenants.filter((t) => (t.props.allowedPools ?? []).includes(poolName));
-      const allocated = onPool.reduce((sum, t) => sum + (t.props.gpuQuota ?? 0), 0);
-      // Integer-safe form of allocated ≤ capacity × (1 − headroom/100).
-      if (allocated * 100 > gpuCapacity * (100 - headroomPercent)) {
-        const allowed = Math.floor((gpuCapacity * (100 - headroomPercent)) / 100);
-        const detail = onPool.map((t) => `${t.props.tenantName}=${t.props.gpuQuota}`).join(", ");
+      // Each device resource the pool advertises on its own: whole GPUs (or MIG `single` devices)
+      // against `nvidia.com/gpu` quotas, each MIG `mixed` profile against that profile's quotas.
+      // A `mixed` MIG pool has no whole GPU to hold a `gpuQuota` against.
+      const capacities = { ...(pool.props.migStrategy === "mixed" ? {} : { [GPU_RESOURCE]: pool.props.gpuCapacity }), ...pool.props.migCapacity };
+      for (const [resource, capacity] of Object.entries(capacities)) {
+        const quotaOf = (t: (typeof onPool)[number]) => (resource === GPU_RESOURCE ? t.props.gpuQuota : t.props.migQuota?.[resource]) ?? 0;
+        const allocated = onPool.reduce((sum, t) => sum + quotaOf(t), 0);
+        // Integer-safe form of allocated ≤ capacity × (1 − headroom/100).
+        if (allocated * 100 <= capacity * (100 - headroomPercent)) continue;
+        const allowed = Math.floor((capacity * (100 - headroomPercent)) / 100);
+        const detail = onPool.map((t) => `${t.props.tenantName}=${quotaOf(t)}`).join(", ");
+        const profile = migProfileOfResource(resource);
+        const [what, unit] = resource === GPU_RESOURCE ? ["GPUs", "GPUs"] : [`${resource} devices`, "devices"];
+        const knob = profile === undefined ? "`gpuQuota`" : `\`migQuota["${profile}"]\``;
         reportViolation(
-          `GPU pool "${poolName}" has ${gpuCapacity} GPUs at max scale but its tenants' quotas add up to ${allocated} (${detail}), ` +
-            `which leaves less than ${headroomPercent}% unallocated. Lower the tenants' \`gpuQuota\` to ${allowed} GPUs in total ` +
+          `GPU pool "${poolName}" has ${capacity} ${what} at max scale but its tenants' quotas add up to ${allocated} (${detail}), ` +
+            `which leaves less than ${headroomPercent}% unallocated. Lower the tenants' ${knob} to ${allowed} ${unit} in total ` +
             `or raise the pool's \`maxNodes\`.`,
           pool.urn,
         );

@@ -3,7 +3,7 @@
  * Tenant (and then carries its guard rails) or to the platform's allowlist.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { GPU_QUOTA_KEY } from "../../gpu";
+import { GPU_QUOTA_KEY, GPU_RESOURCE } from "../../gpu";
 import { configSchema, readConfig } from "../lib/config";
 import { K8S_TYPES, isWorkloadType, namespaceOf, objectName, type Json } from "../lib/k8s";
 import { components, ofTypes, tenantsByNamespace } from "../lib/stack";
@@ -63,15 +63,22 @@ export const tenantNamespacePsaRestricted: StackValidationPolicy = {
 
 export const tenantNamespaceGpuQuota: StackValidationPolicy = {
   name: "tenant-namespace-gpu-quota",
-  description: `Checks whether every tenant namespace has a ResourceQuota with a \`${GPU_QUOTA_KEY}\` limit.`,
+  description: `Checks whether every tenant namespace has a ResourceQuota capping \`${GPU_QUOTA_KEY}\` and every MIG resource (\`requests.nvidia.com/mig-<profile>\`) the GPU pools advertise.`,
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const quotas = ofTypes(args.resources, K8S_TYPES.resourceQuota);
+    // Whole GPUs always; each MIG resource a pool advertises, which a missing cap would leave unlimited.
+    const devices = new Set([GPU_RESOURCE]);
+    for (const pool of components(args.resources, "gpuNodeGroup")) for (const r of Object.keys(pool.props.nodeResources ?? {})) devices.add(r);
     for (const tenant of components(args.resources, "tenant")) {
-      const ok = inNamespace(quotas, tenant.props.namespace).some((q) => q.props.spec?.hard?.[GPU_QUOTA_KEY] !== undefined);
-      if (!ok) {
+      const hard = inNamespace(quotas, tenant.props.namespace).map((q) => q.props.spec?.hard ?? {});
+      for (const resource of [...devices].sort()) {
+        const key = `requests.${resource}`;
+        if (hard.some((h) => h[key] !== undefined)) continue;
         reportViolation(
-          `Tenant namespace "${tenant.props.namespace}" has no ResourceQuota capping \`${GPU_QUOTA_KEY}\`; add one set to the tenant's GPU quota.`,
+          resource === GPU_RESOURCE
+            ? `Tenant namespace "${tenant.props.namespace}" has no ResourceQuota capping \`${key}\`; add one set to the tenant's GPU quota.`
+            : `Tenant namespace "${tenant.props.namespace}" has no ResourceQuota capping \`${key}\`, so its pods may take every ${resource} device; cap it (0 when the tenant is not granted any).`,
           tenant.urn,
         );
       }

@@ -5,6 +5,7 @@
  */
 import * as os from "node:os";
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
+import { migDevicesPerGpu, parseMigLayout, type MigSpec, type MigStrategy } from "../../gpu/mig";
 import { DEFAULT_DEVICE_PLUGIN_DIR } from "./proto";
 import { DEFAULT_SOCKET_NAME } from "./server";
 
@@ -20,6 +21,10 @@ export const ENV = {
   pollMs: "GPK_DEVICE_PLUGIN_POLL_MS",
   tickMs: "GPK_GPU_SIM_TICK_MS",
   assignments: "GPK_DEVICE_PLUGIN_ASSIGNMENTS",
+  /** MIG layout of every GPU (`all-1g.10gb`, or `3g.40gb=1,1g.10gb=4`); unset: whole GPUs. */
+  mig: "GPK_GPU_MIG",
+  /** `mixed` (default with a layout): one resource per profile; `single`: MIG devices as nvidia.com/gpu. */
+  migStrategy: "GPK_GPU_MIG_STRATEGY",
 } as const;
 
 export interface DevicePluginConfig {
@@ -47,6 +52,8 @@ export interface DevicePluginConfig {
    * credentials that may get/list/watch pods. `1` enables, unset or `0` disables.
    */
   honourAssignments: boolean;
+  /** MIG layout and strategy, when the node's GPUs are partitioned. */
+  mig?: { strategy: MigStrategy; layout: Record<string, number> };
 }
 
 export class ConfigError extends Error {
@@ -76,7 +83,24 @@ export function parseDevicePluginEnv(env: NodeJS.ProcessEnv): DevicePluginConfig
     pollIntervalMs: integer(env, ENV.pollMs, 1000, 10, 60_000),
     tickMs: integer(env, ENV.tickMs, 1000, 10, 60_000),
     honourAssignments: integer(env, ENV.assignments, 0, 0, 1) === 1,
+    ...migFromEnv(env, product as GpuProduct),
   };
+}
+
+/** The MIG settings: a layout that fits the product, and a strategy it allows (`single`: one profile). */
+function migFromEnv(env: NodeJS.ProcessEnv, product: GpuProduct): Pick<DevicePluginConfig, "mig"> {
+  const raw = env[ENV.mig];
+  if (raw === undefined || raw === "") return {};
+  const parsed = parseMigLayout(raw);
+  if (typeof parsed === "object" && "problem" in parsed && typeof parsed.problem === "string") throw new ConfigError(`${ENV.mig}: ${parsed.problem}`);
+  const layout = migDevicesPerGpu(product, parsed as MigSpec["profile"]);
+  if ("problem" in layout) throw new ConfigError(`${ENV.mig}: ${layout.problem}`);
+  const strategy = env[ENV.migStrategy] || "mixed";
+  if (strategy !== "mixed" && strategy !== "single") throw new ConfigError(`${ENV.migStrategy}: expected "mixed" or "single", got ${JSON.stringify(strategy)}`);
+  if (strategy === "single" && Object.keys(layout.devices).length > 1) {
+    throw new ConfigError(`${ENV.migStrategy}: "single" needs one MIG profile on every GPU, got ${Object.keys(layout.devices).join(" + ")}`);
+  }
+  return { mig: { strategy, layout: layout.devices } };
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -15,10 +15,16 @@ import { type DevicePluginConfig } from "./config";
 import { SIM_STATE_FILE } from "./container-spec";
 import { installNvidiaSmi } from "./nvidia-smi";
 import { DevicePluginServer } from "./server";
-import { SimNodeGpus } from "./sim-backend";
+import { SimNodeGpus, SimNodeMigDevices } from "./sim-backend";
+import type { ResourceManager } from "./resource-manager";
+import { GPU_RESOURCE } from "../../gpu";
+import { migResourceName } from "../../gpu/mig";
 
 export interface Daemon {
+  /** The first (on a whole-GPU node the only) plugin server. */
   server: DevicePluginServer;
+  /** One server per advertised resource: `nvidia.com/gpu`, or each MIG profile's under `mixed`. */
+  servers: DevicePluginServer[];
   node: SimNode;
   /** The scheduler-assignment hint source, when one was configured. */
   assignments?: AssignmentHintSource;
@@ -35,13 +41,28 @@ export interface DaemonOptions {
   assignmentsBackoffMs?: (attempt: number) => number;
 }
 
+/**
+ * What the node advertises, as NVIDIA's plugin does per MIG strategy: whole GPUs as
+ * `nvidia.com/gpu`; under `single` every MIG device as `nvidia.com/gpu`; under `mixed` one
+ * resource (and one socket) per profile, `nvidia.com/mig-<profile>`.
+ */
+export function advertisedResources(config: DevicePluginConfig, node: SimNode) {
+  if (!config.mig) return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeGpus(node) as ResourceManager }];
+  if (config.mig.strategy === "single") return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeMigDevices(node) as ResourceManager }];
+  return Object.keys(config.mig.layout).sort().map((profile) => ({
+    resourceName: migResourceName(profile),
+    socketName: config.socketName.replace(/\.sock$/, "") + `-mig-${profile}.sock`,
+    resources: new SimNodeMigDevices(node, profile) as ResourceManager,
+  }));
+}
+
 export async function startDaemon(
   config: DevicePluginConfig,
   log: (message: string) => void,
   now: () => number = () => performance.now(),
   options: DaemonOptions = {},
 ): Promise<Daemon> {
-  const node = new SimNode({ hostname: config.nodeName, product: config.product, count: config.count, numaNodes: config.numaNodes });
+  const node = new SimNode({ hostname: config.nodeName, product: config.product, count: config.count, numaNodes: config.numaNodes, ...(config.mig ? { mig: config.mig.layout } : {}) });
   const statePath = config.toolsDir ? path.join(config.toolsDir, SIM_STATE_FILE) : undefined;
   const writeState = () => {
     if (!statePath) return;
@@ -63,17 +84,19 @@ export async function startDaemon(
     : undefined;
   assignments?.start();
 
-  const server = new DevicePluginServer({
-    resources: new SimNodeGpus(node),
+  const advertised = advertisedResources(config, node);
+  const servers = advertised.map(({ resourceName, socketName, resources }) => new DevicePluginServer({
+    resources,
+    resourceName,
     pluginDir: config.pluginDir,
-    socketName: config.socketName,
+    socketName,
     replicas: config.replicas,
     containerTools: { toolsHostDir: config.toolsDir || undefined },
     pollIntervalMs: config.pollIntervalMs,
     hints: assignments?.hints,
     log,
-  });
-  await server.start();
+  }));
+  for (const server of servers) await server.start();
 
   let last = now();
   const ticker = setInterval(() => {
@@ -84,17 +107,20 @@ export async function startDaemon(
   }, config.tickMs);
   ticker.unref();
 
-  const uuids = node.devices.map((d) => `${d.id.index}:${d.id.uuid}@numa${d.id.numaNode}`).join(" ");
-  log(`device-plugin: serving ${config.count}x ${config.product}, ${config.replicas} replica(s) each, on ${server.socketPath}: ${uuids}`);
+  for (const [i, server] of servers.entries()) {
+    const uuids = server.deviceList().devices.map((d) => d.ID).join(" ");
+    log(`device-plugin: serving ${advertised[i]!.resourceName} from ${config.count}x ${config.product}, ${config.replicas} replica(s) each, on ${server.socketPath}: ${uuids}`);
+  }
   if (assignments) log(`device-plugin: following the scheduler extender's GPU assignments for pods on ${config.nodeName}`);
   return {
-    server,
+    server: servers[0]!,
+    servers,
     node,
     assignments,
     stop: async () => {
       clearInterval(ticker);
       assignments?.stop();
-      await server.stop();
+      for (const server of servers) await server.stop();
     },
   };
 }

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { EventEmitter, on } from "node:events";
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
+import { MIG_PROFILES, migDevicesPerGpu, type MigSpec } from "../../gpu/mig";
 import { SimGpu, type DeviceDynamics, type DeviceIdentity, type DeviceSettings, type Health, type Workload } from "./device";
 import { simProfile } from "./profiles";
 
@@ -20,6 +21,22 @@ export interface SimNodeOptions {
   seed?: string;
   /** NUMA nodes the GPUs split across, in index order. Default 2 for 4+ GPUs, else 1. */
   numaNodes?: number;
+  /**
+   * MIG layout of every GPU: `all-<profile>` or instances per profile, e.g. `{"1g.10gb": 7}`
+   * (gpu/mig.ts checks it fits the product). Default: MIG disabled, whole GPUs.
+   */
+  mig?: MigSpec["profile"];
+}
+
+/** One MIG device of a simulated GPU. */
+export interface SimMigDevice {
+  /** Host index of the GPU it is carved from. */
+  gpuIndex: number;
+  /** Its index among that GPU's MIG devices, as `nvidia-smi -L` numbers them (from 0 on each GPU). */
+  index: number;
+  profile: string;
+  /** `MIG-<uuid>`, the form R470+ drivers print and NVIDIA_VISIBLE_DEVICES takes. */
+  uuid: string;
 }
 
 export interface HealthEvent {
@@ -41,6 +58,17 @@ function digest(seed: string, index: number): string {
 export function simUuid(seed: string, index: number): string {
   const h = digest(seed, index);
   return `GPU-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * `MIG-xxxxxxxx-xxxx-5xxx-[89ab]xxx-xxxxxxxxxxxx`, derived from the seed. NVIDIA's MIG UUIDs are
+ * name-based (version 5, RFC 4122 variant), as in the captures of NVIDIA/cloud-native-docs
+ * gpu-operator/manifests/output/mig-nvidia-smi.txt.
+ */
+export function simMigUuid(seed: string, gpuIndex: number, migIndex: number): string {
+  const h = createHash("sha256").update(`${seed}/gpu/${gpuIndex}/mig/${migIndex}`).digest("hex");
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `MIG-${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export function simPciBusId(index: number): string {
@@ -72,6 +100,8 @@ export interface NodeSnapshot {
   product: GpuProduct;
   seed: string;
   numaNodes: number;
+  /** MIG instances per GPU by profile; absent when MIG is disabled. */
+  mig?: Record<string, number>;
   devices: DeviceSnapshot[];
 }
 
@@ -81,6 +111,8 @@ export class SimNode {
   readonly seed: string;
   readonly numaNodes: number;
   readonly devices: SimGpu[];
+  /** MIG instances per GPU by profile, when MIG is enabled. */
+  readonly mig?: Readonly<Record<string, number>>;
   private readonly events = new EventEmitter();
 
   constructor(options: SimNodeOptions = {}, restore?: DeviceSnapshot[]) {
@@ -93,6 +125,11 @@ export class SimNode {
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new RangeError(`GPU count must be an integer 1–64, got ${count}`);
     this.seed = options.seed ?? this.hostname;
     this.numaNodes = Math.min(count, options.numaNodes ?? (count >= 4 ? 2 : 1));
+    if (options.mig !== undefined) {
+      const layout = migDevicesPerGpu(this.product, options.mig);
+      if ("problem" in layout) throw new RangeError(`MIG layout: ${layout.problem}`);
+      this.mig = layout.devices;
+    }
     const profile = simProfile(this.product);
     const ids = deviceIdentities(this.seed, count, this.numaNodes);
     this.devices = ids.map((id, i) => {
@@ -106,6 +143,26 @@ export class SimNode {
       return gpu;
     });
     this.events.setMaxListeners(0);
+  }
+
+  /**
+   * The MIG devices of GPU `gpuIndex` (none without MIG), largest instances first as the driver
+   * lists them (the mixed capture above: 3g.40gb, 2g.20gb, then the 1g.10gb devices).
+   */
+  migDevices(gpuIndex: number): SimMigDevice[] {
+    if (!this.mig) return [];
+    const table = MIG_PROFILES[this.product]!;
+    const profiles = Object.keys(this.mig).sort((a, b) => table[b]!.memorySlices - table[a]!.memorySlices || a.localeCompare(b));
+    const out: SimMigDevice[] = [];
+    for (const profile of profiles) {
+      for (let k = 0; k < this.mig[profile]!; k++) out.push({ gpuIndex, index: out.length, profile, uuid: simMigUuid(this.seed, gpuIndex, out.length) });
+    }
+    return out;
+  }
+
+  /** Every MIG device of the node, GPU by GPU. */
+  allMigDevices(): SimMigDevice[] {
+    return this.devices.flatMap((d) => this.migDevices(d.id.index));
   }
 
   /** Advances every device by `dtS` seconds of simulated time. */
@@ -146,13 +203,14 @@ export class SimNode {
   snapshot(): NodeSnapshot {
     return {
       version: 1, hostname: this.hostname, product: this.product, seed: this.seed, numaNodes: this.numaNodes,
+      ...(this.mig ? { mig: { ...this.mig } } : {}),
       devices: this.devices.map((d) => structuredClone({ id: d.id, settings: d.settings, workload: d.workload, state: d.state })),
     };
   }
 
   static fromSnapshot(snapshot: NodeSnapshot): SimNode {
     return new SimNode(
-      { hostname: snapshot.hostname, product: snapshot.product, seed: snapshot.seed, numaNodes: snapshot.numaNodes },
+      { hostname: snapshot.hostname, product: snapshot.product, seed: snapshot.seed, numaNodes: snapshot.numaNodes, ...(snapshot.mig ? { mig: snapshot.mig } : {}) },
       snapshot.devices.map((d) => structuredClone(d)),
     );
   }

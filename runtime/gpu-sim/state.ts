@@ -7,11 +7,13 @@
  *   GPK_SIM_GPUS     GPU count (default 8)
  *   GPK_SIM_PRODUCT  product id from gpu/index.ts (default h100)
  *   GPK_SIM_NODE     node name (default NODE_NAME, then gpk-sim-node); seeds the UUIDs
+ *   GPK_SIM_MIG      MIG layout of every GPU: all-<profile> or <profile>=<count>,... (gpu/mig.ts)
  *   GPK_SIM_SEED     identity seed, when it should differ from the node name
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { SimNode, type NodeSnapshot, type SimNodeOptions } from "./node";
+import { parseMigLayout, type MigSpec } from "../../gpu/mig";
 
 export class SimConfigError extends Error {
   override readonly name = "SimConfigError";
@@ -31,6 +33,11 @@ export function nodeOptionsFromEnv(env: NodeJS.ProcessEnv): SimNodeOptions {
   const hostname = env.GPK_SIM_NODE ?? env.NODE_NAME;
   if (hostname) options.hostname = hostname;
   if (env.GPK_SIM_SEED) options.seed = env.GPK_SIM_SEED;
+  if (env.GPK_SIM_MIG) {
+    const layout = parseMigLayout(env.GPK_SIM_MIG);
+    if (typeof layout === "object" && "problem" in layout) throw new SimConfigError(`GPK_SIM_MIG: ${layout.problem}`);
+    options.mig = layout as MigSpec["profile"];
+  }
   return options;
 }
 

@@ -10,8 +10,13 @@
  * add to both), plus pod overhead. A request defaults to the limit when only the limit is set.
  * GPUs come from `nvidia.com/gpu`; `gpk.dev/gpu-milli` asks for a share of one GPU; acceptable
  * GPU models come from nodeSelector / required node affinity on `nvidia.com/gpu.product`.
+ *
+ * MIG (`mixed` strategy): a node's `nvidia.com/mig-<profile>` devices follow its whole GPUs in
+ * the device list, profiles in name order, each a device of its own kind; a pod asking for
+ * `nvidia.com/mig-<profile>` takes that many of them whole.
  */
 import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
+import { migProfileOfResource } from "../../gpu/mig";
 import { MILLI, makeNode, type NodeState, type PodRequest } from "../scheduling";
 import { QuantityError, cpuMilli, memoryMiB, parseQuantity } from "./quantity";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
@@ -34,18 +39,28 @@ function wholeGpus(path: string, raw: string | number): number {
   return n;
 }
 
-/** [cpu milli, memory MiB, GPUs] of one container. */
-function containerDemand(res: Resources, path: string): [number, number, number] {
+/**
+ * [cpu milli, memory MiB, GPUs or MIG devices] of one container. The device resource (whole GPUs
+ * or one MIG profile) is recorded in `kinds`, so a pod mixing two is refused by name.
+ */
+function containerDemand(res: Resources, path: string, kinds: Map<string, string>): [number, number, number] {
   const req = res?.requests ?? {};
   const lim = res?.limits ?? {};
   const pick = (name: string) => req[name] ?? lim[name];
   const cpu = pick("cpu");
   const mem = pick("memory");
-  const gpu = lim[GPU_RESOURCE] ?? req[GPU_RESOURCE];
+  let devices = 0;
+  for (const resource of new Set([...Object.keys(lim), ...Object.keys(req)])) {
+    if (resource !== GPU_RESOURCE && migProfileOfResource(resource) === undefined) continue;
+    const n = wholeGpus(`${path}.resources.limits["${resource}"]`, lim[resource] ?? req[resource]!);
+    if (n === 0) continue;
+    if (!kinds.has(resource)) kinds.set(resource, path);
+    devices += n;
+  }
   return [
     cpu === undefined ? 0 : quantityAt(`${path}.resources.requests.cpu`, cpu, cpuMilli),
     mem === undefined ? 0 : quantityAt(`${path}.resources.requests.memory`, mem, (q) => memoryMiB(q, "up")),
-    gpu === undefined ? 0 : wholeGpus(`${path}.resources.limits["${GPU_RESOURCE}"]`, gpu),
+    devices,
   ];
 }
 
@@ -84,8 +99,9 @@ export function podToRequest(pod: K8sPod): PodRequest {
   let sum = [0, 0, 0];
   let sidecars = [0, 0, 0];
   let initPeak = [0, 0, 0];
+  const kinds = new Map<string, string>();
   (pod.spec?.initContainers ?? []).forEach((c, i) => {
-    const d = containerDemand(c.resources, `Pod.spec.initContainers[${i}]`);
+    const d = containerDemand(c.resources, `Pod.spec.initContainers[${i}]`, kinds);
     if (c.restartPolicy === "Always") {
       sidecars = add(sidecars, d);
       initPeak = max(initPeak, sidecars);
@@ -94,8 +110,13 @@ export function podToRequest(pod: K8sPod): PodRequest {
     }
   });
   (pod.spec?.containers ?? []).forEach((c, i) => {
-    sum = add(sum, containerDemand(c.resources, `Pod.spec.containers[${i}]`));
+    sum = add(sum, containerDemand(c.resources, `Pod.spec.containers[${i}]`, kinds));
   });
+  if (kinds.size > 1) {
+    const [[a, atA], [b, atB]] = [...kinds];
+    throw new BadRequest(`${atB}: the extender places one kind of GPU device per pod, but it asks for "${b}" and ${atA} for "${a}"`);
+  }
+  const migProfile = kinds.size === 1 ? migProfileOfResource([...kinds.keys()][0]!) : undefined;
   let [cpu, mem, gpus] = max(add(sum, sidecars), initPeak) as [number, number, number];
   const overhead = pod.spec?.overhead ?? {};
   if (overhead.cpu !== undefined) cpu += quantityAt("Pod.spec.overhead.cpu", overhead.cpu, cpuMilli);
@@ -106,11 +127,14 @@ export function podToRequest(pod: K8sPod): PodRequest {
     const at = `Pod.metadata.annotations["${KIT_ANNOTATIONS.gpuMilli}"]`;
     const milli = Number(share);
     if (!/^[0-9]+$/.test(share) || milli < 1 || milli > MILLI) throw new BadRequest(`${at}: expected an integer milli-GPU between 1 and ${MILLI}, got ${JSON.stringify(share)}`);
+    if (migProfile !== undefined) throw new BadRequest(`${at}: a shared GPU share does not apply to MIG devices (nvidia.com/mig-${migProfile}); they are handed out whole`);
     if (gpus > 1) throw new BadRequest(`${at}: a shared GPU share applies to one GPU, but the pod asks for ${gpus} "${GPU_RESOURCE}"`);
     gpus = 1;
     gpuMilli = milli;
   }
-  return { name: podKey(pod), cpuMilli: cpu, memoryMiB: mem, numGpu: gpus, gpuMilli, gpuModels: acceptedGpuModels(pod) };
+  const request: PodRequest = { name: podKey(pod), cpuMilli: cpu, memoryMiB: mem, numGpu: gpus, gpuMilli, gpuModels: acceptedGpuModels(pod) };
+  if (migProfile !== undefined) request.migProfile = migProfile;
+  return request;
 }
 
 /**
@@ -134,7 +158,8 @@ export function nodeToState(node: K8sNode, rank = 0): NodeState {
   if (gpuCount > MAX_GPUS_PER_NODE) {
     throw new BadRequest(`${at(GPU_RESOURCE)}: ${advertised} GPUs (${replicas} per physical GPU) is more than the ${MAX_GPUS_PER_NODE} physical GPUs a node can hold`);
   }
-  const state = makeNode({ name, cpuMilli: cpu, memoryMiB: mem, gpuCount, gpuModel: labels[GFD_LABELS.product] ?? "", rank });
+  const model = labels[GFD_LABELS.product] ?? "";
+  const state = makeNode({ name, cpuMilli: cpu, memoryMiB: mem, gpuCount, gpuModel: model, rank });
   const gpuMemory = Number(labels[GFD_LABELS.memory]);
   const numa = (node.metadata.annotations?.[KIT_ANNOTATIONS.gpuNuma] ?? "").split(",").map((s) => Number(s.trim()));
   state.gpus.forEach((g, i) => {
@@ -142,6 +167,13 @@ export function nodeToState(node: K8sNode, rank = 0): NodeState {
     // The annotation only counts when it names a domain for every GPU.
     if (numa.length === gpuCount && numa.every((n) => Number.isInteger(n) && n >= 0)) g.numaNode = numa[i];
   });
+  for (const resource of Object.keys(alloc).filter((k) => migProfileOfResource(k) !== undefined).sort()) {
+    const count = wholeGpus(at(resource), alloc[resource]!);
+    if (state.gpus.length + count > MAX_GPUS_PER_NODE) {
+      throw new BadRequest(`${at(resource)}: ${count} more MIG devices make more than the ${MAX_GPUS_PER_NODE} devices a node can hold`);
+    }
+    for (let i = 0; i < count; i++) state.gpus.push({ model, usedMilli: 0, migProfile: migProfileOfResource(resource)! });
+  }
   return state;
 }
 

@@ -8,7 +8,7 @@
  * would give. Raw policy scores are reused only for the same policy object, and never for a
  * policy whose score is not a function of node and shape (`random` draws from its rng).
  */
-import { fits, unfitReason, type NodeState, type PlacementPolicy, type PodRequest } from "../scheduling";
+import { deviceAccepted, fits, unfitReason, type NodeState, type PlacementPolicy, type PodRequest } from "../scheduling";
 import type { NodeSlot } from "./cache";
 
 export interface NodeVerdict {
@@ -42,7 +42,7 @@ export class VerdictCache {
 
   /** The pod's shape (most recently used last). */
   forPod(pod: PodRequest): Shape {
-    const key = `${pod.cpuMilli}/${pod.memoryMiB}/${pod.numGpu}/${pod.gpuMilli}/${pod.gpuModels.join("|")}`;
+    const key = `${pod.cpuMilli}/${pod.memoryMiB}/${pod.numGpu}/${pod.gpuMilli}/${pod.gpuModels.join("|")}/${pod.migProfile ?? ""}`;
     let shape = this.shapes.get(key);
     if (shape) {
       this.shapes.delete(key);
@@ -95,6 +95,6 @@ export function curableByPreemption(node: NodeState, pod: PodRequest): boolean {
   if (pod.cpuMilli > node.cpuMilli || pod.memoryMiB > node.memoryMiB) return false;
   if (pod.numGpu === 0) return true;
   let acceptable = 0;
-  for (const g of node.gpus) if (pod.gpuModels.length === 0 || pod.gpuModels.includes(g.model)) acceptable++;
+  for (const g of node.gpus) if (deviceAccepted(pod, g)) acceptable++;
   return acceptable >= pod.numGpu;
 }

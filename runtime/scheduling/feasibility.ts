@@ -5,19 +5,22 @@
  * Open-Gpu-Share filter (the node's GPU model is acceptable and enough GPUs have the pod's
  * milli-GPU free). CPU-only pods may land on any node that has the CPU and memory.
  */
-import { MILLI, gpuClassOf, podGpuMilli, type GpuAssignment, type NodeState, type PodRequest } from "./types";
+import { MILLI, gpuClassOf, podGpuMilli, type GpuAssignment, type GpuState, type NodeState, type PodRequest } from "./types";
 
-/** True when GPU `model` is acceptable to the pod (an empty list accepts any model). */
-export function modelAccepted(pod: PodRequest, model: string): boolean {
-  return pod.gpuModels.length === 0 || pod.gpuModels.includes(model);
+/**
+ * True when the device is of the kind the pod asks for (a whole GPU, or a MIG device of its
+ * profile) and of a model it accepts (an empty list accepts any model). The one device test of
+ * every filter, chooser and score.
+ */
+export function deviceAccepted(pod: PodRequest, gpu: GpuState): boolean {
+  return gpu.migProfile === pod.migProfile && (pod.gpuModels.length === 0 || pod.gpuModels.includes(gpu.model));
 }
 
 /** Number of GPUs on the node that could take `milli` of the pod (model accepted, enough left). */
 export function gpusThatFit(node: NodeState, pod: PodRequest): number {
   let count = 0;
-  const anyModel = pod.gpuModels.length === 0;
   for (const g of node.gpus) {
-    if (MILLI - g.usedMilli >= pod.gpuMilli && (anyModel || pod.gpuModels.includes(g.model))) count++;
+    if (MILLI - g.usedMilli >= pod.gpuMilli && deviceAccepted(pod, g)) count++;
   }
   return count;
 }
@@ -32,7 +35,10 @@ export function unfitReason(node: NodeState, pod: PodRequest): string | null {
   }
   if (pod.numGpu === 0) return null;
   if (node.gpus.length === 0) return "Node has no GPUs";
-  if (pod.gpuModels.length > 0 && !node.gpus.some((g) => pod.gpuModels.includes(g.model))) {
+  if (pod.migProfile !== undefined && !node.gpus.some((g) => g.migProfile === pod.migProfile)) {
+    return `Node has no MIG ${pod.migProfile} devices`;
+  }
+  if (pod.gpuModels.length > 0 && !node.gpus.some((g) => deviceAccepted(pod, g))) {
     return `GPU model ${node.gpus[0]!.model} is not one of ${pod.gpuModels.join("|")}`;
   }
   if (gpusThatFit(node, pod) < pod.numGpu) {
@@ -50,11 +56,10 @@ export function fits(node: NodeState, pod: PodRequest): boolean {
   const gpus = node.gpus;
   if (gpus.length < need) return false;
   const maxUsed = MILLI - pod.gpuMilli;
-  const anyModel = pod.gpuModels.length === 0;
   let found = 0;
   for (let i = 0; i < gpus.length; i++) {
     const g = gpus[i]!;
-    if (g.usedMilli <= maxUsed && (anyModel || pod.gpuModels.includes(g.model)) && ++found === need) return true;
+    if (g.usedMilli <= maxUsed && deviceAccepted(pod, g) && ++found === need) return true;
   }
   return false;
 }
@@ -92,7 +97,7 @@ export function assign(node: NodeState, pod: PodRequest, gpus: GpuAssignment): v
   }
   for (const i of gpus) {
     const gpu = node.gpus[i];
-    if (!gpu || gpu.usedMilli + pod.gpuMilli > MILLI || !modelAccepted(pod, gpu.model)) {
+    if (!gpu || gpu.usedMilli + pod.gpuMilli > MILLI || !deviceAccepted(pod, gpu)) {
       throw new Error(`GPU ${i} of node ${node.name} cannot take ${pod.gpuMilli} milli-GPU of pod ${pod.name}`);
     }
   }

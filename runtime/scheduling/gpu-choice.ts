@@ -3,12 +3,9 @@
  * Open-Gpu-Share selection methods (`best`, `random`) and its exclusive-GPU rule; FGD and gpk
  * choose a shared GPU by their own score.
  */
+import { deviceAccepted as accepts } from "./feasibility";
 import type { Rng } from "./rng";
 import { MILLI, type GpuAssignment, type NodeState, type PodRequest } from "./types";
-
-function accepts(pod: PodRequest, model: string): boolean {
-  return pod.gpuModels.length === 0 || pod.gpuModels.includes(model);
-}
 
 /**
  * Whole GPUs: the first `numGpu` fully free GPUs in device-index order (artifact
@@ -18,7 +15,7 @@ export function firstFreeGpus(node: NodeState, pod: PodRequest): GpuAssignment {
   const out: number[] = [];
   for (let i = 0; i < node.gpus.length && out.length < pod.numGpu; i++) {
     const g = node.gpus[i]!;
-    if (g.usedMilli === 0 && accepts(pod, g.model)) out.push(i);
+    if (g.usedMilli === 0 && accepts(pod, g)) out.push(i);
   }
   return out.length === pod.numGpu ? out : [];
 }
@@ -30,7 +27,7 @@ export function bestFitShareGpu(node: NodeState, pod: PodRequest): number {
   for (let i = 0; i < node.gpus.length; i++) {
     const g = node.gpus[i]!;
     const left = MILLI - g.usedMilli;
-    if (left >= pod.gpuMilli && left < bestLeft && accepts(pod, g.model)) {
+    if (left >= pod.gpuMilli && left < bestLeft && accepts(pod, g)) {
       best = i;
       bestLeft = left;
     }
@@ -44,7 +41,7 @@ export function randomShareGpu(node: NodeState, pod: PodRequest, rng: Rng): numb
   let seen = 0;
   for (let i = 0; i < node.gpus.length; i++) {
     const g = node.gpus[i]!;
-    if (MILLI - g.usedMilli >= pod.gpuMilli && accepts(pod, g.model)) {
+    if (MILLI - g.usedMilli >= pod.gpuMilli && accepts(pod, g)) {
       seen++;
       if (rng.int(seen) === 0) chosen = i;
     }

@@ -27,6 +27,12 @@ export interface GpuState {
   /** NUMA node / NVLink domain of the GPU, when the topology is known. */
   numaNode?: number;
   telemetry?: GpuTelemetry;
+  /**
+   * Set on a MIG device the node advertises as its own resource (`nvidia.com/mig-<profile>`,
+   * MIG `mixed` strategy): only pods asking for that profile take it, and they take it whole.
+   * Absent on a whole GPU (and on a `single`-strategy MIG device, which is an `nvidia.com/gpu`).
+   */
+  migProfile?: string;
 }
 
 export interface NodeState {
@@ -71,6 +77,8 @@ export interface PodRequest {
   gpuMilli: number;
   /** Acceptable GPU models; empty means any. */
   gpuModels: readonly string[];
+  /** MIG profile of the devices the pod asks for (`nvidia.com/mig-<profile>`); absent for whole GPUs. */
+  migProfile?: string;
 }
 
 /** The GPU(s) a placement gives a pod: device indices on the node. */

@@ -30,8 +30,8 @@ export interface TargetWorkloadOptions {
 }
 
 /** Cache key of a pod's shape. */
-export function shapeKey(pod: Pick<PodRequest, "cpuMilli" | "gpuMilli" | "numGpu" | "gpuModels">): string {
-  return `${pod.cpuMilli}/${pod.gpuMilli}/${pod.numGpu}/${pod.gpuModels.join("|")}`;
+export function shapeKey(pod: Pick<PodRequest, "cpuMilli" | "gpuMilli" | "numGpu" | "gpuModels" | "migProfile">): string {
+  return `${pod.cpuMilli}/${pod.gpuMilli}/${pod.numGpu}/${pod.gpuModels.join("|")}${pod.migProfile ? `/mig-${pod.migProfile}` : ""}`;
 }
 
 /** Go's string order (bytes), which the artifact's tie-break uses. */

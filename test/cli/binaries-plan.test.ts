@@ -105,7 +105,7 @@ describe("KWOK nodes", () => {
 
   it("carry the labels and taints of the kind runtime's workers, one per simulated GPU node", () => {
     const workers = kindClusterConfig(config).nodes.filter((n) => n.role === "worker");
-    const gpuNodes = nodes.filter((n) => n.status.capacity["nvidia.com/gpu"] !== undefined);
+    const gpuNodes = nodes.filter((n) => Object.keys(n.status.capacity).some((r) => r.startsWith("nvidia.com/")));
     expect(gpuNodes).toHaveLength(workers.length);
     for (const [i, node] of gpuNodes.entries()) {
       expect(node.metadata.labels).toMatchObject(workers[i]!.labels!);
@@ -121,6 +121,15 @@ describe("KWOK nodes", () => {
     expect(gpuNode.status.allocatable["nvidia.com/gpu"]).toBe(String(pool.gpusPerNode! * (pool.timeSlicingReplicas ?? 1)));
     const timeSliced = kwokNodes({ ...config, nodePools: [{ ...pool, timeSlicingReplicas: 4 }] });
     expect(timeSliced[1]!.status.allocatable["nvidia.com/gpu"]).toBe(String(pool.gpusPerNode! * 4));
+  });
+
+  it("advertise a MIG pool's devices, not its GPUs: 2 H100s × 7 MIG 1g.10gb under the mixed strategy", () => {
+    const mig = nodes.find((n) => n.metadata.name === `${config.cluster.name}-sim-h100-mig-0`)!;
+    expect(mig.status.allocatable).toMatchObject({ "nvidia.com/mig-1g.10gb": "14", cpu: "48" });
+    expect(mig.status.allocatable["nvidia.com/gpu"]).toBeUndefined();
+    const single = kwokNodes({ ...config, nodePools: [{ ...config.nodePools[0]!, mig: { strategy: "single", profile: "all-3g.40gb" } }] });
+    expect(single[1]!.status.allocatable["nvidia.com/gpu"]).toBe(String(config.nodePools[0]!.gpusPerNode! * 2));
+    expect(single[1]!.metadata.labels["nvidia.com/gpu.product"]).toBe("NVIDIA-H100-80GB-HBM3-MIG-3g.40gb");
   });
 
   it("keep one untainted node without GPUs for the platform's own pods", () => {

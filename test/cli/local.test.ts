@@ -19,8 +19,9 @@ describe("gpk local", () => {
   it("writes a kind config with one control plane and one labelled, tainted worker per simulated node", () => {
     const kind = kindClusterConfig(localConfig());
     expect(kind.name).toBe("gpk-local");
-    // sim-h100: 2 nodes; sim-h100-shared: 1.
-    expect(kind.nodes.map((n) => n.role)).toEqual(["control-plane", "worker", "worker", "worker"]);
+    // sim-h100: 2 nodes; sim-h100-shared: 1; sim-h100-mig: 1.
+    expect(kind.nodes.map((n) => n.role)).toEqual(["control-plane", "worker", "worker", "worker", "worker"]);
+    expect(kind.nodes[4]!.labels).toMatchObject({ "gpk.dev/pool": "sim-h100-mig", "nvidia.com/mig.config": "all-1g.10gb", "nvidia.com/mig.strategy": "mixed" });
     for (const node of kind.nodes) expect(node.image).toBe("kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f");
     // The control plane stays schedulable for the platform's non-GPU pods.
     expect(kind.nodes[0]!.kubeadmConfigPatches!.map((p) => parse(p))).toEqual([{ kind: "InitConfiguration", nodeRegistration: { taints: [] } }]);

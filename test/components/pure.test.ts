@@ -46,8 +46,8 @@ describe("GPU pools", () => {
 describe("NVIDIA device plugin config", () => {
   const opts = { failOnInitError: true, deviceListStrategy: "envvar" as const, renameByDefault: false };
   it("adds time-slicing only to shared pools", () => {
-    expect(devicePluginConfig({ timeSlicingReplicas: 1, migStrategy: "none" }, opts)).not.toHaveProperty("sharing");
-    expect(devicePluginConfig({ timeSlicingReplicas: 4, migStrategy: "single" }, { ...opts, renameByDefault: true })).toMatchObject({
+    expect(devicePluginConfig({ timeSlicingReplicas: 1, migStrategy: "none", nodeResources: { [GPU_RESOURCE]: 8 } }, opts)).not.toHaveProperty("sharing");
+    expect(devicePluginConfig({ timeSlicingReplicas: 4, migStrategy: "single", nodeResources: { [GPU_RESOURCE]: 8 } }, { ...opts, renameByDefault: true })).toMatchObject({
       flags: { migStrategy: "single" },
       sharing: { timeSlicing: { renameByDefault: true, failRequestsGreaterThanOne: true, resources: [{ name: GPU_RESOURCE, replicas: 4 }] } },
     });

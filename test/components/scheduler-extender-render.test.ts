@@ -118,7 +118,12 @@ describe("SchedulerExtender in the prod stack", () => {
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(dep.spec.template.spec.serviceAccountName).toBe(GPK_SCHEDULER_NAME);
     const config = parse(find("core/v1:ConfigMap", `${GPK_SCHEDULER_NAME}-config`).data["config.yaml"]);
-    expect(config).toEqual(kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 100, percentageOfNodesToScore: 100, httpTimeout: "5s" }));
+    expect(config).toEqual(kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 100, percentageOfNodesToScore: 100, httpTimeout: "5s", migResources: ["nvidia.com/mig-1g.10gb"] }));
+    // kube-scheduler calls the extender only for pods asking for a managed resource: MIG pods too.
+    expect(config.extenders[0].managedResources).toEqual([
+      { name: "nvidia.com/gpu", ignoredByScheduler: false },
+      { name: "nvidia.com/mig-1g.10gb", ignoredByScheduler: false },
+    ]);
     expect(find("policy/v1:PodDisruptionBudget", GPK_SCHEDULER_NAME).spec.minAvailable).toBe(1);
   });
 

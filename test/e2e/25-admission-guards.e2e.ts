@@ -2,7 +2,7 @@
  * The tenancy rules the API server holds itself (components/admission-guards.ts): the stack's
  * ValidatingAdmissionPolicies, installed by `pulumi up`, refuse what `kubectl` creates by hand
  * with the policy's message, and admit the same pods shaped correctly. The local stack has a
- * strict tenant (team-a, whole-GPU pool sim-h100 only), a shared one (team-b) and a
+ * strict tenant (team-a: whole-GPU pool sim-h100 and MIG pool sim-h100-mig), a shared one (team-b) and a
  * time-sliced pool (sim-h100-shared).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,7 +45,7 @@ describe("admission guards on the real API server", () => {
     const refused = create(shared);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain(deniedBy(strictPoolsGuardName("team-a"),
-      `${strictPoolsGuardName("team-a")}: tenant team-a is strict (it shares no GPU with other tenants): a GPU pod must select one of its pools with nodeSelector ${KIT_LABELS.pool}: sim-h100, not sim-h100-shared`));
+      `${strictPoolsGuardName("team-a")}: tenant team-a is strict (it shares no GPU with other tenants): a GPU pod must select one of its pools with nodeSelector ${KIT_LABELS.pool}: sim-h100, sim-h100-mig, not sim-h100-shared`));
     // No pool selected at all is refused too: the pod could land on the shared pool.
     expect(create(gpuPod("strict-anywhere", "team-a", 1)).stderr).toContain(`${strictPoolsGuardName("team-a")}: tenant team-a is strict`);
     const own = create(gpuPod("strict-on-own", "team-a", 1, { nodeSelector: { [KIT_LABELS.pool]: "sim-h100" } }));

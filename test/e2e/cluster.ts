@@ -89,8 +89,9 @@ export const RESTRICTED_POD_SECURITY = { runAsNonRoot: true, runAsUser: 1000, se
 export const RESTRICTED_CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
 
 /** A pod that passes Pod Security `restricted`, with `gpus` whole GPUs and the GPU toleration when gpus > 0. */
-export function gpuPod(name: string, namespace: string, gpus: number, opts: { schedulerName?: string; cpu?: string; memory?: string; nodeSelector?: Record<string, string>; tolerations?: object[]; labels?: Record<string, string> } = {}) {
-  const resources = { cpu: opts.cpu ?? "100m", memory: opts.memory ?? "128Mi", ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}) };
+/** A pod asking for `gpus` of `opts.resource` (default whole GPUs, `nvidia.com/gpu`), tolerating the GPU taint when it asks for any. */
+export function gpuPod(name: string, namespace: string, gpus: number, opts: { schedulerName?: string; cpu?: string; memory?: string; nodeSelector?: Record<string, string>; tolerations?: object[]; labels?: Record<string, string>; resource?: string } = {}) {
+  const resources: Record<string, string> = { cpu: opts.cpu ?? "100m", memory: opts.memory ?? "128Mi", ...(gpus > 0 ? { [opts.resource ?? GPU_RESOURCE]: String(gpus) } : {}) };
   return {
     apiVersion: "v1",
     kind: "Pod",

@@ -141,6 +141,43 @@ describe("table, -L and containers", () => {
     expect(out.stdout.trimEnd().split("\n").map((l) => l.match(line)?.[1])).toEqual(["0", "1", "2"]);
   });
 
+  /**
+   * The R470+ MIG listing as NVIDIA prints it for an H100 80GB HBM3 cut `all-balanced`
+   * (NVIDIA/cloud-native-docs gpu-operator/manifests/output/mig-mixed-nvidia-smi.txt, commit
+   * 7554fd80): each MIG device indented two spaces, the profile left-justified in 11 columns, the
+   * per-GPU device index right-justified in 2, largest instances first, a name-based MIG UUID.
+   */
+  it("lists MIG devices under their GPU with -L in NVIDIA's R470+ form", () => {
+    const node = new SimNode({ count: 2, mig: { "1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1 } });
+    const lines = smi(["-L"], node).stdout.trimEnd().split("\n");
+    const uuidShape = /^MIG-[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const shape = lines.map((l) => l.replace(/\(UUID: (GPU|MIG)-[0-9a-f-]{36}\)$/, "(UUID: $1-…)"));
+    expect(shape).toEqual([
+      "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-…)",
+      "  MIG 3g.40gb     Device  0: (UUID: MIG-…)",
+      "  MIG 2g.20gb     Device  1: (UUID: MIG-…)",
+      "  MIG 1g.10gb     Device  2: (UUID: MIG-…)",
+      "  MIG 1g.10gb     Device  3: (UUID: MIG-…)",
+      "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-…)",
+      "  MIG 3g.40gb     Device  0: (UUID: MIG-…)",
+      "  MIG 2g.20gb     Device  1: (UUID: MIG-…)",
+      "  MIG 1g.10gb     Device  2: (UUID: MIG-…)",
+      "  MIG 1g.10gb     Device  3: (UUID: MIG-…)",
+    ]);
+    const migUuids = node.allMigDevices().map((m) => m.uuid);
+    for (const uuid of migUuids) expect(uuid).toMatch(uuidShape);
+    expect(new Set(migUuids).size).toBe(8);
+    // Seven 1g.10gb devices per GPU, the index right-justified in two columns; MIG mode shows as enabled.
+    const seven = smi(["-L"], new SimNode({ count: 1, mig: "all-1g.10gb" })).stdout.split("\n");
+    expect(seven[7]).toMatch(/^ {2}MIG 1g\.10gb {5}Device {2}6: \(UUID: MIG-/);
+    expect(smi(["--query-gpu=mig.mode.current", "--format=csv,noheader"], node).stdout).toBe("Enabled\nEnabled\n");
+    // A container given one MIG device sees its GPU and only that device.
+    const one = smi(["-L"], node, migUuids[6]).stdout.split("\n");
+    expect(one[0]).toBe(`GPU 0: NVIDIA H100 80GB HBM3 (UUID: ${node.devices[1]!.id.uuid})`);
+    expect(one[1]).toBe(`  MIG 1g.10gb     Device  2: (UUID: ${migUuids[6]})`);
+    expect(one).toHaveLength(3);
+  });
+
   it("shows only NVIDIA_VISIBLE_DEVICES, renumbered from 0, and no devices for none", () => {
     const node = new SimNode();
     const uuid5 = node.devices[5]!.id.uuid;

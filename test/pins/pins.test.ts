@@ -44,7 +44,7 @@ describe("IMAGES", () => {
   it("pins every image the kit deploys", () => {
     expect(Object.keys(IMAGES).sort()).toEqual(
       ["dcgmExporter",
-      "kindNode", "kubeScheduler", "node", "nvidiaDevicePlugin", "ray", "rayGpu", "redis", "vllm"].sort(),
+      "kindNode", "kubeScheduler", "migManager", "node", "nvidiaDevicePlugin", "ray", "rayGpu", "redis", "vllm"].sort(),
     );
   });
 

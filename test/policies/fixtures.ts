@@ -38,6 +38,7 @@ function pool(name: string, gpusPerNode: number, maxNodes: number, dedicatedTena
   return {
     poolName: name, target: "eks", product: "h100", gfdProduct: "NVIDIA-H100-80GB-HBM3", gpusPerNode, timeSlicingReplicas: 1,
     migStrategy: "none", minNodes: 1, desiredNodes: Math.max(1, maxNodes - 2), maxNodes, gpuCapacity: gpusPerNode * maxNodes,
+    nodeResources: { [GPU_RESOURCE]: gpusPerNode }, migCapacity: {},
     ...(dedicatedTenant ? { dedicatedTenant } : {}),
     nodeLabels: { [KIT_LABELS.pool]: name },
     nodeTaints: [GPU_TAINT, ...(dedicatedTenant ? [dedicatedPoolTaint(dedicatedTenant)] : [])],
@@ -45,7 +46,7 @@ function pool(name: string, gpusPerNode: number, maxNodes: number, dedicatedTena
 }
 
 function tenant(name: string, gpuQuota: number, allowedPools: string[], isolation: TenantSummary["isolation"] = "shared"): TenantSummary {
-  return { tenantName: name, namespace: name, gpuQuota, allowedPools, group: `gpk:${name}`, isolation };
+  return { tenantName: name, namespace: name, gpuQuota, migQuota: {}, allowedPools, group: `gpk:${name}`, isolation };
 }
 
 /** The kit's admission policies and bindings (components/admission-guards.ts), by name only: the pack checks their presence. */

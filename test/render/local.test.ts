@@ -65,7 +65,7 @@ describe("local stack (kind)", () => {
 
   it("runs the simulated GPU exporter on every pool, with alert rules", () => {
     const telemetry = one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry");
-    expect(telemetry.inputs).toMatchObject({ target: "kind", namespace: "gpk-node", pools: ["sim-h100", "sim-h100-shared"] });
+    expect(telemetry.inputs).toMatchObject({ target: "kind", namespace: "gpk-node", pools: ["sim-h100", "sim-h100-shared", "sim-h100-mig"] });
     expect((one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-telemetry-sim-h100-shared").inputs as any).spec.template.spec.nodeSelector).toEqual({ "gpk.dev/pool": "sim-h100-shared" });
     const ds = one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-telemetry-sim-h100").inputs as any;
     const container = ds.spec.template.spec.containers[0];

@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { renderStack, type RenderedStack } from "../../cli/render";
 import { validateResources } from "../../cli/render/validate";
 import { expectTenant, ofType, one, parentOf } from "./helpers";
+import { IMAGES, imageRef } from "../../components/pins";
 
 let stack: RenderedStack;
 beforeAll(async () => {
@@ -20,7 +21,7 @@ describe("prod stack (eks)", () => {
 
   it("creates one NVIDIA node group per pool with taints, GFD labels and least-privilege roles", () => {
     const groups = ofType(stack, "aws:eks/nodeGroup:NodeGroup");
-    expect(groups.map((g) => g.name).sort()).toEqual(["gpk-serving", "gpk-training"]);
+    expect(groups.map((g) => g.name).sort()).toEqual(["gpk-inference-mig", "gpk-serving", "gpk-training"]);
     const training = one(stack, "aws:eks/nodeGroup:NodeGroup", "gpk-training").inputs as any;
     expect(training).toMatchObject({
       amiType: "AL2023_x86_64_NVIDIA", instanceTypes: ["p5.48xlarge"], clusterName: "gpk-prod",
@@ -49,14 +50,15 @@ describe("prod stack (eks)", () => {
   it("installs the pinned NVIDIA device plugin chart with one rendered config per pool", () => {
     const release = one(stack, "kubernetes:helm.sh/v3:Release", "gpk-device-plugin").inputs as any;
     expect(release).toMatchObject({ chart: "nvidia-device-plugin", version: "0.17.1", namespace: "gpk-node", repositoryOpts: { repo: "https://nvidia.github.io/k8s-device-plugin" } });
-    expect(Object.keys(release.values.config.map).sort()).toEqual(["serving", "training"]);
+    expect(Object.keys(release.values.config.map).sort()).toEqual(["inference-mig", "serving", "training"]);
+    expect(parse(release.values.config.map["inference-mig"]).flags.migStrategy).toBe("mixed");
     const training = parse(release.values.config.map.training);
     expect(training).toEqual({
       version: "v1",
       flags: { migStrategy: "none", failOnInitError: true, plugin: { passDeviceSpecs: false, deviceListStrategy: ["envvar"], deviceIDStrategy: "uuid" } },
     });
     expect(release.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions).toEqual([
-      { key: "gpk.dev/pool", operator: "In", values: ["serving", "training"] },
+      { key: "gpk.dev/pool", operator: "In", values: ["serving", "training", "inference-mig"] },
     ]);
     expect(release.values.tolerations).toEqual([
       { key: "nvidia.com/gpu", operator: "Equal", value: "present", effect: "NoSchedule" },
@@ -64,11 +66,45 @@ describe("prod stack (eks)", () => {
     ]);
   });
 
-  it("installs the pinned dcgm-exporter chart on both GPU pools, with alert rules", () => {
+  it("cuts the MIG pool's H100s with NVIDIA's pinned MIG manager, labels its nodes and caps MIG devices in every quota", () => {
+    const group = one(stack, "aws:eks/nodeGroup:NodeGroup", "gpk-inference-mig").inputs as any;
+    expect(group.labels).toMatchObject({
+      "nvidia.com/mig.config": "all-1g.10gb", "nvidia.com/mig.strategy": "mixed",
+      "nvidia.com/mig-1g.10gb.count": "56", "nvidia.com/mig-1g.10gb.memory": "9984",
+      "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "8",
+    });
+    expect(one(stack, "gpk:index:GpuNodeGroup", "gpk-inference-mig").inputs).toMatchObject({
+      gpuCapacity: 0, migCapacity: { "nvidia.com/mig-1g.10gb": 112 }, nodeResources: { "nvidia.com/mig-1g.10gb": 56 },
+      mig: { strategy: "mixed", configName: "all-1g.10gb", devicesPerGpu: { "1g.10gb": 7 } },
+    });
+    const ds = one(stack, "kubernetes:apps/v1:DaemonSet", "gpk-mig-manager").inputs as any;
+    const pod = ds.spec.template.spec;
+    expect(pod.containers[0].image).toBe(imageRef(IMAGES.migManager));
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions).toEqual([
+      { key: "gpk.dev/pool", operator: "In", values: ["inference-mig"] },
+    ]);
+    expect(pod.containers[0].env).toContainEqual({ name: "CONFIG_FILE", value: "/mig-parted-config/config.yaml" });
+    expect(ds.metadata.namespace).toBe("gpk-node");
+    const config = parse((one(stack, "kubernetes:core/v1:ConfigMap", "gpk-mig-manager-config").inputs as any).data["config.yaml"]);
+    expect(config).toEqual({
+      version: "v1",
+      "mig-configs": {
+        "all-disabled": [{ devices: "all", "mig-enabled": false }],
+        "all-1g.10gb": [{ devices: "all", "mig-enabled": true, "mig-devices": { "1g.10gb": 7 } }],
+      },
+    });
+    const clusterRole = one(stack, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "gpk-mig-manager-cluster").inputs as any;
+    expect(JSON.stringify(clusterRole.rules)).not.toContain("*");
+    const quota = (name: string) => (one(stack, "kubernetes:core/v1:ResourceQuota", `gpk-tenant-${name}-quota`).inputs as any).spec.hard;
+    expect(quota("assistants")).toMatchObject({ "requests.nvidia.com/gpu": "0", "requests.nvidia.com/mig-1g.10gb": "56" });
+    expect(quota("search")).toMatchObject({ "requests.nvidia.com/gpu": "8", "requests.nvidia.com/mig-1g.10gb": "0" });
+  });
+
+  it("installs the pinned dcgm-exporter chart on every GPU pool, with alert rules", () => {
     const release = one(stack, "kubernetes:helm.sh/v3:Release", "gpk-telemetry").inputs as any;
     expect(release).toMatchObject({ chart: "dcgm-exporter", version: "4.1.1", namespace: "gpk-node" });
-    expect(release.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(["serving", "training"]);
-    expect(one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry").inputs).toMatchObject({ target: "eks", pools: ["serving", "training"] });
+    expect(release.values.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(["serving", "training", "inference-mig"]);
+    expect(one(stack, "gpk:index:GpuTelemetry", "gpk-telemetry").inputs).toMatchObject({ target: "eks", pools: ["serving", "training", "inference-mig"] });
     const rule = one(stack, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpk-telemetry-alerts").inputs as any;
     expect(rule.spec.groups[0].rules[0].expr).toContain(">= 85");
   });

@@ -10,7 +10,8 @@ import { startExtender, type RunningExtender } from "../../runtime/scheduler-ext
 export const H100 = GPU_PRODUCTS.h100.gfdProduct;
 export const L40S = GPU_PRODUCTS.l40s.gfdProduct;
 
-export function k8sNode(name: string, opts: { gpus?: number; product?: string; cpu?: string; memory?: string; numa?: string; rv?: string } = {}) {
+/** A node; `mig` adds MIG `mixed` resources by name (e.g. `{"nvidia.com/mig-1g.10gb": 14}`). */
+export function k8sNode(name: string, opts: { gpus?: number; product?: string; cpu?: string; memory?: string; numa?: string; rv?: string; mig?: Record<string, number> } = {}) {
   const gpus = opts.gpus ?? 8;
   return {
     apiVersion: "v1",
@@ -21,11 +22,18 @@ export function k8sNode(name: string, opts: { gpus?: number; product?: string; c
       labels: { [GFD_LABELS.product]: opts.product ?? H100, [GFD_LABELS.count]: String(gpus), [GFD_LABELS.memory]: "81559" },
       ...(opts.numa ? { annotations: { [KIT_ANNOTATIONS.gpuNuma]: opts.numa } } : {}),
     },
-    status: { allocatable: { cpu: opts.cpu ?? "96", memory: opts.memory ?? "1000Gi", [GPU_RESOURCE]: String(gpus), pods: "110" } },
+    status: {
+      allocatable: {
+        cpu: opts.cpu ?? "96", memory: opts.memory ?? "1000Gi", pods: "110",
+        ...(gpus > 0 || !opts.mig ? { [GPU_RESOURCE]: String(gpus) } : {}),
+        ...Object.fromEntries(Object.entries(opts.mig ?? {}).map(([r, n]) => [r, String(n)])),
+      },
+    },
   };
 }
 
-export function k8sPod(name: string, opts: { gpus?: number; cpu?: string; memory?: string; node?: string; milli?: number; product?: string; uid?: string; annotations?: Record<string, string>; labels?: Record<string, string>; phase?: string; podIP?: string; namespace?: string } = {}) {
+/** A pod; `gpus` of `resource` (default `nvidia.com/gpu`). */
+export function k8sPod(name: string, opts: { gpus?: number; resource?: string; cpu?: string; memory?: string; node?: string; milli?: number; product?: string; uid?: string; annotations?: Record<string, string>; labels?: Record<string, string>; phase?: string; podIP?: string; namespace?: string } = {}) {
   const annotations = { ...(opts.milli !== undefined ? { [KIT_ANNOTATIONS.gpuMilli]: String(opts.milli) } : {}), ...opts.annotations };
   return {
     apiVersion: "v1",
@@ -40,7 +48,7 @@ export function k8sPod(name: string, opts: { gpus?: number; cpu?: string; memory
         image: "registry.k8s.io/pause:3.10",
         resources: {
           requests: { cpu: opts.cpu ?? "4", memory: opts.memory ?? "16Gi" },
-          ...(opts.gpus ? { limits: { [GPU_RESOURCE]: String(opts.gpus) } } : {}),
+          ...(opts.gpus ? { limits: { [opts.resource ?? GPU_RESOURCE]: String(opts.gpus) } } : {}),
         },
       }],
     },

@@ -90,6 +90,48 @@ describe("prioritize", () => {
   });
 });
 
+describe("MIG devices (mixed strategy)", () => {
+  const MIG_1G = "nvidia.com/mig-1g.10gb";
+  const MIG_3G = "nvidia.com/mig-3g.40gb";
+
+  it("places MIG pods only on devices of their profile, whole; whole-GPU pods never on MIG devices", async () => {
+    const nodes = [
+      k8sNode("gpu", { gpus: 8 }),
+      k8sNode("mig", { gpus: 0, mig: { [MIG_1G]: 2, [MIG_3G]: 1 } }),
+    ];
+    const one = await start(["--snapshot", writeSnapshot({ nodes, workload: WORKLOAD })]);
+    try {
+      const filter = (pod: ReturnType<typeof k8sPod>) => post(one.port, "filter", { Pod: pod, NodeNames: ["gpu", "mig"] }).then((r) => r.body);
+      expect((await filter(k8sPod("whole", { gpus: 1 }))).NodeNames).toEqual(["gpu"]);
+      const small = await filter(k8sPod("small", { gpus: 2, resource: MIG_1G }));
+      expect(small.NodeNames).toEqual(["mig"]);
+      // No eviction can give the GPU node a MIG device: unresolvable, so preemption skips it.
+      expect(small.FailedAndUnresolvableNodes).toEqual({ gpu: "Node has no MIG 1g.10gb devices" });
+      expect((await filter(k8sPod("too-many", { gpus: 3, resource: MIG_1G }))).FailedAndUnresolvableNodes.mig).toBe("Insufficient GPUs: needs 3 x 1000 milli-GPU");
+      // Bound whole: the devices after the profile sorted first (1g.10gb at 0-1, 3g.40gb at 2).
+      const big = k8sPod("big", { gpus: 1, resource: MIG_3G });
+      expect((await filter(big)).NodeNames).toEqual(["mig"]);
+      expect((await post(one.port, "bind", { PodName: "big", PodNamespace: "team-a", PodUID: big.metadata.uid, Node: "mig" })).body).toEqual({ Error: "" });
+      expect(one.cache.podOn(big.metadata.uid)).toMatchObject({ nodeName: "mig", gpus: [2] });
+      expect((await filter(k8sPod("big-2", { gpus: 1, resource: MIG_3G }))).FailedNodes.mig).toBe("Insufficient GPUs: needs 1 x 1000 milli-GPU");
+      expect((await filter(k8sPod("small-2", { gpus: 2, resource: MIG_1G }))).NodeNames).toEqual(["mig"]);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("answers 400 naming the container for a pod mixing device kinds or sharing a MIG device", async () => {
+    const pod = k8sPod("mixed", { gpus: 1, resource: MIG_1G });
+    pod.spec.containers.push({ name: "side", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { "nvidia.com/gpu": "1" } } } as any);
+    const res = await post(ext.port, "filter", { Pod: pod, NodeNames: NAMES });
+    expect(res.status).toBe(400);
+    expect(res.body.Error).toContain('Pod.spec.containers[1]: the extender places one kind of GPU device per pod, but it asks for "nvidia.com/gpu" and Pod.spec.containers[0] for "nvidia.com/mig-1g.10gb"');
+    const shared = await post(ext.port, "filter", { Pod: k8sPod("share", { gpus: 1, resource: MIG_1G, milli: 500 }), NodeNames: NAMES });
+    expect(shared.status).toBe(400);
+    expect(shared.body.Error).toContain("a shared GPU share does not apply to MIG devices (nvidia.com/mig-1g.10gb)");
+  });
+});
+
 describe("bind", () => {
   it("books the GPUs in snapshot mode, so the next pod sees them used", async () => {
     const snap = writeSnapshot({ nodes: [k8sNode("only", { gpus: 2 })], workload: WORKLOAD });

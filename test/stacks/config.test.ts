@@ -37,8 +37,9 @@ describe("stack config", () => {
   it("accepts a valid kind stack and applies every default", () => {
     const config = parseStackConfig(kindStack());
     expect(config.cluster).toEqual({ name: "gpk-local" });
-    expect(config.nodePools[0]).toMatchObject({ minNodes: 0, timeSlicingReplicas: 1, migStrategy: "none", capacityType: "ON_DEMAND", diskSizeGiB: 200 });
-    expect(config.tenants[0]).toMatchObject({ cpuQuota: "64", memoryQuota: "256Gi" });
+    expect(config.nodePools[0]).toMatchObject({ minNodes: 0, timeSlicingReplicas: 1, capacityType: "ON_DEMAND", diskSizeGiB: 200 });
+    expect(config.nodePools[0]!.mig).toBeUndefined();
+    expect(config.tenants[0]).toMatchObject({ cpuQuota: "64", memoryQuota: "256Gi", migQuota: {} });
     expect(config.policy).toMatchObject({ headroomPercent: 20, maxGpuTempC: 85, thermalAwareAboveGpus: 16, maxGpuMemoryUtilization: 0.9 });
     expect(config.devicePlugin).toEqual({ failOnInitError: true, deviceListStrategy: "envvar", renameByDefault: false });
   });
@@ -82,6 +83,15 @@ describe("stack config", () => {
     ["one subnet for a new cluster", (c) => (c.cluster.subnetIds = ["subnet-a"]), "gpk:cluster.subnetIds: expected at least two subnet ids (EKS needs two AZs)", eksStack],
     ["unknown cluster mode", (c) => (c.cluster.mode = "import"), 'gpk:cluster.mode: expected "create" or "adopt", got "import"', eksStack],
     ["duplicate pool names", (c) => c.nodePools.push({ ...c.nodePools[0] }), 'gpk:nodePools[1].name: expected a unique pool name, got "train" twice', eksStack],
+    ["MIG on a GPU without MIG", (c) => (c.nodePools[1].mig = { strategy: "mixed", profile: "all-1g.10gb" }), "gpk:nodePools[1].mig.profile: l4 GPUs have no MIG (MIG-capable: h100, a100)", kindStack],
+    ["MIG on an instance without MIG", (c) => { c.nodePools[0].instanceType = "g6e.12xlarge"; c.nodePools[0].mig = { strategy: "mixed", profile: "all-1g.10gb" }; }, "gpk:nodePools[0].mig.profile: l40s GPUs have no MIG (MIG-capable: h100, a100)", eksStack],
+    ["unknown MIG profile", (c) => (c.nodePools[0].mig = { strategy: "mixed", profile: "all-1g.5gb" }), 'gpk:nodePools[0].mig.profile: expected "all-<profile>" with a h100 MIG profile (1g.10gb, 1g.20gb, 2g.20gb, 3g.40gb, 4g.40gb, 7g.80gb) or instances per profile, got "all-1g.5gb"', kindStack],
+    ["MIG mix that does not fit one GPU", (c) => (c.nodePools[0].mig = { strategy: "mixed", profile: { "4g.40gb": 1, "3g.40gb": 1, "1g.10gb": 1 } }), "gpk:nodePools[0].mig.profile: 1 × 4g.40gb + 1 × 3g.40gb + 1 × 1g.10gb does not fit on one h100 GPU (7 compute slices, 8 memory slices, placements per the MIG user guide)", kindStack],
+    ["MIG mix under the single strategy", (c) => (c.nodePools[0].mig = { strategy: "single", profile: { "3g.40gb": 1, "2g.20gb": 2 } }), 'gpk:nodePools[0].mig.profile: expected one profile under the single strategy (every MIG device is an "nvidia.com/gpu"), got 2g.20gb + 3g.40gb; use strategy mixed', kindStack],
+    ["unknown MIG strategy", (c) => (c.nodePools[0].mig = { strategy: "none", profile: "all-1g.10gb" }), 'gpk:nodePools[0].mig.strategy: expected one of "single", "mixed", got "none"', kindStack],
+    ["the old migStrategy key", (c) => (c.nodePools[0].migStrategy = "mixed"), "gpk:nodePools[0].migStrategy: expected no migStrategy: MIG is now `mig: {strategy: single|mixed, profile: all-1g.10gb}`", kindStack],
+    ["MIG quota on a profile no pool advertises", (c) => { c.nodePools[0].mig = { strategy: "mixed", profile: "all-1g.10gb" }; c.tenants[0].migQuota = { "2g.20gb": 2 }; }, 'gpk:tenants[0].migQuota.2g.20gb: expected a MIG profile one of the tenant\'s pools advertises under the mixed strategy (1g.10gb), got "2g.20gb"', kindStack],
+    ["MIG quota under the single strategy", (c) => { c.nodePools[0].mig = { strategy: "single", profile: "all-1g.10gb" }; c.tenants[0].migQuota = { "1g.10gb": 2 }; }, 'gpk:tenants[0].migQuota.1g.10gb: expected a MIG profile one of the tenant\'s pools advertises under the mixed strategy (none), got "1g.10gb"', kindStack],
     ["unknown isolation", (c) => (c.tenants[0].isolation = "hard"), 'gpk:tenants[0].isolation: expected one of "shared", "strict", got "hard"', kindStack],
     ["unknown failure policy", (c) => (c.admission = { failurePolicy: "Retry" }), 'gpk:admission.failurePolicy: expected one of "Fail", "Ignore", got "Retry"', kindStack],
     ["Deny and Warn together", (c) => (c.admission = { validationActions: ["Deny", "Warn"] }), "gpk:admission.validationActions: expected Deny or Warn, not both (the API server refuses the pair)", kindStack],
@@ -92,7 +102,7 @@ describe("stack config", () => {
   it("admits a strict tenant on pools where it shares no GPU: dedicated to it, whole GPUs, MIG devices without time-slicing", () => {
     const raw = kindStack();
     raw.tenants[0].isolation = "strict";
-    raw.nodePools.push({ name: "sim-mig", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, migStrategy: "single" });
+    raw.nodePools.push({ name: "sim-mig", product: "h100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 1, mig: { strategy: "single", profile: "all-1g.10gb" } });
     raw.nodePools[1].timeSlicingReplicas = 4; // dedicated to team-a
     raw.tenants[0].allowedPools.push("sim-mig");
     const config = parseStackConfig(raw);

@@ -1,12 +1,12 @@
 /**
  * The KWOK nodes of a kind stack: one per simulated GPU node of its pools, labelled and
  * tainted exactly as the kind runtime's workers (the pool summary's labels and taints, the
- * same GpuNodeGroup puts on EKS nodes), with `nvidia.com/gpu` capacity as the device plugin
- * would advertise it (GPUs × time-slicing replicas), plus one untainted node without GPUs
+ * same GpuNodeGroup puts on EKS nodes), with the extended resources the device plugin would
+ * advertise (`nvidia.com/gpu`: GPUs × time-slicing replicas; a MIG pool's devices as
+ * `nvidia.com/gpu` or `nvidia.com/mig-<profile>`), plus one untainted node without GPUs
  * for the platform's own pods, as kind's control plane is.
  */
 import { poolSummary } from "../../../components/gpu-node-group";
-import { GPU_RESOURCE } from "../../../gpu";
 import type { StackConfig } from "../../../stacks/config";
 import { KWOK_NODE_ANNOTATION } from "./plan";
 
@@ -61,7 +61,7 @@ export function kwokNodes(config: Extract<StackConfig, { target: "kind" }>): Kwo
         cpu: String(HOST_PER_GPU.cpu * summary.gpusPerNode),
         memory: `${HOST_PER_GPU.memoryGi * summary.gpusPerNode}Gi`,
         pods: String(PODS_PER_NODE),
-        [GPU_RESOURCE]: String(summary.gpusPerNode * summary.timeSlicingReplicas),
+        ...Object.fromEntries(Object.entries(summary.nodeResources).map(([resource, n]) => [resource, String(n)])),
       }));
     }
   }

@@ -25,6 +25,7 @@ const w = (v: number) => v.toFixed(2);
 const active = (bit: number) => (g: SmiGpu) => ((g.clockEventReasons & bit) !== 0 ? "Active" : "Not Active");
 const field = (unit: QueryField["unit"], value: QueryField["value"]): QueryField => ({ unit, value });
 const plain = (value: QueryField["value"]): QueryField => ({ value });
+const migMode = (g: SmiGpu) => (g.migDevices.length > 0 ? "Enabled" : "Disabled");
 const bus = (g: SmiGpu) => g.pciBusId.split(":");
 const COMPUTE_CAP = { h100: "9.0", a100: "8.0", l40s: "8.9", a10g: "8.6", l4: "8.9" } as const;
 
@@ -98,8 +99,8 @@ export const QUERY_FIELDS: Record<string, QueryField> = {
   "clocks_event_reasons.supported": plain(() => formatReasonMask(0x1ff)),
   "clocks_event_reasons.active": plain((g) => formatReasonMask(g.clockEventReasons)),
   ...Object.fromEntries(Object.entries(REASONS).map(([name, bit]) => [`clocks_event_reasons.${name}`, plain(active(bit))])),
-  "mig.mode.current": plain(() => "Disabled"),
-  "mig.mode.pending": plain(() => "Disabled"),
+  "mig.mode.current": plain((g) => migMode(g)),
+  "mig.mode.pending": plain((g) => migMode(g)),
   "ecc.mode.current": plain(() => "Enabled"),
   "ecc.mode.pending": plain(() => "Enabled"),
   "ecc.errors.corrected.volatile.total": plain(() => 0),

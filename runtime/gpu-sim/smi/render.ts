@@ -57,8 +57,15 @@ export function renderTable(gpus: SmiGpu[], ctx: SmiContext): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * `nvidia-smi -L`: one line per GPU, then its MIG devices indented, in the R470+ form of
+ * NVIDIA/cloud-native-docs gpu-operator/manifests/output/mig-nvidia-smi.txt (commit 7554fd80):
+ * `  MIG <profile padded to 11> Device <index right-aligned to 2>: (UUID: MIG-...)`.
+ */
 export function renderList(gpus: SmiGpu[]): string {
-  return gpus.map((g) => `GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n`).join("");
+  return gpus
+    .map((g) => [`GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n`, ...g.migDevices.map((m) => `  MIG ${m.profile.padEnd(11)} Device ${String(m.index).padStart(2)}: (UUID: ${m.uuid})\n`)].join(""))
+    .join("");
 }
 
 export interface CsvFormat {

@@ -4,7 +4,7 @@
  * driver identity and the wall-clock time the output is stamped with.
  */
 import type { GpuReadings } from "../device";
-import type { SimNode } from "../node";
+import type { SimMigDevice, SimNode } from "../node";
 import type { SimProfile } from "../profiles";
 import { SimConfigError } from "../state";
 
@@ -12,6 +12,8 @@ export interface SmiGpu extends GpuReadings {
   /** Host index (/dev/nvidia<minor>); `index` is the index inside this view. */
   minor: number;
   profile: SimProfile;
+  /** The GPU's MIG devices this view sees (all of them, or the ones NVIDIA_VISIBLE_DEVICES names). */
+  migDevices: SimMigDevice[];
 }
 
 export interface SmiContext {
@@ -29,20 +31,31 @@ export const CAPTURED_DRIVER = { driverVersion: "580.159.04", cudaVersion: "13.0
  */
 export function visibleGpus(node: SimNode, visible: string | undefined): SmiGpu[] {
   const all = node.devices;
-  let chosen = all;
+  let chosen: { gpu: (typeof all)[number]; mig?: SimMigDevice[] }[] = all.map((gpu) => ({ gpu }));
   const spec = visible?.trim();
   if (spec !== undefined && spec !== "all") {
     if (spec === "" || spec === "none" || spec === "void") chosen = [];
     else {
-      chosen = spec.split(",").map((raw) => {
+      // A MIG UUID (what the device plugin hands a container on a MIG node) shows its GPU with
+      // only the named MIG devices, as the driver does inside such a container.
+      const migByUuid = new Map(node.allMigDevices().map((m) => [m.uuid, m]));
+      chosen = [];
+      for (const raw of spec.split(",")) {
         const id = raw.trim();
+        const mig = migByUuid.get(id);
+        if (mig) {
+          const seen = chosen.find((c) => c.gpu.id.index === mig.gpuIndex && c.mig);
+          if (seen) seen.mig!.push(mig);
+          else chosen.push({ gpu: all[mig.gpuIndex]!, mig: [mig] });
+          continue;
+        }
         const gpu = /^\d+$/.test(id) ? all[Number(id)] : all.find((d) => d.id.uuid === id);
         if (!gpu) throw new SimConfigError(`NVIDIA_VISIBLE_DEVICES: no GPU ${JSON.stringify(id)} on node ${node.hostname}`);
-        return gpu;
-      });
+        chosen.push({ gpu });
+      }
     }
   }
-  return chosen.map((gpu, index) => ({ ...gpu.readings(), index, minor: gpu.id.index, profile: gpu.profile }));
+  return chosen.map(({ gpu, mig }, index) => ({ ...gpu.readings(), index, minor: gpu.id.index, profile: gpu.profile, migDevices: mig ?? node.migDevices(gpu.id.index) }));
 }
 
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

@@ -42,8 +42,8 @@ export function gpuXml(g: SmiGpu, p: SimProfile): string {
 		<persistence_mode>Enabled</persistence_mode>
 		<addressing_mode>None</addressing_mode>
 		<mig_mode>
-			<current_mig>Disabled</current_mig>
-			<pending_mig>Disabled</pending_mig>
+			<current_mig>${g.migDevices.length > 0 ? "Enabled" : "Disabled"}</current_mig>
+			<pending_mig>${g.migDevices.length > 0 ? "Enabled" : "Disabled"}</pending_mig>
 		</mig_mode>
 		<mig_devices>
 			None

@@ -5,6 +5,7 @@
  * tie-break then spreads. GPU choice follows the artifact's experiment scripts: `random`
  * picks a random fitting shared GPU, all others use best fit; whole GPUs are the first free ones.
  */
+import { deviceAccepted } from "../feasibility";
 import { bestFitGpus, firstFreeGpus, randomShareGpu } from "../gpu-choice";
 import type { PlacementPolicy, PolicyContext } from "../policy";
 import { MILLI, fullyFreeGpus, gpuClassOf, nodeGpuLeft, podGpuMilli, type NodeState, type PodRequest } from "../types";
@@ -84,7 +85,7 @@ export function gpuPackingScore(node: NodeState, pod: PodRequest): number {
   for (const i of order) {
     if (need === 0) break;
     const left = MILLI - node.gpus[i]!.usedMilli;
-    if (pod.gpuMilli <= left && (pod.gpuModels.length === 0 || pod.gpuModels.includes(node.gpus[i]!.model))) {
+    if (pod.gpuMilli <= left && deviceAccepted(pod, node.gpus[i]!)) {
       need--;
       if (left === MILLI) freeUsed++;
       leftPct += Math.trunc((left * 100) / MILLI);

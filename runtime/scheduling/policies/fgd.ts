@@ -9,6 +9,7 @@
  * GPUs are the first free ones.
  */
 import { Fragmenter } from "../fragmentation";
+import { deviceAccepted } from "../feasibility";
 import { firstFreeGpus } from "../gpu-choice";
 import type { PlacementPolicy, PolicyContext } from "../policy";
 import { MILLI, type NodeState, type PodRequest } from "../types";
@@ -133,7 +134,7 @@ export class FragDeltas {
       for (let i = 0; i < g; i++) {
         const l = left[i]!;
         if (l < pod.gpuMilli || tried.has(l)) continue; // equal GPUs give equal results; keep the lowest index
-        if (pod.gpuModels.length > 0 && !pod.gpuModels.includes(node.gpus[i]!.model)) continue;
+        if (!deviceAccepted(pod, node.gpus[i]!)) continue;
         if (this.gpuPenalty(node, i) === 0) tried.add(l); // a penalised GPU does not stand for its healthy twins
         left[i] = l - pod.gpuMilli;
         const delta = before - f.fragOf(model, cpuAfter, left, g) - this.gpuPenalty(node, i);

@@ -18,6 +18,7 @@
  *    topology is known (the fullest domain that still fits, to keep big domains whole);
  *    a placement that has to span domains costs SPAN_PENALTY.
  */
+import { deviceAccepted } from "../feasibility";
 import type { PlacementPolicy, PolicyContext } from "../policy";
 import { MILLI, type GpuAssignment, type GpuState, type NodeState, type PodRequest } from "../types";
 import { cpuPerGpuMilli, strandedGpuMilli } from "../stranding";
@@ -47,7 +48,7 @@ export function gpuIsUnhealthy(gpu: GpuState, hotC: number): boolean {
 export function chooseWholeGpus(node: NodeState, pod: PodRequest, hotC: number): GpuAssignment {
   const free: number[] = [];
   node.gpus.forEach((g, i) => {
-    if (g.usedMilli === 0 && (pod.gpuModels.length === 0 || pod.gpuModels.includes(g.model))) free.push(i);
+    if (g.usedMilli === 0 && deviceAccepted(pod, g)) free.push(i);
   });
   if (free.length < pod.numGpu) return [];
   const healthyFirst = (ids: number[]) =>
