@@ -107,13 +107,12 @@ export function poolNodeTaints(pool: GpuPoolSpec): { key: string; value: string;
 }
 
 /** A pool's MIG layout: strategy, mig-parted config name and instances of each profile per GPU. */
-export interface PoolMig {
-  strategy: MigSpec["strategy"];
-  configName: string;
-  devicesPerGpu: Record<string, number>;
-}
+export type PoolMig = NonNullable<GpuPoolSummary["mig"]>;
 
-/** The pool's MIG layout, or undefined for whole GPUs. Throws on a layout config validation lets through only by bug. */
+/**
+ * The pool's MIG layout, or undefined for whole GPUs. Config validation refuses a layout that
+ * does not fit; a program that builds the component itself gets the same problem as an error.
+ */
 export function poolMig(pool: GpuPoolSpec, product: GpuProduct): PoolMig | undefined {
   if (!pool.mig) return undefined;
   const layout = migDevicesPerGpu(product, pool.mig.profile);

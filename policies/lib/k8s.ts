@@ -5,6 +5,7 @@
  * tolerate that taint" have one answer.
  */
 import { GFD_LABELS, GPU_RESOURCE, KIT_LABELS, toleratesTaint } from "../../gpu";
+import { migProfileOfResource } from "../../gpu/mig";
 
 // Policies receive untyped JSON inputs; `any` keeps the property walks readable.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -165,11 +166,13 @@ export function containerGpus(container: Json): { request?: number; limit?: numb
   };
 }
 
-/** True when any container of the pod asks for GPUs (request or limit above zero). */
+/** True when any container of the pod asks for GPUs or MIG devices (`nvidia.com/mig-<profile>`; request or limit above zero). */
 export function podUsesGpus(spec: Json): boolean {
   return containersOf(spec).some(({ container }) => {
     const { request, limit } = containerGpus(container);
-    return (request ?? 0) > 0 || (limit ?? 0) > 0 || Number.isNaN(request) || Number.isNaN(limit);
+    if ((request ?? 0) > 0 || (limit ?? 0) > 0 || Number.isNaN(request) || Number.isNaN(limit)) return true;
+    const asked = { ...(container.resources?.requests ?? {}), ...(container.resources?.limits ?? {}) };
+    return Object.entries(asked).some(([resource, value]) => migProfileOfResource(resource) !== undefined && !(quantity(value) <= 0));
   });
 }
 

@@ -21,6 +21,27 @@ describe("GPU pools", () => {
     expect(summary).toMatchObject({ minNodes: 0, migStrategy: "none" });
   });
 
+  it("counts MIG devices as the NVIDIA plugin advertises them: per profile under mixed, as nvidia.com/gpu under single", () => {
+    const mixed = poolSummary("kind", { name: "m", product: "h100", gpusPerNode: 2, desiredNodes: 1, maxNodes: 3, mig: { strategy: "mixed", profile: { "3g.40gb": 1, "1g.10gb": 4 } } });
+    expect(mixed).toMatchObject({
+      migStrategy: "mixed", gpuCapacity: 0,
+      nodeResources: { "nvidia.com/mig-1g.10gb": 8, "nvidia.com/mig-3g.40gb": 2 },
+      migCapacity: { "nvidia.com/mig-1g.10gb": 24, "nvidia.com/mig-3g.40gb": 6 },
+      mig: { strategy: "mixed", configName: "gpk-m", devicesPerGpu: { "1g.10gb": 4, "3g.40gb": 1 } },
+    });
+    expect(mixed.nodeLabels).toMatchObject({
+      "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.count": "2", "nvidia.com/mig.config": "gpk-m",
+      "nvidia.com/mig-1g.10gb.count": "8", "nvidia.com/mig-1g.10gb.memory": "9984", "nvidia.com/mig-3g.40gb.count": "2", "nvidia.com/mig-3g.40gb.memory": "40320",
+    });
+    // Time-sliced MIG devices are advertised replicas times.
+    const single = poolSummary("kind", { name: "s", product: "a100", gpusPerNode: 8, desiredNodes: 1, maxNodes: 2, timeSlicingReplicas: 2, mig: { strategy: "single", profile: "all-2g.20gb" } });
+    expect(single).toMatchObject({ gpuCapacity: 96, nodeResources: { [GPU_RESOURCE]: 48 }, migCapacity: {} });
+    expect(single.nodeLabels).toMatchObject({ "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB-MIG-2g.20gb", "nvidia.com/gpu.count": "24", "nvidia.com/mig.strategy": "single" });
+    // No capture gives the A100's 2g.20gb framebuffer, so no memory label rather than a guess.
+    expect(single.nodeLabels["nvidia.com/gpu.memory"]).toBeUndefined();
+    expect(() => poolSummary("kind", { name: "x", product: "l4", gpusPerNode: 1, desiredNodes: 1, maxNodes: 1, mig: { strategy: "mixed", profile: "all-1g.10gb" } })).toThrow(/l4 GPUs have no MIG/);
+  });
+
   it("taints every GPU node and adds the tenant taint to a dedicated pool", () => {
     expect(poolNodeTaints({ name: "p", desiredNodes: 1, maxNodes: 1 })).toEqual([{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }]);
     expect(poolNodeTaints({ name: "p", desiredNodes: 1, maxNodes: 1, dedicatedTenant: "ml" })).toEqual([

@@ -41,6 +41,10 @@ describe("environment", () => {
     [{ GPK_TIME_SLICING_REPLICAS: "1.5" }, 'GPK_TIME_SLICING_REPLICAS: expected an integer between 1 and 64, got "1.5"'],
     [{ GPK_DEVICE_PLUGIN_SOCKET: "a/b.sock" }, 'GPK_DEVICE_PLUGIN_SOCKET: expected a file name, got "a/b.sock"'],
     [{ GPK_DEVICE_PLUGIN_ASSIGNMENTS: "yes" }, 'GPK_DEVICE_PLUGIN_ASSIGNMENTS: expected an integer between 0 and 1, got "yes"'],
+    [{ GPK_GPU_PRODUCT: "l40s", GPK_GPU_MIG: "all-1g.10gb" }, "GPK_GPU_MIG: l40s GPUs have no MIG (MIG-capable: h100, a100)"],
+    [{ GPK_GPU_MIG: "1g.10gb=8" }, "GPK_GPU_MIG: 8 × 1g.10gb does not fit on one h100 GPU (7 compute slices, 8 memory slices, placements per the MIG user guide)"],
+    [{ GPK_GPU_MIG: "all-1g.10gb", GPK_GPU_MIG_STRATEGY: "none" }, 'GPK_GPU_MIG_STRATEGY: expected "mixed" or "single", got "none"'],
+    [{ GPK_GPU_MIG: "3g.40gb=1,1g.10gb=4", GPK_GPU_MIG_STRATEGY: "single" }, 'GPK_GPU_MIG_STRATEGY: "single" needs one MIG profile on every GPU, got 1g.10gb + 3g.40gb'],
   ])("rejects %o naming the variable", (env, message) => {
     expect(() => parseDevicePluginEnv(env)).toThrow(new ConfigError(message));
   });
@@ -122,6 +126,62 @@ describe("bundled device plugin process", () => {
     expect(await exited).toBe(0);
     expect(stderr).toContain("SIGTERM, shutting down");
     expect(fs.existsSync(path.join(dir, "gpk-nvidia-gpu.sock"))).toBe(false);
+  });
+
+  it("on a MIG node registers one resource per profile, lists the MIG devices, and a container sees its MIG device", async () => {
+    dir = tempPluginDir();
+    const file = path.join(dir, "device-plugin.js");
+    fs.writeFileSync(file, bundle());
+    kubelet = await startKubelet(dir);
+    const child = spawn(process.execPath, [file], {
+      env: {
+        PATH: process.env.PATH,
+        GPK_NODE_NAME: "kind-mig",
+        GPK_GPU_COUNT: "2",
+        GPK_GPU_MIG: "3g.40gb=1,1g.10gb=4",
+        GPK_DEVICE_PLUGIN_DIR: dir,
+        GPK_DEVICE_PLUGIN_POLL_MS: "50",
+        GPK_GPU_SIM_TOOLS_DIR: path.join(dir, "tools"),
+        GPK_GPU_SIM_TICK_MS: "50",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await waitFor(() => kubelet!.registrations.length === 2, "one Register per MIG profile", 10_000);
+      const byResource = new Map(kubelet.registrations.map((r) => [r.resource_name, r.endpoint]));
+      expect([...byResource.keys()].sort()).toEqual(["nvidia.com/mig-1g.10gb", "nvidia.com/mig-3g.40gb"]);
+      expect(byResource.get("nvidia.com/mig-1g.10gb")).toBe("gpk-nvidia-gpu-mig-1g.10gb.sock");
+      const list = async (resource: string) => {
+        const client = dialPlugin(path.join(dir!, byResource.get(resource)!));
+        const watch = client.watch();
+        await waitFor(() => watch.responses.length === 1, `${resource} device list`);
+        watch.cancel();
+        return { client, ids: watch.responses[0]!.devices.map((d) => d.ID) };
+      };
+      const small = await list("nvidia.com/mig-1g.10gb");
+      const large = await list("nvidia.com/mig-3g.40gb");
+      expect(small.ids).toHaveLength(8); // 2 GPUs × 4
+      expect(large.ids).toHaveLength(2);
+      for (const id of [...small.ids, ...large.ids]) expect(id).toMatch(/^MIG-[0-9a-f-]{36}$/);
+      const res = await small.client.unary<object, { container_responses: { envs: Record<string, string> }[] }>("Allocate")({ container_requests: [{ devices_ids: [small.ids[5]] }] });
+      const env = res.container_responses[0]!.envs;
+      expect(env.NVIDIA_VISIBLE_DEVICES).toBe(small.ids[5]);
+      const statePath = path.join(dir, "tools", "state.json");
+      await waitFor(() => fs.existsSync(statePath), "state file");
+      const listing = execFileSync(path.join(dir, "tools", "nvidia-smi"), ["-L"], {
+        encoding: "utf8",
+        env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, GPK_SIM_STATE: statePath, NVIDIA_VISIBLE_DEVICES: env.NVIDIA_VISIBLE_DEVICES },
+      }).split("\n");
+      // The sixth 1g.10gb device is GPU 1's second (its 3g.40gb is device 0, then four 1g.10gb).
+      expect(listing[0]).toMatch(/^GPU 0: NVIDIA H100 80GB HBM3 \(UUID: GPU-/);
+      expect(listing[1]).toBe(`  MIG 1g.10gb     Device  2: (UUID: ${small.ids[5]})`);
+      small.client.close();
+      large.client.close();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
   });
 
   it("exits 2 with the variable named on bad configuration", async () => {

@@ -51,6 +51,23 @@ describe("gpu-pool-quota-headroom", () => {
     }]);
   });
 
+  it("holds each MIG profile of a mixed pool against the tenants' MIG quotas, and no whole-GPU quota against it", async () => {
+    const stack = happyStack();
+    const training = byName(stack, "gpk-training");
+    const mig = "nvidia.com/mig-1g.10gb";
+    Object.assign(training.props, { migStrategy: "mixed", gpuCapacity: 0, nodeResources: { [mig]: 56 }, migCapacity: { [mig]: 224 } });
+    // research's 8 whole GPUs cannot be spent on a mixed pool: nothing to report yet.
+    expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([]);
+    tenant(stack, "research").props.migQuota = { [mig]: 179 }; // 224 × 0.8 = 179.2
+    expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([]);
+    tenant(stack, "research").props.migQuota = { [mig]: 180 };
+    expect(await runPolicy(gpuPoolQuotaHeadroom, stack)).toEqual([{
+      urn: training.urn,
+      message: 'GPU pool "training" has 224 nvidia.com/mig-1g.10gb devices at max scale but its tenants\' quotas add up to 180 (research=180), ' +
+        "which leaves less than 20% unallocated. Lower the tenants' `migQuota[\"1g.10gb\"]` to 179 devices in total or raise the pool's `maxNodes`.",
+    }]);
+  });
+
   it("rounds a fractional limit down: 25 of a 32-GPU pool fits under 25.6, 26 does not", async () => {
     const stack = happyStack();
     tenant(stack, "research").props.gpuQuota = 25; // 32 × 0.8 = 25.6

@@ -7,6 +7,7 @@ import {
   systemNamespaceDefaultDeny, tenantNamespaceDefaultDeny, tenantNamespaceGpuQuota, tenantNamespacePsaRestricted, workloadNamespaceOwnership,
 } from "../../policies/tenancy/namespaces";
 import { noHostAccessOutsideSystem } from "../../policies/tenancy/pod-security";
+import { strictTenantNoSharedGpus } from "../../policies/tenancy/isolation";
 import { noTenantClusterRoleBindings, noWildcardTenantRoles } from "../../policies/tenancy/rbac";
 import { tenantTokenAutomountOff } from "../../policies/tenancy/service-account-token";
 import { byName, happyStack, type FixtureResource } from "./fixtures";
@@ -42,9 +43,32 @@ describe("tenant namespace baseline", () => {
     expect((await runPolicy(tenantNamespaceGpuQuota, stack)).map((f) => f.urn)).toEqual([byName(stack, "tenant-research").urn]);
   });
 
+  it("tenant-namespace-gpu-quota reports a quota that leaves a MIG resource of the pools unlimited", async () => {
+    const stack = happyStack();
+    byName(stack, "gpk-training").props.nodeResources = { "nvidia.com/mig-1g.10gb": 56 };
+    const found = await runPolicy(tenantNamespaceGpuQuota, stack);
+    expect(found.length).toBeGreaterThan(0);
+    expect(found[0]!.message).toContain("has no ResourceQuota capping `requests.nvidia.com/mig-1g.10gb`, so its pods may take every nvidia.com/mig-1g.10gb device; cap it (0 when the tenant is not granted any)");
+    for (const quota of stack.filter((r) => r.type === "kubernetes:core/v1:ResourceQuota")) quota.props.spec.hard["requests.nvidia.com/mig-1g.10gb"] = "0";
+    expect(await runPolicy(tenantNamespaceGpuQuota, stack)).toEqual([]);
+  });
+
   it("tenant-namespace-default-deny reports a namespace whose only policies allow traffic", async () => {
     const stack = happyStack().filter((r) => r.name !== "search-default-deny");
     expect((await runPolicy(tenantNamespaceDefaultDeny, stack)).map((f) => f.urn)).toEqual([byName(stack, "tenant-search").urn]);
+  });
+});
+
+describe("strict-tenant-no-shared-gpus", () => {
+  it("counts a pod asking for MIG devices as a GPU pod: a strict tenant's must select one of its pools", async () => {
+    const stack = happyStack();
+    const worker = byName(stack, "research-ray").props.spec.workerGroupSpecs[0].template.spec;
+    const container = worker.containers[0];
+    container.resources = { requests: { "nvidia.com/mig-1g.10gb": "2" }, limits: { "nvidia.com/mig-1g.10gb": "2" } };
+    expect(await runPolicy(strictTenantNoSharedGpus, stack)).toEqual([]);
+    delete worker.nodeSelector;
+    const found = await runPolicy(strictTenantNoSharedGpus, stack);
+    expect(found.map((f) => f.urn)).toEqual([byName(stack, "research-ray").urn]);
   });
 });
 
