@@ -6,7 +6,7 @@
  * of that profile; the tenant's ResourceQuota caps them at its `migQuota`.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { GFD_LABELS, GPK_SCHEDULER_NAME, KIT_ANNOTATIONS, KIT_LABELS } from "../../gpu";
+import { GFD_LABELS, GPK_SCHEDULER_NAME, KIT_ANNOTATIONS, KIT_LABELS, strictPoolsGuardName } from "../../gpu";
 import { MIG_LABELS, migProfileLabel, migResourceName } from "../../gpu/mig";
 import { createObject, gpuPod, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
 
@@ -63,6 +63,13 @@ describe("a MIG pool on the real control plane", () => {
     const over = createObject(migPod("mig-over-quota", 1));
     expect(over.status).not.toBe(0);
     expect(over.stderr).toMatch(new RegExp(`exceeded quota: tenant-quota, requested: requests\\.${MIG.replace(/\./g, "\\.")}=1, used: requests\\.${MIG.replace(/\./g, "\\.")}=4, limited: requests\\.${MIG.replace(/\./g, "\\.")}=4`));
+  });
+
+  it("holds a strict tenant's MIG pods on its pools: the API server refuses one that selects no pool", () => {
+    const run = createObject(gpuPod("mig-anywhere", TENANT, 1, { resource: MIG, schedulerName: GPK_SCHEDULER_NAME }));
+    if (run.status === 0) created.push("mig-anywhere");
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`${strictPoolsGuardName(TENANT)}: tenant ${TENANT} is strict`);
   });
 
   it("refuses a shared tenant any MIG device: its quota caps the resource at 0", () => {
