@@ -47,6 +47,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "DCGM-compatible Prometheus exporter (--source sim|nvidia-smi, --port 9400)",
     load: () => commandModule("telemetry"),
   },
+  checkpoints: {
+    summary: "List, verify and restore tenant checkpoints in any S3-compatible store (manifest convention, object versions)",
+    load: () => commandModule("checkpoints"),
+  },
   sim: {
     summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
     load: () => commandModule("sim"),

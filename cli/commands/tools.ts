@@ -7,13 +7,16 @@
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { ToolBuildError, ensureTools } from "../tools/build";
 import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
+import { PYTHON_REQUIREMENTS, PythonToolsError, ensurePythonTools } from "../tools/python";
 import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
 
-const usage = `Usage: gpk tools [build|status] [--only <tool,…>] [--json]
+const usage = `Usage: gpk tools [build|status|python] [--only <tool,…>] [--json]
 
 build   (default) build every pinned tool that is not found yet; idempotent, and a
         tool that is found anywhere below is used as it is
 status  say where each binary is found, building nothing (exit 1 if any is missing)
+python  create the Python virtualenv of the tests' Python tools (moto's S3 server) from
+        ${PYTHON_REQUIREMENTS}, exact pins, in the same cache; idempotent
 
 Tools (${PINS_FILE}): ${TOOL_NAMES.join(", ")}
 Binaries are looked up in $GPK_TOOLS_DIR, $KUBEBUILDER_ASSETS (kube-apiserver),
@@ -40,7 +43,22 @@ export const command: Command = {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
     const action = positionals[0] ?? "build";
-    if (positionals.length > 1 || (action !== "build" && action !== "status")) throw new UsageError("expected `build` or `status`");
+    if (positionals.length > 1 || !["build", "status", "python"].includes(action)) throw new UsageError("expected `build`, `status` or `python`");
+    if (action === "python") {
+      if (values.only !== undefined) throw new UsageError("--only goes with build and status");
+      try {
+        const tools = ensurePythonTools((line) => progress(`[tools] ${line}`));
+        if (values.json) printJson({ dir: tools.dir, created: tools.created, seconds: tools.seconds, requirements: PYTHON_REQUIREMENTS });
+        else if (!tools.created) progress(`python tools: ${tools.dir} (already complete)`);
+        return ExitCode.Ok;
+      } catch (err) {
+        if (err instanceof PythonToolsError) {
+          process.stderr.write(`gpk tools: ${err.message}\n`);
+          return ExitCode.Finding;
+        }
+        throw err;
+      }
+    }
     const tools = selected(values.only);
     const pins = readPins();
     if (action === "status") {

@@ -1,0 +1,70 @@
+/**
+ * The Python tools the tests run, in a virtualenv of the tools cache: moto's S3 server, the
+ * S3-protocol peer of `gpk checkpoints` (test/checkpoints). tools/python-requirements.txt pins
+ * every package exactly; they are installed with `--no-deps`, so the set is the file, nothing
+ * resolved on the day. The folder is keyed by the file and the interpreter's version, created
+ * once and reused (a `.complete` marker is written last; a half-made folder is made again).
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { KIT_TOOLS_DIR, toolsCacheRoot } from "./resolve";
+
+export const PYTHON_REQUIREMENTS = path.join(KIT_TOOLS_DIR, "python-requirements.txt");
+const COMPLETE = ".complete";
+
+export class PythonToolsError extends Error {
+  override readonly name = "PythonToolsError";
+}
+
+export interface PythonTools {
+  dir: string;
+  /** Path of an executable the packages installed, e.g. `moto_server`. */
+  bin(name: string): string;
+  /** Whether this call created the environment. */
+  created: boolean;
+  seconds: number;
+}
+
+function python(env: NodeJS.ProcessEnv): string {
+  return env.GPK_PYTHON || "python3";
+}
+
+function run(file: string, args: string[], what: string): string {
+  try {
+    return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as { stderr?: string; code?: string; message: string };
+    const detail = (e.stderr ?? "").trim().split("\n").slice(-3).join(" | ") || e.code || e.message;
+    throw new PythonToolsError(`${what} failed: ${detail}`);
+  }
+}
+
+/** The environment's folder: `python-<hash of the requirements and the interpreter version>`. */
+export function pythonToolsDir(env: NodeJS.ProcessEnv = process.env, requirements = PYTHON_REQUIREMENTS): string {
+  const version = run(python(env), ["-c", "import sys; print(sys.version.split()[0])"], `${python(env)} --version`).trim();
+  const hash = createHash("sha256").update(fs.readFileSync(requirements)).update(`\npython ${version}\n`).digest("hex").slice(0, 12);
+  return path.join(toolsCacheRoot(env), `python-${hash}`);
+}
+
+/** Creates the environment unless it is complete already; idempotent. */
+export function ensurePythonTools(log: (line: string) => void = () => {}, env: NodeJS.ProcessEnv = process.env): PythonTools {
+  const started = performance.now();
+  const dir = pythonToolsDir(env);
+  const tools = (created: boolean): PythonTools => ({
+    dir,
+    created,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    bin: (name) => path.join(dir, "bin", name),
+  });
+  if (fs.existsSync(path.join(dir, COMPLETE))) return tools(false);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  log(`creating ${dir} from ${PYTHON_REQUIREMENTS}`);
+  run(python(env), ["-m", "venv", dir], `${python(env)} -m venv`);
+  run(path.join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r", PYTHON_REQUIREMENTS], "pip install");
+  fs.writeFileSync(path.join(dir, COMPLETE), `${new Date().toISOString()}\n`);
+  log(`python tools ready in ${dir}`);
+  return tools(true);
+}
