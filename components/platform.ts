@@ -9,11 +9,13 @@ import type { StackConfig } from "../stacks/config";
 import { AdmissionGuards } from "./admission-guards";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
+import { CheckpointStore, defaultCheckpointBucket } from "./checkpoint-store";
 import { GpuTelemetry } from "./gpu-telemetry";
 import { MigManager } from "./mig-manager";
 import { GPU_RESOURCE, KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
 import { NvidiaDevicePlugin } from "./nvidia-device-plugin";
 import { RayCluster } from "./ray-cluster";
+import { RAY_DEFAULTS } from "./ray-spec";
 import { defaultDenyIngressSpec, podsPeer } from "./network-policies";
 import { SchedulerExtender, extenderPodLabels, telemetryExporterSelector } from "./scheduler-extender";
 import type { PlatformSummary } from "./summaries";
@@ -133,6 +135,28 @@ export class Platform extends pulumi.ComponentResource {
       migResources,
     }, inCluster));
 
+    // Checkpoint stores; the Ray cluster of a tenant with one writes there. KubeRay names the
+    // head's service account after the cluster (ray-operator/controllers/ray/utils/util.go,
+    // GetHeadGroupServiceAccountName); the kit creates the workers'.
+    const rayClusterName = config.ray?.enabled ? config.ray.name ?? RAY_DEFAULTS.name : undefined;
+    const rayWorkerServiceAccount = rayClusterName && config.target === "eks" ? `${rayClusterName}-worker` : undefined;
+    const checkpointStores = new Map(config.tenants.filter((t) => t.checkpoints).map((tenant) => {
+      const store = tenant.checkpoints!;
+      const runsRay = config.ray?.enabled === true && config.ray.tenant === tenant.name;
+      return [tenant.name, new CheckpointStore(`${name}-checkpoints-${tenant.name}`, {
+        target: config.target,
+        tenant: tenant.name,
+        bucket: store.bucket ?? defaultCheckpointBucket(config.cluster.name, tenant.name),
+        prefix: store.prefix,
+        endpoint: store.endpoint,
+        noncurrentVersionDays: store.noncurrentVersionDays ?? config.policy.checkpointRetentionDays,
+        objectLockDays: store.objectLockDays,
+        kmsKeyArn: store.kmsKeyArn,
+        clusterName: cluster?.clusterName,
+        serviceAccounts: runsRay && rayWorkerServiceAccount ? [rayClusterName!, rayWorkerServiceAccount] : [],
+      }, { parent: this })] as const;
+    }));
+
     // The tenancy rules the API server holds for every pod, whoever creates it.
     new AdmissionGuards(`${name}-admission`, {
       tenants: this.tenants.map((t) => ({ namespace: t.summary.namespace, allowedPools: t.summary.allowedPools, isolation: t.summary.isolation })),
@@ -169,6 +193,7 @@ export class Platform extends pulumi.ComponentResource {
     if (config.ray?.enabled) {
       const { enabled: _enabled, tenant, name: clusterName, ...ray } = config.ray;
       const owner = tenantByName.get(tenant)!;
+      const store = checkpointStores.get(tenant);
       this.ray = new RayCluster(`${name}-ray`, {
         ...ray,
         target: config.target,
@@ -176,6 +201,7 @@ export class Platform extends pulumi.ComponentResource {
         namespace: owner.summary.namespace,
         clusterName,
         useGpkScheduler: this.usesGpkScheduler,
+        ...(store ? { checkpointStorage: { uri: store.summary.storageUri, ...(rayWorkerServiceAccount ? { workerServiceAccount: rayWorkerServiceAccount } : {}) } } : {}),
       }, { ...inCluster, dependsOn: [...systemNamespaces, owner] });
     }
 

@@ -64,6 +64,12 @@ export interface RayClusterArgs {
   operator?: RayOperatorInstall;
   /** Namespace of the operator. Default `gpk-system`. */
   operatorNamespace?: string;
+  /**
+   * The tenant's checkpoint store: `uri` reaches every Ray container as GPK_CHECKPOINT_STORAGE;
+   * `workerServiceAccount` (eks, Pod Identity) is created without a token and set on the workers.
+   * Default: none.
+   */
+  checkpointStorage?: { uri: string; workerServiceAccount?: string };
 }
 
 type PropertyError = { propertyPath: string; reason: string };
@@ -138,6 +144,7 @@ export function rayClusterSpecInput(args: RayClusterArgs): RayClusterSpecInput {
     },
     useGpkScheduler: args.useGpkScheduler ?? false,
     taskRetryDelayMs: args.taskRetryDelayMs ?? RAY_DEFAULTS.taskRetryDelayMs,
+    ...(args.checkpointStorage ? { checkpointStorage: args.checkpointStorage } : {}),
     gcsFaultTolerance: redis && {
       redisAddress: redis.deploy ? redisAddress(clusterName, args.namespace) : redis.address!,
       passwordSecret: redis.passwordSecret,
@@ -196,6 +203,11 @@ export class RayCluster extends pulumi.ComponentResource {
       }, child);
     }
 
+    const workerServiceAccount = input.checkpointStorage?.workerServiceAccount;
+    const serviceAccounts = workerServiceAccount
+      ? [new k8s.core.v1.ServiceAccount(`${name}-worker`, { metadata: { name: workerServiceAccount, namespace, labels }, automountServiceAccountToken: false }, child)]
+      : [];
+
     new k8s.networking.v1.NetworkPolicy(`${name}-head`, {
       metadata: { name: `${input.name}-head`, namespace, labels },
       spec: headNetworkPolicySpec(input.name, this.summary.operatorNamespace),
@@ -219,7 +231,7 @@ export class RayCluster extends pulumi.ComponentResource {
       kind: "RayCluster",
       metadata: { name: input.name, namespace, labels },
       spec: rayClusterSpec(input),
-    }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...crds, ...redisObjects] });
+    }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...crds, ...redisObjects, ...serviceAccounts] });
 
     for (const group of input.workerGroups) {
       new k8s.policy.v1.PodDisruptionBudget(`${name}-${group.groupName}`, {

@@ -5,6 +5,7 @@
  * data/schemas/kuberay-v1.7.0/ray.io_rayclusters.yaml.
  */
 import { GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "../gpu";
+import { CHECKPOINT_STORAGE_ENV } from "./checkpoint-store";
 import { IMAGES, imageRef, type ImagePin } from "./pins";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./pod-security";
 import type { GpuPoolSummary, Target } from "./summaries";
@@ -133,6 +134,8 @@ export interface RayClusterSpecInput {
   gcsFaultTolerance?: { redisAddress: string; passwordSecret: SecretKeyRef; externalStorageNamespace?: string };
   /** Tenant that owns the cluster (pod label). */
   tenant: string;
+  /** The tenant's checkpoint URI (GPK_CHECKPOINT_STORAGE) and the workers' service account for it. */
+  checkpointStorage?: { uri: string; workerServiceAccount?: string };
 }
 
 /** Applies the worker-group defaults against the pools. Unknown pools are reported by the caller. */
@@ -154,9 +157,15 @@ function guaranteed(resources: Record<string, string>) {
   return { requests: { ...resources }, limits: { ...resources } };
 }
 
-/** Environment every Ray container gets: the retry backoff (read by each process that owns tasks). */
-export function rayEnv(input: Pick<RayClusterSpecInput, "taskRetryDelayMs">) {
-  return [{ name: "RAY_task_retry_delay_ms", value: String(input.taskRetryDelayMs) }];
+/**
+ * Environment every Ray container gets: the retry backoff (read by each process that owns
+ * tasks), and the tenant's checkpoint URI for `RunConfig(storage_path=…)` when it has a store.
+ */
+export function rayEnv(input: Pick<RayClusterSpecInput, "taskRetryDelayMs" | "checkpointStorage">) {
+  return [
+    { name: "RAY_task_retry_delay_ms", value: String(input.taskRetryDelayMs) },
+    ...(input.checkpointStorage ? [{ name: CHECKPOINT_STORAGE_ENV, value: input.checkpointStorage.uri }] : []),
+  ];
 }
 
 function podLabels(input: Pick<RayClusterSpecInput, "tenant">) {
@@ -200,6 +209,8 @@ export function workerGroupSpec(input: RayClusterSpecInput, group: ResolvedWorke
     // Workers that fail are replaced by KubeRay as new Ray nodes instead of restarting in
     // place (the autoscaler requires it); Ray retries their tasks elsewhere.
     restartPolicy: "Never",
+    // EKS Pod Identity gives the workers the checkpoint role through this account; it mounts its own token.
+    ...(input.checkpointStorage?.workerServiceAccount ? { serviceAccountName: input.checkpointStorage.workerServiceAccount } : {}),
     automountServiceAccountToken: false,
     securityContext: restrictedPodSecurity({ ...RAY_IMAGE_USER, fsGroup: RAY_IMAGE_USER.gid }),
     nodeSelector: { [KIT_LABELS.pool]: group.pool.poolName },

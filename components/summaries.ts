@@ -107,6 +107,19 @@ export interface RayClusterSummary {
   schedulerName: string;
 }
 
+/** Outputs of `gpk:index:CheckpointStore`. */
+export interface CheckpointStoreSummary {
+  target: Target;
+  tenant: string;
+  bucket: string;
+  /** What the tenant's Ray pods get as GPK_CHECKPOINT_STORAGE. */
+  storageUri: string;
+  /** True when the kit creates the bucket (eks); false for a store the tenant runs (kind). */
+  managed: boolean;
+  noncurrentVersionDays: number;
+  objectLockDays: number | null;
+}
+
 /** Outputs of `gpk:index:Platform`. */
 export interface PlatformSummary {
   stack: string;

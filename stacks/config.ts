@@ -108,6 +108,24 @@ const nodePoolSchema = z
   })
   .strict();
 
+/** `gpk:tenants[].checkpoints`: the tenant's checkpoint store (components/checkpoint-store.ts). */
+const checkpointsSchema = z
+  .object({
+    /** Bucket. Default on eks: `gpk-<cluster>-<tenant>-checkpoints`. Required on kind (a store the tenant runs). */
+    bucket: z.string(expect("an S3 bucket name")).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, expect("an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")).optional(),
+    /** Key prefix of the tenant's runs. Default `ray/`. */
+    prefix: z.string(expect("a key prefix")).regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, expect("a key prefix ending in '/' such as ray/")).default("ray/"),
+    /** kind only: the S3-compatible endpoint of the store, e.g. http://minio.storage:9000. */
+    endpoint: z.string(expect("an http(s) URL")).regex(/^https?:\/\/[^/\s]+\/?$/, expect("an http(s) URL such as http://minio.storage:9000")).optional(),
+    /** Days a replaced or deleted checkpoint version is kept. Default: `gpk:policy.checkpointRetentionDays`. */
+    noncurrentVersionDays: positiveInt().optional(),
+    /** eks: Object Lock in governance mode with this default retention, days. Only at bucket creation. Default: off. */
+    objectLockDays: positiveInt().optional(),
+    /** eks: KMS key ARN for SSE-KMS. Default: the AWS-managed key aws/s3. */
+    kmsKeyArn: z.string(expect("a KMS key ARN")).regex(/^arn:aws[a-z-]*:kms:/, expect("a KMS key ARN (arn:aws:kms:…)")).optional(),
+  }, expect("{bucket, prefix, endpoint, noncurrentVersionDays, objectLockDays, kmsKeyArn}"))
+  .strict();
+
 const tenantSchema = z
   .object({
     name: dnsLabel().refine((n) => !(SYSTEM_NAMESPACES as readonly string[]).includes(n), expect("a name that is not a system namespace")),
@@ -132,6 +150,8 @@ const tenantSchema = z
      * whole-GPU pools (no time-slicing). Default `shared`.
      */
     isolation: oneOf(TENANT_ISOLATION as unknown as [TenantIsolation, ...TenantIsolation[]]).default("shared"),
+    /** A versioned, private checkpoint store for the tenant, wired into its Ray pods. Default: none. */
+    checkpoints: checkpointsSchema.optional(),
   })
   .strict();
 
@@ -150,6 +170,8 @@ const policySchema = z
       .array(z.string().min(1), expect("a list of registry prefixes"))
       // One default with the pack's, so `gpk check` (which passes these) and a bare pack agree.
       .default(() => [...POLICY_CONFIG.allowedRegistries.default]),
+    /** Days a checkpoint bucket keeps replaced or deleted versions, at least. Default 30. */
+    checkpointRetentionDays: positiveInt().default(POLICY_CONFIG.checkpointRetentionDays.default),
     /** Largest `maxReplicas` a Ray worker group may declare. Default 64. */
     maxRayWorkerReplicas: positiveInt().default(POLICY_CONFIG.maxRayWorkerReplicas.default),
     /** Namespaces that belong to the platform rather than to a tenant. Default: the kit's system namespaces. */
@@ -263,6 +285,27 @@ function checkMigQuotas(config: StackConfig, ctx: z.RefinementCtx): void {
   });
 }
 
+/** kind stores are the tenant's own (endpoint and bucket); eks ones the kit creates (no endpoint). */
+function checkCheckpointStores(config: StackConfig, ctx: z.RefinementCtx): void {
+  config.tenants.forEach((tenant, i) => {
+    const store = tenant.checkpoints;
+    if (!store) return;
+    const at = (key: string) => ["tenants", i, "checkpoints", key];
+    if (config.target === "kind") {
+      if (!store.endpoint) ctx.addIssue({ code: "custom", path: at("endpoint"), message: "expected the S3-compatible endpoint of a store you run (required on kind: the kit runs no object store)" });
+      if (!store.bucket) ctx.addIssue({ code: "custom", path: at("bucket"), message: "expected the bucket of that store (required on kind)" });
+      if (store.objectLockDays !== undefined) ctx.addIssue({ code: "custom", path: at("objectLockDays"), message: "expected no objectLockDays on kind (set it on the store you run)" });
+      if (store.kmsKeyArn !== undefined) ctx.addIssue({ code: "custom", path: at("kmsKeyArn"), message: "expected no kmsKeyArn on kind" });
+    } else if (store.endpoint !== undefined) {
+      ctx.addIssue({ code: "custom", path: at("endpoint"), message: "expected no endpoint on eks (the kit creates an S3 bucket)" });
+    }
+    const days = store.noncurrentVersionDays;
+    if (days !== undefined && days < config.policy.checkpointRetentionDays) {
+      ctx.addIssue({ code: "custom", path: at("noncurrentVersionDays"), message: `expected at least gpk:policy.checkpointRetentionDays (${config.policy.checkpointRetentionDays}), got ${days}` });
+    }
+  });
+}
+
 /** Rules that span keys: pool sizes, instance types, references between pools and tenants. */
 function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: z.RefinementCtx): void {
   const config = cfg as StackConfig;
@@ -329,6 +372,7 @@ function checkCrossReferences(cfg: z.output<z.ZodDiscriminatedUnion<any>>, ctx: 
     });
   });
   checkMigQuotas(config, ctx);
+  checkCheckpointStores(config, ctx);
   checkServingReferences(
     config,
     ctx,

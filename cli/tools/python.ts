@@ -13,6 +13,8 @@ import { KIT_TOOLS_DIR, toolsCacheRoot } from "./resolve";
 
 export const PYTHON_REQUIREMENTS = path.join(KIT_TOOLS_DIR, "python-requirements.txt");
 const COMPLETE = ".complete";
+/** How long a process waits for another to finish creating the environment. */
+const LOCK_WAIT_MS = 10 * 60_000;
 
 export class PythonToolsError extends Error {
   override readonly name = "PythonToolsError";
@@ -59,12 +61,34 @@ export function ensurePythonTools(log: (line: string) => void = () => {}, env: N
     bin: (name) => path.join(dir, "bin", name),
   });
   if (fs.existsSync(path.join(dir, COMPLETE))) return tools(false);
-  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
-  log(`creating ${dir} from ${PYTHON_REQUIREMENTS}`);
-  run(python(env), ["-m", "venv", dir], `${python(env)} -m venv`);
-  run(path.join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r", PYTHON_REQUIREMENTS], "pip install");
-  fs.writeFileSync(path.join(dir, COMPLETE), `${new Date().toISOString()}\n`);
-  log(`python tools ready in ${dir}`);
+  // Test files run in parallel processes: one creates the environment, the others wait for it.
+  const lock = `${dir}.lock`;
+  const waitUntil = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (fs.existsSync(path.join(dir, COMPLETE))) return tools(false);
+      const stat = fs.statSync(lock, { throwIfNoEntry: false });
+      const age = stat ? Date.now() - stat.mtimeMs : 0;
+      if (age > LOCK_WAIT_MS) fs.rmSync(lock, { recursive: true, force: true }); // its creator died
+      else if (Date.now() > waitUntil) throw new PythonToolsError(`${dir}: another process has been creating it for over ${LOCK_WAIT_MS / 60_000} minutes (${lock})`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    if (fs.existsSync(path.join(dir, COMPLETE))) return tools(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+    log(`creating ${dir} from ${PYTHON_REQUIREMENTS}`);
+    run(python(env), ["-m", "venv", dir], `${python(env)} -m venv`);
+    run(path.join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r", PYTHON_REQUIREMENTS], "pip install");
+    fs.writeFileSync(path.join(dir, COMPLETE), `${new Date().toISOString()}\n`);
+    log(`python tools ready in ${dir}`);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
   return tools(true);
 }

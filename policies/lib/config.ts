@@ -27,6 +27,10 @@ export const CONFIG = {
     type: "integer", minimum: 0, default: 16,
     description: "Pools with more GPUs than this must schedule GPU workloads through the thermal-aware gpk-scheduler.",
   },
+  checkpointRetentionDays: {
+    type: "integer", minimum: 1, default: 30,
+    description: "Days a checkpoint bucket must keep a replaced or deleted version (noncurrent version expiration), so an overwrite can be undone.",
+  },
   maxRayWorkerReplicas: {
     type: "integer", minimum: 1, default: 64,
     description: "Largest `maxReplicas` a Ray worker group may declare.",

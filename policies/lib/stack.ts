@@ -4,7 +4,7 @@
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type {
-  DevicePluginSummary, GpuPoolSummary, GpuTelemetrySummary, PlatformSummary, SchedulerExtenderSummary, TenantSummary,
+  CheckpointStoreSummary, DevicePluginSummary, GpuPoolSummary, GpuTelemetrySummary, PlatformSummary, SchedulerExtenderSummary, TenantSummary,
 } from "../../components/summaries";
 import type { Json } from "./k8s";
 
@@ -16,6 +16,7 @@ export const COMPONENT_TYPES = {
   telemetry: "gpk:index:GpuTelemetry",
   schedulerExtender: "gpk:index:SchedulerExtender",
   platform: "gpk:index:Platform",
+  checkpointStore: "gpk:index:CheckpointStore",
 } as const;
 
 interface Summaries {
@@ -25,6 +26,7 @@ interface Summaries {
   telemetry: GpuTelemetrySummary;
   schedulerExtender: SchedulerExtenderSummary;
   platform: PlatformSummary;
+  checkpointStore: CheckpointStoreSummary;
 }
 
 export interface Found<T> {

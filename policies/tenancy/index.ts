@@ -1,9 +1,10 @@
 /**
  * The tenancy pack: namespaces, host access, cross-tenant references, dedicated pools, RBAC,
- * image provenance and service-account tokens. The only place that constructs this pack's
+ * image provenance, service-account tokens and tenant checkpoint buckets. The only place that constructs this pack's
  * PolicyPack (one per process).
  */
 import { PolicyPack } from "@pulumi/policy";
+import { checkpointPolicies } from "./checkpoints";
 import { crossTenantPolicies } from "./cross-tenant";
 import { dedicatedPoolPolicies } from "./dedicated-pools";
 import { imagePolicies } from "./images";
@@ -24,5 +25,6 @@ new PolicyPack("tenancy", {
     ...rbacPolicies,
     ...imagePolicies,
     ...serviceAccountTokenPolicies,
+    ...checkpointPolicies,
   ],
 });

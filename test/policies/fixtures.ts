@@ -12,6 +12,9 @@ import {
   dedicatedPoolTaint, tolerationFor,
 } from "../../gpu";
 import type { GpuPoolSummary, TenantSummary } from "../../components/summaries";
+import {
+  PUBLIC_ACCESS_BLOCK, checkpointBucketPolicy, checkpointEncryptionRule, checkpointLifecycleRules, checkpointRolePolicy, checkpointStoreSummary,
+} from "../../components/checkpoint-store";
 
 export interface FixtureResource {
   urn: string;
@@ -140,6 +143,28 @@ export function rayCluster(): FixtureResource {
   });
 }
 
+/** The research tenant's checkpoint store as CheckpointStore renders it on eks (its pure builders), children under the component. */
+export const CHECKPOINT_BUCKET = "gpk-gpk-prod-research-checkpoints";
+export const CHECKPOINT_ROLE_ARN = "arn:aws:iam::123456789012:role/gpk-checkpoints-research-role";
+export function checkpointStore(): FixtureResource[] {
+  const summary = checkpointStoreSummary({ target: "eks", tenant: "research", bucket: CHECKPOINT_BUCKET, noncurrentVersionDays: 30 });
+  const store = res("gpk:index:CheckpointStore", "gpk-checkpoints-research", summary);
+  const child = (type: string, name: string, props: object): FixtureResource => ({
+    urn: `urn:pulumi:test::gpu-platform-kit::gpk:index:Platform$gpk:index:CheckpointStore$${type}::${name}`, type, name, parent: store.urn, props: props as FixtureResource["props"], custom: true,
+  });
+  const bucket = CHECKPOINT_BUCKET;
+  return [
+    store,
+    child("aws:s3/bucket:Bucket", "gpk-checkpoints-research", { bucket, objectLockEnabled: false }),
+    child("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "gpk-checkpoints-research-public-access", { bucket, ...PUBLIC_ACCESS_BLOCK }),
+    child("aws:s3/bucketVersioning:BucketVersioning", "gpk-checkpoints-research-versioning", { bucket, versioningConfiguration: { status: "Enabled" } }),
+    child("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "gpk-checkpoints-research-encryption", { bucket, rules: [checkpointEncryptionRule()] }),
+    child("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "gpk-checkpoints-research-lifecycle", { bucket, rules: checkpointLifecycleRules(30) }),
+    child("aws:s3/bucketPolicy:BucketPolicy", "gpk-checkpoints-research-policy", { bucket, policy: JSON.stringify(checkpointBucketPolicy(bucket, CHECKPOINT_ROLE_ARN)) }),
+    child("aws:iam/rolePolicy:RolePolicy", "gpk-checkpoints-research-role", { role: "gpk-checkpoints-research-role", policy: JSON.stringify(checkpointRolePolicy(bucket)) }),
+  ];
+}
+
 export function happyStack(): FixtureResource[] {
   const pools = [pool("serving", 4, 6), pool("training", 8, 4, "research")];
   const tenants = [tenant("search", 8, ["serving"]), tenant("research", 24, ["training"], "strict")];
@@ -191,6 +216,7 @@ export function happyStack(): FixtureResource[] {
       spec: { template: { spec: { containers: [{ name: "web", image: "nginx:1.27" }] } } },
     }),
     rayCluster(),
+    ...checkpointStore(),
   ];
 }
 

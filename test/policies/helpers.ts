@@ -7,6 +7,7 @@ import type {
   PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
 import { alertPolicies } from "../../policies/thermal/alerts";
+import { checkpointPolicies } from "../../policies/tenancy/checkpoints";
 import { crossTenantPolicies } from "../../policies/tenancy/cross-tenant";
 import { dedicatedPoolPolicies } from "../../policies/tenancy/dedicated-pools";
 import { devicePluginPolicies } from "../../policies/gpu-capacity/device-plugin";
@@ -36,7 +37,7 @@ export const PACK_POLICIES = {
   thermal: [...telemetryPolicies, ...alertPolicies, ...servingPolicies, ...schedulingPolicies, ...rayPolicies],
   tenancy: [
     ...namespacePolicies, ...podSecurityPolicies, ...crossTenantPolicies, ...dedicatedPoolPolicies, ...isolationPolicies, ...rbacPolicies,
-    ...imagePolicies, ...serviceAccountTokenPolicies,
+    ...imagePolicies, ...serviceAccountTokenPolicies, ...checkpointPolicies,
   ],
 } as const;
 

@@ -12,7 +12,7 @@ import { POLICIES_DIR, PACKS, type PackName } from "../../cli/check";
 import { PackAnalyzer, type Diagnostic } from "../../cli/check/analyzer";
 import { buildPolicyConfig } from "../../cli/check/config";
 import { GPU_TAINT, NODE_AGENT_NAMESPACE, dedicatedPoolTaint, tolerationFor } from "../../gpu";
-import { byName, happyStack, urnOf, type FixtureResource } from "./fixtures";
+import { CHECKPOINT_BUCKET, byName, happyStack, urnOf, type FixtureResource } from "./fixtures";
 import { PACK_POLICIES } from "./helpers";
 
 /** The policies each pack serves, in the order its index.ts lists them. Written out, not imported. */
@@ -51,6 +51,9 @@ const SHIPPED: Record<PackName, string[]> = {
     "no-wildcard-tenant-roles",
     "allowed-image-registries",
     "tenant-token-automount-off",
+    "checkpoint-bucket-private",
+    "checkpoint-bucket-tenant-only",
+    "checkpoint-bucket-durable",
   ],
 };
 
@@ -155,6 +158,19 @@ const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
     // The strict tenant's Ray workers move to the other tenant's pool, now time-sliced.
     byName(s, "gpk-serving").props.timeSlicingReplicas = 4;
     rayWorker(s).template.spec.nodeSelector = { "gpk.dev/pool": "serving" };
+    return s;
+  },
+  "checkpoint-bucket-private": (s) => s.filter((r) => r.type !== "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"),
+  "checkpoint-bucket-tenant-only": (s) => [
+    ...s,
+    {
+      urn: urnOf("aws:iam/rolePolicy:RolePolicy", "search-reads-research"),
+      type: "aws:iam/rolePolicy:RolePolicy", name: "search-reads-research", custom: true,
+      props: { role: "search-role", policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::${CHECKPOINT_BUCKET}/*` }] }) },
+    },
+  ],
+  "checkpoint-bucket-durable": (s) => {
+    byName(s, "gpk-checkpoints-research-versioning").props.versioningConfiguration.status = "Suspended";
     return s;
   },
   "admission-guards-present": (s) => s.filter((r) => !(r.type.endsWith(":ValidatingAdmissionPolicyBinding") && r.name === "gpk-dedicated-pool-tolerations")),

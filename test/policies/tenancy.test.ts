@@ -8,9 +8,10 @@ import {
 } from "../../policies/tenancy/namespaces";
 import { noHostAccessOutsideSystem } from "../../policies/tenancy/pod-security";
 import { strictTenantNoSharedGpus } from "../../policies/tenancy/isolation";
+import { checkpointBucketDurable, checkpointBucketPrivate, checkpointBucketTenantOnly } from "../../policies/tenancy/checkpoints";
 import { noTenantClusterRoleBindings, noWildcardTenantRoles } from "../../policies/tenancy/rbac";
 import { tenantTokenAutomountOff } from "../../policies/tenancy/service-account-token";
-import { byName, happyStack, type FixtureResource } from "./fixtures";
+import { CHECKPOINT_BUCKET, byName, happyStack, type FixtureResource } from "./fixtures";
 import { runPolicy } from "./helpers";
 
 const frontend = (s: FixtureResource[]) => byName(s, "search-frontend");
@@ -221,5 +222,54 @@ describe("tenant-token-automount-off", () => {
     expect((await runPolicy(tenantTokenAutomountOff, stack)).map((f) => f.urn)).toEqual([frontend(stack).urn]);
     podOf(frontend(stack)).automountServiceAccountToken = true; // an explicit opt-in is a decision, not a default
     expect(await runPolicy(tenantTokenAutomountOff, stack)).toEqual([]);
+  });
+});
+
+describe("checkpoint buckets", () => {
+  const store = (s: FixtureResource[]) => byName(s, "gpk-checkpoints-research", "gpk:index:CheckpointStore");
+  const bucketPolicy = (s: FixtureResource[]) => byName(s, "gpk-checkpoints-research-policy");
+
+  it("accept the store as CheckpointStore renders it", async () => {
+    for (const policy of [checkpointBucketPrivate, checkpointBucketTenantOnly, checkpointBucketDurable]) expect(await runPolicy(policy, happyStack())).toEqual([]);
+  });
+
+  it("checkpoint-bucket-private reports an open public-access setting, plain SSE-S3 and a policy without the TLS deny", async () => {
+    const stack = happyStack();
+    byName(stack, "gpk-checkpoints-research-public-access").props.restrictPublicBuckets = false;
+    byName(stack, "gpk-checkpoints-research-encryption").props.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm = "AES256";
+    const doc = JSON.parse(bucketPolicy(stack).props.policy);
+    doc.Statement = doc.Statement.filter((s: any) => s.Sid !== "DenyInsecureTransport");
+    bucketPolicy(stack).props.policy = JSON.stringify(doc);
+    expect((await runPolicy(checkpointBucketPrivate, stack)).map((f) => f.message)).toEqual([
+      'Checkpoint bucket "gpk-gpk-prod-research-checkpoints" of tenant "research" has no public-access block setting restrictPublicBuckets to true; add an aws.s3.BucketPublicAccessBlock with all four on.',
+      'Checkpoint bucket "gpk-gpk-prod-research-checkpoints" of tenant "research" is not encrypted with SSE-KMS; add a server-side encryption configuration with sseAlgorithm "aws:kms".',
+      'Checkpoint bucket "gpk-gpk-prod-research-checkpoints" of tenant "research" accepts requests without TLS; its bucket policy must deny s3:* when aws:SecureTransport is false.',
+    ]);
+  });
+
+  it("checkpoint-bucket-tenant-only reports an Allow in the bucket policy and a missing principal fence", async () => {
+    const stack = happyStack();
+    const doc = JSON.parse(bucketPolicy(stack).props.policy);
+    doc.Statement = doc.Statement.filter((s: any) => s.Sid !== "DenyDataToOtherPrincipals");
+    doc.Statement.push({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::123456789012:role/search" }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${CHECKPOINT_BUCKET}/*` });
+    bucketPolicy(stack).props.policy = JSON.stringify(doc);
+    const messages = (await runPolicy(checkpointBucketTenantOnly, stack)).map((f) => f.message);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toContain("has a bucket policy with an Allow statement");
+    expect(messages[1]).toContain("does not deny data access to principals other than the tenant's role");
+  });
+
+  it("checkpoint-bucket-durable honours checkpointRetentionDays and wants torn uploads aborted", async () => {
+    const stack = happyStack();
+    expect(await runPolicy(checkpointBucketDurable, stack, { checkpointRetentionDays: 30 })).toEqual([]);
+    expect((await runPolicy(checkpointBucketDurable, stack, { checkpointRetentionDays: 31 }))[0]!.message).toContain("expires noncurrent versions after 30 days, less than checkpointRetentionDays (31)");
+    byName(stack, "gpk-checkpoints-research-lifecycle").props.rules = [byName(stack, "gpk-checkpoints-research-lifecycle").props.rules[0]];
+    expect((await runPolicy(checkpointBucketDurable, stack))[0]!.message).toContain("keeps the parts of multipart uploads that never completed");
+  });
+
+  it("leave a store the tenant runs itself (kind) alone", async () => {
+    const stack = happyStack().filter((r) => !r.type.startsWith("aws:s3/"));
+    store(stack).props.managed = false;
+    for (const policy of [checkpointBucketPrivate, checkpointBucketTenantOnly, checkpointBucketDurable]) expect(await runPolicy(policy, stack)).toEqual([]);
   });
 });

@@ -100,6 +100,36 @@ describe("prod stack (eks)", () => {
     expect(quota("search")).toMatchObject({ "requests.nvidia.com/gpu": "8", "requests.nvidia.com/mig-1g.10gb": "0" });
   });
 
+  it("gives research a versioned, locked, private checkpoint bucket its Ray pods reach through Pod Identity", () => {
+    const bucket = "gpk-gpk-prod-research-checkpoints";
+    const store = one(stack, "gpk:index:CheckpointStore", "gpk-checkpoints-research");
+    expect(store.inputs).toMatchObject({ bucket, managed: true, storageUri: `s3://${bucket}/ray/`, noncurrentVersionDays: 30, objectLockDays: 7 });
+    const child = (type: string, name: string) => {
+      const r = one(stack, type, name);
+      expect(parentOf(stack, r)?.urn).toBe(store.urn);
+      return r.inputs as any;
+    };
+    expect(child("aws:s3/bucket:Bucket", "gpk-checkpoints-research")).toMatchObject({ bucket, objectLockEnabled: true });
+    expect(child("aws:s3/bucketVersioning:BucketVersioning", "gpk-checkpoints-research-versioning").versioningConfiguration).toEqual({ status: "Enabled" });
+    expect(child("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "gpk-checkpoints-research-public-access")).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(child("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "gpk-checkpoints-research-encryption").rules).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }]);
+    expect(child("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "gpk-checkpoints-research-lifecycle").rules.map((r: any) => r.id)).toEqual(["expire-noncurrent-versions", "abort-incomplete-multipart-uploads"]);
+    expect(child("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "gpk-checkpoints-research-object-lock").rule).toEqual({ defaultRetention: { mode: "GOVERNANCE", days: 7 } });
+    const policy = JSON.parse(child("aws:s3/bucketPolicy:BucketPolicy", "gpk-checkpoints-research-policy").policy);
+    expect(policy.Statement.map((st: any) => [st.Sid, st.Effect])).toEqual([["DenyInsecureTransport", "Deny"], ["DenyDataToOtherPrincipals", "Deny"]]);
+    const trust = JSON.parse(child("aws:iam/role:Role", "gpk-checkpoints-research-role").assumeRolePolicy);
+    expect(trust.Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] });
+    const associations = ofType(stack, "aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any);
+    expect(associations.map((a) => [a.namespace, a.serviceAccount])).toEqual([["research", "research-ray"], ["research", "research-ray-worker"]]);
+    // The Ray pods carry the URI; the workers run as the associated service account.
+    const ray = one(stack, "kubernetes:ray.io/v1:RayCluster", "gpk-ray").inputs as any;
+    const env = (c: any) => c.env.find((e: any) => e.name === "GPK_CHECKPOINT_STORAGE")?.value;
+    expect(env(ray.spec.headGroupSpec.template.spec.containers[0])).toBe(`s3://${bucket}/ray/`);
+    expect(env(ray.spec.workerGroupSpecs[0].template.spec.containers[0])).toBe(`s3://${bucket}/ray/`);
+    expect(ray.spec.workerGroupSpecs[0].template.spec.serviceAccountName).toBe("research-ray-worker");
+    expect((one(stack, "kubernetes:core/v1:ServiceAccount", "gpk-ray-worker").inputs as any).automountServiceAccountToken).toBe(false);
+  });
+
   it("installs the pinned dcgm-exporter chart on every GPU pool, with alert rules", () => {
     const release = one(stack, "kubernetes:helm.sh/v3:Release", "gpk-telemetry").inputs as any;
     expect(release).toMatchObject({ chart: "dcgm-exporter", version: "4.1.1", namespace: "gpk-node" });
