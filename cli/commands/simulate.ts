@@ -3,14 +3,22 @@
  * replays an openb-style task list against a node list with one placement policy, following
  * the FGD artifact's protocol (runtime/cluster-sim), and reports the GPU allocation ratio at
  * every whole percent of arrived GPU request.
+ *
+ * `--mode replay` replays it with departures and a queue instead (runtime/cluster-sim/replay.ts),
+ * with a defragmenter: none, the descheduler's HighNodeUtilization, or gpk's migration planner.
  */
 import { readFileSync } from "node:fs";
 import { CsvError, parseNodes, parsePods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
+import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
+import { parseTimedPods } from "../../runtime/cluster-sim/csv";
+import type { PolicyName } from "../../runtime/scheduling/registry";
 import { POLICIES, POLICY_NAMES, isPolicyName } from "../../runtime/scheduling/registry";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3] [--json]
+       gpk simulate --mode replay --nodes <csv> --pods <csv> --policy <name> --defrag <none|high-node-utilization|gpk>
+                    [--time-scale 1] [--seed 42] [--budget 4] [--json]
 
 Replays a task list (openb pod CSV) on a cluster (openb node CSV): the list is shuffled
 and inflated by seeded sampling until the arrived GPU request reaches --arrival x capacity,
@@ -24,6 +32,17 @@ fails). Prints the allocated share of GPUs at each whole percent of arrived GPU 
   --arrival <x>     arrived GPU request as a multiple of capacity (default 1.3)
   --json            print {"policy","seed","nodes","totalGpus","pods","failedPods",
                     "allocation","fragmentationRate","wallSeconds"} on stdout
+
+Replay mode (--mode replay): pods arrive at creation_time / --time-scale and run for
+deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO with backfill).
+  --defrag <mode>   none; high-node-utilization (descheduler: every 300 s, evict all pods of
+                    nodes below 20% of cpu, memory and GPU while others have room); gpk
+                    (move at most --budget pods so the oldest waiting multi-GPU pod fits)
+  --time-scale <k>  divide arrival times by k to raise the load (default 1)
+  --budget <n>      gpk: most pods one plan moves (default 4)
+  --json            print {"mode","policy","defrag","timeScale","seed","allocationTimeWeighted",
+                    "queueDelaySeconds":{"fractional"|"1"|"2"|"4"|"8":{"p50","p99","count"}},
+                    "waitingAtEnd","migrations","wallSeconds"}; a class with no pods is absent
 
 Policies:
 ${POLICY_NAMES.map((n) => `  ${n.padEnd(15)} ${POLICIES[n].summary}`).join("\n")}
@@ -50,6 +69,10 @@ export const command: Command = {
         policy: { type: "string" },
         seed: { type: "string" },
         arrival: { type: "string" },
+        mode: { type: "string", default: "artifact" },
+        defrag: { type: "string" },
+        "time-scale": { type: "string" },
+        budget: { type: "string" },
         json: { type: "boolean", default: false },
       },
       false,
@@ -61,6 +84,9 @@ export const command: Command = {
       throw new UsageError(`--policy: unknown policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
     }
     const seed = numberFlag("seed", values.seed, 42, { min: 0, max: 2 ** 32 - 1, integer: true });
+    if (values.mode === "replay") return runReplay(values, policy, seed);
+    if (values.mode !== "artifact") throw new UsageError(`--mode: expected artifact or replay, got ${JSON.stringify(values.mode)}`);
+    for (const flag of ["defrag", "time-scale", "budget"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --mode replay`);
     const arrival = numberFlag("arrival", values.arrival, 1.3, { min: 0.01, max: 10 });
     const nodesCsv = readCsv("nodes", values.nodes);
     const podsCsv = readCsv("pods", values.pods);
@@ -103,3 +129,40 @@ export const command: Command = {
     return ExitCode.Ok;
   },
 };
+
+function runReplay(values: Record<string, string | boolean | undefined>, policy: PolicyName, seed: number): number {
+  if (values.arrival !== undefined) throw new UsageError("--arrival goes with the artifact mode; replay mode raises the load with --time-scale");
+  const defrag = values.defrag as string | undefined;
+  if (!defrag || !(DEFRAG_MODES as readonly string[]).includes(defrag)) throw new UsageError(`--defrag: expected one of ${DEFRAG_MODES.join(", ")}, got ${JSON.stringify(defrag ?? "")}`);
+  const timeScale = numberFlag("time-scale", values["time-scale"] as string | undefined, REPLAY_DEFAULTS.timeScale, { min: 0.001, max: 1e9 });
+  const budget = numberFlag("budget", values.budget as string | undefined, REPLAY_DEFAULTS.budget, { min: 1, max: 64, integer: true });
+  const nodesCsv = readCsv("nodes", values.nodes as string | undefined);
+  const podsCsv = readCsv("pods", values.pods as string | undefined);
+  let nodes;
+  let pods;
+  try {
+    nodes = parseNodes(nodesCsv.path, nodesCsv.text);
+    pods = parseTimedPods(podsCsv.path, podsCsv.text);
+  } catch (err) {
+    if (err instanceof CsvError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (!nodes.some((n) => n.gpus.length > 0)) throw new UsageError(`--nodes: ${nodesCsv.path} has no GPU nodes`);
+  if (pods.length === 0) throw new UsageError(`--pods: ${podsCsv.path} has no tasks`);
+  progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, time scale ${timeScale}, seed ${seed}`);
+  const result = replay({
+    nodes, pods, policy, defrag: defrag as DefragMode, timeScale, seed, budget,
+    onProgress: (done, total) => progress(`simulate replay: ${done}/${total} pods arrived`),
+  });
+  progress(`simulate replay: done in ${result.wallSeconds.toFixed(2)} s wall`);
+  if (values.json) printJson(result);
+  else {
+    process.stdout.write(
+      [
+        `policy ${result.policy}, defrag ${result.defrag}, time scale ${result.timeScale}, seed ${result.seed}: allocation ${result.allocationTimeWeighted.toFixed(2)}% (time-weighted), ${result.migrations} migrations, ${result.waitingAtEnd} waiting at the end`,
+        ...Object.entries(result.queueDelaySeconds).map(([cls, d]) => `  ${cls.padEnd(10)} ${String(d.count).padStart(6)} pods  queueing delay p50 ${d.p50} s  p99 ${d.p99} s`),
+      ].join("\n") + "\n",
+    );
+  }
+  return ExitCode.Ok;
+}

@@ -124,3 +124,27 @@ export function parsePods(file: string, content: string): PodRequest[] {
     };
   });
 }
+
+/** A task with the times the trace gives it, in seconds. */
+export interface TimedPod {
+  request: PodRequest;
+  creationS: number;
+  deletionS: number;
+}
+
+/**
+ * A task list with its `creation_time` and `deletion_time` columns (seconds), for the replay
+ * with departures. A deletion before the creation is refused with its line.
+ */
+export function parseTimedPods(file: string, content: string): TimedPod[] {
+  const requests = parsePods(file, content);
+  const t = readTable(file, content, ["name", "creation_time", "deletion_time"]);
+  return t.rows.map((row, i) => {
+    const creationS = integer(t, row, "creation_time");
+    const deletionS = integer(t, row, "deletion_time");
+    if (deletionS < creationS) {
+      throw new CsvError(file, row.line, columnOf(row, t.columns.get("deletion_time")!), `column "deletion_time": ${deletionS} is before creation_time ${creationS}`);
+    }
+    return { request: requests[i]!, creationS, deletionS };
+  });
+}

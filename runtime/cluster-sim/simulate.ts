@@ -51,7 +51,7 @@ export interface SimulationResult {
   wallSeconds: number;
 }
 
-function cloneNode(n: NodeState): NodeState {
+export function cloneNode(n: NodeState): NodeState {
   return {
     ...n,
     gpus: n.gpus.map((g) => (g.telemetry ? { ...g, telemetry: { ...g.telemetry } } : { ...g })),

@@ -110,3 +110,26 @@ export function assign(node: NodeState, pod: PodRequest, gpus: GpuAssignment): v
   }
   node.version++;
 }
+
+/**
+ * The inverse of `assign`: takes the pod off the node (a departure, an eviction, a migration)
+ * and bumps the node's version. Throws when the node does not hold that much: callers remove
+ * only what they placed, so an error here is a bug.
+ */
+export function unassign(node: NodeState, pod: PodRequest, gpus: GpuAssignment): void {
+  if (node.cpuUsedMilli < pod.cpuMilli || node.memoryUsedMiB < pod.memoryMiB) {
+    throw new Error(`pod ${pod.name} holds more CPU/memory than node ${node.name} has in use`);
+  }
+  for (const i of gpus) {
+    const gpu = node.gpus[i];
+    if (!gpu || gpu.usedMilli < pod.gpuMilli) throw new Error(`GPU ${i} of node ${node.name} does not hold ${pod.gpuMilli} milli-GPU of pod ${pod.name}`);
+  }
+  node.cpuUsedMilli -= pod.cpuMilli;
+  node.memoryUsedMiB -= pod.memoryMiB;
+  for (const i of gpus) node.gpus[i]!.usedMilli -= pod.gpuMilli;
+  if (podGpuMilli(pod) > 0) {
+    const cls = gpuClassOf(pod);
+    node.gpuPodClasses[cls] = (node.gpuPodClasses[cls] ?? 1) - 1;
+  }
+  node.version++;
+}

@@ -71,4 +71,39 @@ describe("gpk simulate", () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`gpk simulate: --nodes: cannot read ${path.join(dir, "missing.csv")}: ENOENT`);
   });
+
+  it("replays with departures in --mode replay and prints its contract JSON", () => {
+    const r = gpk("--mode", "replay", "--nodes", nodes, "--pods", pods, "--policy", "gpk", "--defrag", "gpk", "--time-scale", "1000", "--seed", "3", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc)).toEqual(["mode", "policy", "defrag", "timeScale", "seed", "allocationTimeWeighted", "queueDelaySeconds", "waitingAtEnd", "migrations", "wallSeconds"]);
+    expect(doc).toMatchObject({ mode: "replay", policy: "gpk", defrag: "gpk", timeScale: 1000, seed: 3 });
+    for (const [cls, d] of Object.entries<any>(doc.queueDelaySeconds)) {
+      expect(["fractional", "1", "2", "4", "8"]).toContain(cls);
+      expect(d.count).toBeGreaterThan(0);
+      expect(d.p99).toBeGreaterThanOrEqual(d.p50);
+    }
+    const again = JSON.parse(gpk("--mode", "replay", "--nodes", nodes, "--pods", pods, "--policy", "gpk", "--defrag", "gpk", "--time-scale", "1000", "--seed", "3", "--json").stdout);
+    expect({ ...again, wallSeconds: 0 }).toEqual({ ...doc, wallSeconds: 0 });
+  });
+
+  it.each([
+    [["--mode", "replay", "--policy", "gpk"], /^gpk simulate: --defrag: expected one of none, high-node-utilization, gpk, got ""$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "gpk", "--arrival", "1.3"], /^gpk simulate: --arrival goes with the artifact mode/],
+    [["--policy", "gpk", "--defrag", "gpk"], /^gpk simulate: --defrag goes with --mode replay$/],
+    [["--mode", "fast", "--policy", "gpk"], /^gpk simulate: --mode: expected artifact or replay, got "fast"$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--time-scale", "0"], /^gpk simulate: --time-scale: expected a number between 0.001 and 1000000000, got 0$/],
+  ])("replay mode exits 2 with a one-line reason for %j", (flags, message) => {
+    const r = gpk("--nodes", nodes, "--pods", pods, ...flags);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+
+  it("replay mode names the line of a deletion before its creation", () => {
+    const bad = path.join(dir, "timed.csv");
+    writeFileSync(bad, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time\nok,1000,10,1,500,0,10\nbackwards,1000,10,1,1000,50,40\n");
+    const r = gpk("--mode", "replay", "--nodes", nodes, "--pods", bad, "--policy", "gpk", "--defrag", "none");
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`gpk simulate: ${bad}:3:29: column "deletion_time": 40 is before creation_time 50`);
+  });
 });
