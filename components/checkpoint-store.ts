@@ -38,8 +38,8 @@ export interface CheckpointStoreArgs {
   prefix?: string;
   /** kind: the S3-compatible endpoint of the store the tenant runs. Required on kind, refused on eks. */
   endpoint?: string;
-  /** Days a replaced or deleted version is kept. Default 30. */
-  noncurrentVersionDays?: number;
+  /** Days a replaced or deleted version is kept. Required: Platform passes `gpk:policy.checkpointRetentionDays` unless the tenant names more. */
+  noncurrentVersionDays: number;
   /** Object Lock governance retention in days (eks; set at bucket creation only). Default: no Object Lock. */
   objectLockDays?: number;
   /** KMS key for SSE-KMS (eks). Default: the AWS-managed key `aws/s3`. */
@@ -50,7 +50,7 @@ export interface CheckpointStoreArgs {
   serviceAccounts?: string[];
 }
 
-export const CHECKPOINT_DEFAULTS = { prefix: "ray/", noncurrentVersionDays: 30 } as const;
+export const CHECKPOINT_DEFAULTS = { prefix: "ray/" } as const;
 
 /** The bucket a tenant's checkpoints go to on eks when the config names none. */
 export function defaultCheckpointBucket(clusterName: string, tenant: string): string {
@@ -134,7 +134,7 @@ export function checkpointStoreSummary(args: CheckpointStoreArgs): CheckpointSto
     bucket: args.bucket,
     storageUri: checkpointStorageUri(args),
     managed: args.target === "eks",
-    noncurrentVersionDays: args.noncurrentVersionDays ?? CHECKPOINT_DEFAULTS.noncurrentVersionDays,
+    noncurrentVersionDays: args.noncurrentVersionDays,
     objectLockDays: args.objectLockDays ?? null,
   };
 }

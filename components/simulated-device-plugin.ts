@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/device-plugin/config";
 import { KIT_LABELS, MANAGED_BY, tolerationFor } from "../gpu";
+import { formatMigLayout } from "../gpu/mig";
 import { RuntimeBundleConfigMap } from "./runtime-bundle";
 import type { GpuPoolSummary } from "./summaries";
 
@@ -49,7 +50,7 @@ export function simulatedPluginEnv(pool: GpuPoolSummary, honourExtenderAssignmen
     // A MIG pool's GPUs come partitioned: the plugin advertises the devices as the NVIDIA plugin would.
     ...(pool.mig
       ? [
-          { name: ENV.mig, value: Object.entries(pool.mig.devicesPerGpu).map(([profile, n]) => `${profile}=${n}`).join(",") },
+          { name: ENV.mig, value: formatMigLayout(pool.mig.devicesPerGpu) },
           { name: ENV.migStrategy, value: pool.mig.strategy },
         ]
       : []),

@@ -166,6 +166,11 @@ export function parseMigLayout(text: string): MigSpec["profile"] | { problem: st
   return layout;
 }
 
+/** The one-line form `parseMigLayout` reads: `<profile>=<count>` pairs separated by commas. */
+export function formatMigLayout(devices: Record<string, number>): string {
+  return Object.entries(devices).map(([profile, n]) => `${profile}=${n}`).join(",");
+}
+
 /**
  * Name of the mig-parted configuration a pool's nodes select with `nvidia.com/mig.config`:
  * NVIDIA's own name for a uniform layout (`all-1g.10gb`, as in the MIG manager's default

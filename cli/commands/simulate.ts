@@ -8,12 +8,10 @@
  * with a defragmenter: none, the descheduler's HighNodeUtilization, or gpk's migration planner.
  */
 import { readFileSync } from "node:fs";
-import { CsvError, parseNodes, parsePods } from "../../runtime/cluster-sim/csv";
+import { CsvError, parseNodes, parsePods, parseTimedPods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
 import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
-import { parseTimedPods } from "../../runtime/cluster-sim/csv";
-import type { PolicyName } from "../../runtime/scheduling/registry";
-import { POLICIES, POLICY_NAMES, isPolicyName } from "../../runtime/scheduling/registry";
+import { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "../../runtime/scheduling/registry";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3] [--json]
@@ -58,6 +56,24 @@ function readCsv(flag: string, path: string | undefined): { path: string; text: 
   }
 }
 
+/** The node and pod CSVs, parsed; a bad row, an unreadable file or an empty list is a UsageError. */
+function readInputs<P>(nodesPath: string | undefined, podsPath: string | undefined, parse: (file: string, content: string) => P[]) {
+  const nodesCsv = readCsv("nodes", nodesPath);
+  const podsCsv = readCsv("pods", podsPath);
+  let nodes;
+  let pods: P[];
+  try {
+    nodes = parseNodes(nodesCsv.path, nodesCsv.text);
+    pods = parse(podsCsv.path, podsCsv.text);
+  } catch (err) {
+    if (err instanceof CsvError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (!nodes.some((n) => n.gpus.length > 0)) throw new UsageError(`--nodes: ${nodesCsv.path} has no GPU nodes`);
+  if (pods.length === 0) throw new UsageError(`--pods: ${podsCsv.path} has no tasks`);
+  return { nodes, pods };
+}
+
 export const command: Command = {
   usage,
   async run(argv) {
@@ -88,19 +104,7 @@ export const command: Command = {
     if (values.mode !== "artifact") throw new UsageError(`--mode: expected artifact or replay, got ${JSON.stringify(values.mode)}`);
     for (const flag of ["defrag", "time-scale", "budget"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --mode replay`);
     const arrival = numberFlag("arrival", values.arrival, 1.3, { min: 0.01, max: 10 });
-    const nodesCsv = readCsv("nodes", values.nodes);
-    const podsCsv = readCsv("pods", values.pods);
-    let nodes;
-    let pods;
-    try {
-      nodes = parseNodes(nodesCsv.path, nodesCsv.text);
-      pods = parsePods(podsCsv.path, podsCsv.text);
-    } catch (err) {
-      if (err instanceof CsvError) throw new UsageError(err.message);
-      throw err;
-    }
-    if (!nodes.some((n) => n.gpus.length > 0)) throw new UsageError(`--nodes: ${nodesCsv.path} has no GPU nodes`);
-    if (pods.length === 0) throw new UsageError(`--pods: ${podsCsv.path} has no tasks`);
+    const { nodes, pods } = readInputs(values.nodes, values.pods, parsePods);
 
     progress(`simulate: ${nodes.length} nodes, ${pods.length} tasks, policy ${policy}, seed ${seed}, arrival ${arrival}`);
     const result = simulate({
@@ -136,19 +140,7 @@ function runReplay(values: Record<string, string | boolean | undefined>, policy:
   if (!defrag || !(DEFRAG_MODES as readonly string[]).includes(defrag)) throw new UsageError(`--defrag: expected one of ${DEFRAG_MODES.join(", ")}, got ${JSON.stringify(defrag ?? "")}`);
   const timeScale = numberFlag("time-scale", values["time-scale"] as string | undefined, REPLAY_DEFAULTS.timeScale, { min: 0.001, max: 1e9 });
   const budget = numberFlag("budget", values.budget as string | undefined, REPLAY_DEFAULTS.budget, { min: 1, max: 64, integer: true });
-  const nodesCsv = readCsv("nodes", values.nodes as string | undefined);
-  const podsCsv = readCsv("pods", values.pods as string | undefined);
-  let nodes;
-  let pods;
-  try {
-    nodes = parseNodes(nodesCsv.path, nodesCsv.text);
-    pods = parseTimedPods(podsCsv.path, podsCsv.text);
-  } catch (err) {
-    if (err instanceof CsvError) throw new UsageError(err.message);
-    throw err;
-  }
-  if (!nodes.some((n) => n.gpus.length > 0)) throw new UsageError(`--nodes: ${nodesCsv.path} has no GPU nodes`);
-  if (pods.length === 0) throw new UsageError(`--pods: ${podsCsv.path} has no tasks`);
+  const { nodes, pods } = readInputs(values.nodes as string | undefined, values.pods as string | undefined, parseTimedPods);
   progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, time scale ${timeScale}, seed ${seed}`);
   const result = replay({
     nodes, pods, policy, defrag: defrag as DefragMode, timeScale, seed, budget,

@@ -1,4 +1,5 @@
 /** The human view of a rendered stack: the parent/child tree with one key fact per resource. */
+import { GPU_RESOURCE } from "../../gpu";
 import type { RenderedResource } from "./types";
 
 type Inputs = Record<string, any>;
@@ -6,8 +7,8 @@ type Inputs = Record<string, any>;
 /** "8 GPUs", "14 mig-1g.10gb", or both joined by " + " (MIG resources only where non-zero). */
 function devices(byResource: Record<string, number>): string {
   return Object.entries(byResource)
-    .filter(([resource, n]) => resource === "nvidia.com/gpu" || n > 0)
-    .map(([resource, n]) => (resource === "nvidia.com/gpu" ? `${n} GPUs` : `${n} ${resource.slice("nvidia.com/".length)}`))
+    .filter(([resource, n]) => resource === GPU_RESOURCE || n > 0)
+    .map(([resource, n]) => (resource === GPU_RESOURCE ? `${n} GPUs` : `${n} ${resource.slice("nvidia.com/".length)}`))
     .join(" + ");
 }
 
@@ -16,9 +17,9 @@ export function resourceDetail(r: RenderedResource): string {
   const i = r.inputs as Inputs;
   switch (r.type) {
     case "gpk:index:GpuNodeGroup":
-      return `${i.maxNodes} × ${i.gpusPerNode} ${i.gfdProduct}${i.timeSlicingReplicas > 1 ? ` × ${i.timeSlicingReplicas} slices` : ""}${i.mig ? ` as MIG ${i.mig.configName} (${i.mig.strategy})` : ""} = ${devices(i.migStrategy === "mixed" ? i.migCapacity : { "nvidia.com/gpu": i.gpuCapacity })} max${i.dedicatedTenant ? `, dedicated to ${i.dedicatedTenant}` : ""}`;
+      return `${i.maxNodes} × ${i.gpusPerNode} ${i.gfdProduct}${i.timeSlicingReplicas > 1 ? ` × ${i.timeSlicingReplicas} slices` : ""}${i.mig ? ` as MIG ${i.mig.configName} (${i.mig.strategy})` : ""} = ${devices(i.migStrategy === "mixed" ? i.migCapacity : { [GPU_RESOURCE]: i.gpuCapacity })} max${i.dedicatedTenant ? `, dedicated to ${i.dedicatedTenant}` : ""}`;
     case "gpk:index:Tenant":
-      return `namespace ${i.namespace}, ${devices({ "nvidia.com/gpu": i.gpuQuota, ...i.migQuota })} quota on ${(i.allowedPools ?? []).join(", ")}`;
+      return `namespace ${i.namespace}, ${devices({ [GPU_RESOURCE]: i.gpuQuota, ...i.migQuota })} quota on ${(i.allowedPools ?? []).join(", ")}`;
     case "aws:eks/nodeGroup:NodeGroup":
       return `${i.amiType} ${(i.instanceTypes ?? []).join(",")} ${i.scalingConfig?.minSize}..${i.scalingConfig?.maxSize} nodes, taints ${(i.taints ?? []).map((t: Inputs) => `${t.key}=${t.value}:${t.effect}`).join(" ")}`;
     case "kubernetes:helm.sh/v3:Release":

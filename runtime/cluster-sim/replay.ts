@@ -156,6 +156,7 @@ export function replay(options: ReplayOptions): ReplayResult {
   // Pods in arrival order (stable on ties: trace order). Names made unique by index.
   const order = options.pods.map((p, i) => ({ p, i })).sort((a, b) => a.p.creationS - b.p.creationS || a.i - b.i);
   const pods = order.map(({ p }, i) => ({ request: { ...p.request, name: `${p.request.name}#${i}` }, arrivalS: p.creationS / timeScale, durationS: p.deletionS - p.creationS }));
+  const indexByName = new Map(pods.map((p, i) => [p.request.name, i]));
   const placedAt = new Array<number | undefined>(pods.length);
   // Run time a pod still needs, and the generation of its live departure event (an eviction
   // cancels it; the pod's next placement schedules a new one for what remains).
@@ -224,7 +225,7 @@ export function replay(options: ReplayOptions): ReplayResult {
       return;
     }
     for (const move of plan.moves) {
-      const i = [...where.entries()].find(([, p]) => p.pod.name === move.pod)![0];
+      const i = indexByName.get(move.pod)!;
       remove(i);
       const to = byName.get(move.to)!;
       assign(to, pods[i]!.request, move.gpus);
@@ -235,8 +236,14 @@ export function replay(options: ReplayOptions): ReplayResult {
   };
   const hnu = (t: number) => {
     const threshold = REPLAY_DEFAULTS.hnu.thresholdPercent / 100;
+    const podsOn = new Map<string, number[]>();
+    for (const [i, p] of where) {
+      const list = podsOn.get(p.node);
+      if (list) list.push(i);
+      else podsOn.set(p.node, [i]);
+    }
     const under = nodes.filter((n) => {
-      if (n.gpus.length === 0 || ![...where.values()].some((p) => p.node === n.name)) return false;
+      if (n.gpus.length === 0 || !podsOn.has(n.name)) return false;
       const gpuUsed = n.gpus.reduce((s, g) => s + g.usedMilli, 0) / (n.gpus.length * MILLI);
       return gpuUsed < threshold && n.cpuUsedMilli < threshold * n.cpuMilli && n.memoryUsedMiB < threshold * n.memoryMiB;
     });
@@ -245,7 +252,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     let room = nodes.filter((n) => !underNames.has(n.name)).reduce((s, n) => s + n.gpus.reduce((a, g) => a + MILLI - g.usedMilli, 0), 0);
     const evicted: number[] = [];
     for (const n of under) {
-      const onNode = [...where.entries()].filter(([, p]) => p.node === n.name).map(([i]) => i);
+      const onNode = podsOn.get(n.name)!;
       const need = onNode.reduce((s, i) => s + podGpuMilli(pods[i]!.request), 0);
       if (need > room) continue; // the descheduler evicts only while other nodes can take the pods
       room -= need;
@@ -287,7 +294,7 @@ export function replay(options: ReplayOptions): ReplayResult {
       drain(t, node);
     } else {
       queue.push(a);
-      drain(t, undefined);
+      drain(t);
       a++;
       arrivedCount++;
       if (options.onProgress && arrivedCount % every === 0) options.onProgress(arrivedCount, pods.length);
@@ -302,7 +309,9 @@ export function replay(options: ReplayOptions): ReplayResult {
     const cls = delayClass(p.request);
     const at = placedAt[i];
     if (cls === undefined || at === undefined) return;
-    delays.set(cls, [...(delays.get(cls) ?? []), at - p.arrivalS]);
+    const list = delays.get(cls);
+    if (list) list.push(at - p.arrivalS);
+    else delays.set(cls, [at - p.arrivalS]);
   });
   const queueDelaySeconds: Record<string, DelayStats> = {};
   for (const cls of ["fractional", "1", "2", "4", "8", ...[...delays.keys()].sort()]) {

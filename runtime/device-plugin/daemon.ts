@@ -46,13 +46,13 @@ export interface DaemonOptions {
  * `nvidia.com/gpu`; under `single` every MIG device as `nvidia.com/gpu`; under `mixed` one
  * resource (and one socket) per profile, `nvidia.com/mig-<profile>`.
  */
-export function advertisedResources(config: DevicePluginConfig, node: SimNode) {
-  if (!config.mig) return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeGpus(node) as ResourceManager }];
-  if (config.mig.strategy === "single") return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeMigDevices(node) as ResourceManager }];
+export function advertisedResources(config: DevicePluginConfig, node: SimNode): { resourceName: string; socketName: string; resources: ResourceManager }[] {
+  if (!config.mig) return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeGpus(node) }];
+  if (config.mig.strategy === "single") return [{ resourceName: GPU_RESOURCE, socketName: config.socketName, resources: new SimNodeMigDevices(node) }];
   return Object.keys(config.mig.layout).sort().map((profile) => ({
     resourceName: migResourceName(profile),
     socketName: config.socketName.replace(/\.sock$/, "") + `-mig-${profile}.sock`,
-    resources: new SimNodeMigDevices(node, profile) as ResourceManager,
+    resources: new SimNodeMigDevices(node, profile),
   }));
 }
 

@@ -65,7 +65,13 @@ export function podsToMove(node: NodeState, onNode: readonly PlacedPod[], pod: P
   const usable = usableGpus(node, pod);
   if (usable.length < pod.numGpu || pod.cpuMilli > node.cpuMilli || pod.memoryMiB > node.memoryMiB) return undefined;
   const holders = new Map<number, PlacedPod[]>();
-  for (const p of onNode) for (const g of p.gpus) holders.set(g, [...(holders.get(g) ?? []), p]);
+  for (const p of onNode) {
+    for (const g of p.gpus) {
+      const list = holders.get(g);
+      if (list) list.push(p);
+      else holders.set(g, [p]);
+    }
+  }
   const chosen = new Set<PlacedPod>();
   // A shared-GPU pod needs only its share free on one GPU; freeing a whole GPU always suffices.
   const freeEnough = () => usable.filter((g) => (holders.get(g) ?? []).every((p) => chosen.has(p))).length >= pod.numGpu;
@@ -96,7 +102,6 @@ export function podsToMove(node: NodeState, onNode: readonly PlacedPod[], pod: P
  * on another node and the pending pod then fits the emptied one, else undefined.
  */
 function tryMoves(nodes: readonly NodeState[], target: NodeState, moving: readonly PlacedPod[], pending: PodRequest, policy: PlacementPolicy): Migration[] | undefined {
-  const byName = new Map(nodes.map((n) => [n.name, n]));
   const others = nodes.filter((n) => n !== target);
   const done: { p: PlacedPod; to: NodeState; gpus: GpuAssignment }[] = [];
   for (const p of moving) unassign(target, p.pod, p.gpus);
@@ -111,7 +116,7 @@ function tryMoves(nodes: readonly NodeState[], target: NodeState, moving: readon
     assign(to, p.pod, gpus);
     done.push({ p, to, gpus });
   }
-  const result = ok && fits(target, pending) ? done.map(({ p, to, gpus }) => ({ pod: p.pod.name, from: byName.get(p.node)!.name, to: to.name, gpus })) : undefined;
+  const result = ok && fits(target, pending) ? done.map(({ p, to, gpus }) => ({ pod: p.pod.name, from: p.node, to: to.name, gpus })) : undefined;
   for (const { p, to, gpus } of done.reverse()) unassign(to, p.pod, gpus);
   for (const p of moving) assign(target, p.pod, p.gpus);
   return result;
@@ -128,7 +133,11 @@ export function planForPendingPod(
   const already = selectNode(nodes, pending, policy);
   if (already) return { target: already.name, moves: [] };
   const byNode = new Map<string, PlacedPod[]>();
-  for (const p of placed) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p]);
+  for (const p of placed) {
+    const list = byNode.get(p.node);
+    if (list) list.push(p);
+    else byNode.set(p.node, [p]);
+  }
   const candidates: { node: NodeState; moving: PlacedPod[]; milli: number }[] = [];
   for (const node of nodes) {
     const moving = podsToMove(node, byNode.get(node.name) ?? [], pending);

@@ -7,7 +7,7 @@ describe("CheckpointStore's pure parts", () => {
   it("gives Ray an s3 URI, with pyarrow's endpoint_override and scheme for a store the tenant runs", () => {
     expect(checkpointStorageUri({ bucket: "ckpt" })).toBe("s3://ckpt/ray/");
     expect(checkpointStorageUri({ bucket: "ckpt", prefix: "runs/", endpoint: "http://minio.storage:9000" })).toBe("s3://ckpt/runs/?endpoint_override=minio.storage:9000&scheme=http");
-    expect(checkpointStoreSummary({ target: "kind", tenant: "team-a", bucket: "ckpt", endpoint: "https://s3.lab:443/" })).toMatchObject({ managed: false, storageUri: "s3://ckpt/ray/?endpoint_override=s3.lab&scheme=https", noncurrentVersionDays: 30, objectLockDays: null });
+    expect(checkpointStoreSummary({ target: "kind", tenant: "team-a", bucket: "ckpt", endpoint: "https://s3.lab:443/", noncurrentVersionDays: 30 })).toMatchObject({ managed: false, storageUri: "s3://ckpt/ray/?endpoint_override=s3.lab&scheme=https", noncurrentVersionDays: 30, objectLockDays: null });
   });
 
   it("names the default bucket within S3's 63 characters", () => {

@@ -58,26 +58,30 @@ describe("bundled device plugin process", () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("bundles into one file that fits a ConfigMap, registers, serves, and exits 0 on SIGTERM", async () => {
-    expect(Buffer.byteLength(bundle())).toBeLessThan(CONFIGMAP_LIMIT_BYTES);
+  /** Writes the bundle into a fresh plugin folder beside a kubelet peer and runs it with `env`, polling and ticking fast. */
+  async function startBundle(env: Record<string, string>) {
     dir = tempPluginDir();
     const file = path.join(dir, "device-plugin.js");
     fs.writeFileSync(file, bundle());
     kubelet = await startKubelet(dir);
-
     const child = spawn(process.execPath, [file], {
       env: {
         PATH: process.env.PATH,
-        GPK_NODE_NAME: "kind-worker",
-        GPK_GPU_COUNT: "4",
-        GPK_TIME_SLICING_REPLICAS: "2",
         GPK_DEVICE_PLUGIN_DIR: dir,
         GPK_DEVICE_PLUGIN_POLL_MS: "50",
         GPK_GPU_SIM_TOOLS_DIR: path.join(dir, "tools"),
         GPK_GPU_SIM_TICK_MS: "50",
+        ...env,
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
+    // Returned as well as kept for afterEach, so a test reads them narrowed.
+    return { child, dir, kubelet };
+  }
+
+  it("bundles into one file that fits a ConfigMap, registers, serves, and exits 0 on SIGTERM", async () => {
+    expect(Buffer.byteLength(bundle())).toBeLessThan(CONFIGMAP_LIMIT_BYTES);
+    const { child, dir, kubelet } = await startBundle({ GPK_NODE_NAME: "kind-worker", GPK_GPU_COUNT: "4", GPK_TIME_SLICING_REPLICAS: "2" });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -129,23 +133,7 @@ describe("bundled device plugin process", () => {
   });
 
   it("on a MIG node registers one resource per profile, lists the MIG devices, and a container sees its MIG device", async () => {
-    dir = tempPluginDir();
-    const file = path.join(dir, "device-plugin.js");
-    fs.writeFileSync(file, bundle());
-    kubelet = await startKubelet(dir);
-    const child = spawn(process.execPath, [file], {
-      env: {
-        PATH: process.env.PATH,
-        GPK_NODE_NAME: "kind-mig",
-        GPK_GPU_COUNT: "2",
-        GPK_GPU_MIG: "3g.40gb=1,1g.10gb=4",
-        GPK_DEVICE_PLUGIN_DIR: dir,
-        GPK_DEVICE_PLUGIN_POLL_MS: "50",
-        GPK_GPU_SIM_TOOLS_DIR: path.join(dir, "tools"),
-        GPK_GPU_SIM_TICK_MS: "50",
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const { child, dir, kubelet } = await startBundle({ GPK_NODE_NAME: "kind-mig", GPK_GPU_COUNT: "2", GPK_GPU_MIG: "3g.40gb=1,1g.10gb=4" });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
       await waitFor(() => kubelet!.registrations.length === 2, "one Register per MIG profile", 10_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIG_PROFILES, migConfigName, migDevicesPerGpu, migLayoutFits, migProfileOfResource, migResourceName, parseMigLayout, singleStrategyProduct } from "../../gpu/mig";
+import { MIG_PROFILES, formatMigLayout, migConfigName, migDevicesPerGpu, migLayoutFits, migProfileOfResource, migResourceName, parseMigLayout, singleStrategyProduct } from "../../gpu/mig";
 
 const h100 = MIG_PROFILES.h100!;
 
@@ -46,6 +46,7 @@ describe("MIG profiles and layouts (NVIDIA MIG user guide, H100/A100 80GB)", () 
   it("reads a one-line layout (flags, environment)", () => {
     expect(parseMigLayout("all-1g.10gb")).toBe("all-1g.10gb");
     expect(parseMigLayout("3g.40gb=1, 2g.20gb=1,1g.10gb=2")).toEqual({ "3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2 });
+    expect(parseMigLayout(formatMigLayout({ "3g.40gb": 1, "1g.10gb": 4 }))).toEqual({ "3g.40gb": 1, "1g.10gb": 4 });
     expect(parseMigLayout("1g.10gb=7,oops")).toMatchObject({ problem: expect.stringContaining('got "1g.10gb=7,oops"') });
   });
 });
