@@ -18,7 +18,7 @@
 import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
 import { migProfileOfResource } from "../../gpu/mig";
 import { MILLI, makeNode, type NodeState, type PodRequest } from "../scheduling";
-import { QuantityError, cpuMilli, memoryMiB, parseQuantity } from "./quantity";
+import { QuantityError, cpuMilli, memoryMiB, parseQuantity } from "../../gpu/quantity";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
 
 type Resources = { requests?: Record<string, string | number> | null; limits?: Record<string, string | number> | null } | null | undefined;

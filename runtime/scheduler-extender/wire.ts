@@ -12,7 +12,7 @@
  * validateContainers), and every resource quantity parses (resource.Quantity's grammar).
  */
 import { z } from "zod";
-import { QuantityError, parseQuantity } from "./quantity";
+import { QuantityError, parseQuantity } from "../../gpu/quantity";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

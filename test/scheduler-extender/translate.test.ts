@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GFD_LABELS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../../gpu";
-import { cpuMilli, memoryMiB, parseQuantity } from "../../runtime/scheduler-extender/quantity";
+import { cpuMilli, memoryMiB, parseQuantity } from "../../gpu/quantity";
 import { acceptedGpuModels, decodeAssignment, nodeToState, podToRequest } from "../../runtime/scheduler-extender/translate";
 import { H100, L40S, k8sNode, k8sPod } from "./fixtures";
 
