@@ -51,6 +51,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "List, verify and restore tenant checkpoints in any S3-compatible store (manifest convention, object versions)",
     load: () => commandModule("checkpoints"),
   },
+  ray: {
+    summary: "Ray on the stack's RayCluster: gpk ray start-args <stack> prints the ray start arguments and env KubeRay derives",
+    load: () => commandModule("ray"),
+  },
   sim: {
     summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
     load: () => commandModule("sim"),

@@ -202,7 +202,7 @@ export function workerRayResources(group: ResolvedWorkerGroup): Record<string, s
   return { [GPU_PRODUCTS[group.pool.product].gfdProduct]: String(group.gpusPerWorker), [NODE_SLOT_RESOURCE]: "1" };
 }
 
-/** One worker group: `num-gpus` equal to the container's GPU limit, pinned to its pool, tolerating its taints. */
+/** One worker group: Ray's `num-gpus` follows the container's GPU limit; pinned to its pool, tolerating its taints. */
 export function workerGroupSpec(input: RayClusterSpecInput, group: ResolvedWorkerGroup) {
   const gpus = String(group.gpusPerWorker);
   const spec: Record<string, unknown> = {
@@ -231,7 +231,9 @@ export function workerGroupSpec(input: RayClusterSpecInput, group: ResolvedWorke
     minReplicas: group.minReplicas,
     maxReplicas: group.maxReplicas,
     idleTimeoutSeconds: group.idleTimeoutSeconds,
-    rayStartParams: { "num-gpus": gpus },
+    // No rayStartParams: KubeRay (utils/validation.go, v1.7.0) refuses num-gpus there beside
+    // `resources`, and derives `--num-gpus` from the container's GPU limit (common/pod.go).
+    rayStartParams: {},
     resources: workerRayResources(group),
     // Ray node labels (Ray ≥ 2.49): `label_selector={"gpk.dev/pool": "<pool>"}` picks the pool.
     labels: { [KIT_LABELS.pool]: group.pool.poolName },

@@ -83,7 +83,7 @@ export interface SchedulerExtenderSummary {
 export interface RayWorkerGroupSummary {
   groupName: string;
   pool: string;
-  /** `rayStartParams["num-gpus"]`, equal to the worker container's `nvidia.com/gpu` limit. */
+  /** The worker container's `nvidia.com/gpu` limit, which KubeRay passes to Ray as `--num-gpus`. */
   gpusPerWorker: number;
   minReplicas: number;
   maxReplicas: number;

@@ -7,6 +7,7 @@ import {
 } from "../../components/ray-cluster";
 import { redisStatefulSetSpec } from "../../components/ray-redis";
 import { rayClusterSpec, rayVersionOf, workerDisruptionBudgetSpec } from "../../components/ray-spec";
+import { kuberayProblems, kuberayStart, rayNumGpus } from "../../components/kuberay-start";
 
 const training = poolSummary("eks", { name: "training", instanceType: "p5.48xlarge", desiredNodes: 2, maxNodes: 4, dedicatedTenant: "research" });
 const serving = poolSummary("eks", { name: "serving", instanceType: "g6e.12xlarge", desiredNodes: 2, maxNodes: 6 });
@@ -33,12 +34,16 @@ function spec(a: RayClusterArgs = args()): any {
 const restrictedContainer = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
 
 describe("Ray worker groups", () => {
-  it("declare num-gpus equal to the worker container's GPU limit and request", () => {
+  it("give Ray num-gpus equal to the worker container's GPU limit and request, through KubeRay's derivation", () => {
     const groups = spec().workerGroupSpecs;
     expect(groups.map((g: any) => g.groupName)).toEqual(["training", "serving"]);
-    for (const [group, gpus] of [[groups[0], "8"], [groups[1], "2"]] as const) {
+    const started = kuberayStart({ metadata: { name: "ray", namespace: "research" }, spec: spec() });
+    for (const [i, gpus] of [[0, "8"], [1, "2"]] as const) {
+      const group = groups[i];
       const container = group.template.spec.containers[0];
-      expect(group.rayStartParams["num-gpus"]).toBe(gpus);
+      // KubeRay refuses num-gpus in rayStartParams beside `resources`; it reads the limit instead.
+      expect(group.rayStartParams).toEqual({});
+      expect(rayNumGpus(started.workerGroups[i]!)).toBe(Number(gpus));
       expect(container.resources.limits[GPU_RESOURCE]).toBe(gpus);
       expect(container.resources.requests).toEqual(container.resources.limits);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GPU_RESOURCE } from "../../gpu";
 import { gpuAlertRules, tempThreshold } from "../../policies/thermal/alerts";
-import { rayGpusConsistent, rayWorkerReplicasBounded } from "../../policies/thermal/ray";
+import { rayClusterKubeRayValid, rayGpusConsistent, rayJobBounded, rayWorkerReplicasBounded } from "../../policies/thermal/ray";
 import { thermalAwareScheduling } from "../../policies/thermal/scheduling";
 import { servingAutoscalerBounded, servingBoundedQueue } from "../../policies/thermal/serving";
 import { gpuPoolHasTelemetry } from "../../policies/thermal/telemetry";
@@ -136,20 +136,51 @@ describe("thermal-aware-scheduling", () => {
 });
 
 describe("ray-gpus-consistent", () => {
-  it("reports num-gpus that differs from the container limit, or is missing", async () => {
+  it("reports a num-gpus that differs from the container limit; an unset one follows the limit, as KubeRay derives it", async () => {
     const stack = happyStack();
     worker(stack).rayStartParams["num-gpus"] = "4";
     expect((await runPolicy(rayGpusConsistent, stack)).map((f) => f.message)).toEqual([
-      `Ray worker group "h100" (spec.workerGroupSpecs[0]) declares num-gpus 4 but its container is limited to 8 ${GPU_RESOURCE}; set \`rayStartParams["num-gpus"]\` to "8".`,
+      `Ray worker group "h100" (spec.workerGroupSpecs[0]) starts Ray with num-gpus 4 but its container is limited to 8 ${GPU_RESOURCE}; ` +
+        "remove num-gpus from `rayStartParams` and GPU keys from `resources` (KubeRay derives num-gpus from the limit).",
     ]);
     delete worker(stack).rayStartParams["num-gpus"];
-    expect((await runPolicy(rayGpusConsistent, stack))[0].message).toMatch(/declares num-gpus \(unset\)/);
+    expect(await runPolicy(rayGpusConsistent, stack)).toEqual([]);
+    worker(stack).resources = { GPU: "2" }; // the group's resources field overrides the limit
+    expect((await runPolicy(rayGpusConsistent, stack))[0].message).toMatch(/starts Ray with num-gpus 2 but its container is limited to 8/);
   });
 
   it("checks the head group too", async () => {
     const stack = happyStack();
     byName(stack, "research-ray").props.spec.headGroupSpec.rayStartParams["num-gpus"] = "1";
     expect((await runPolicy(rayGpusConsistent, stack))[0].message).toMatch(/^Ray headGroupSpec/);
+  });
+});
+
+describe("ray-kuberay-valid", () => {
+  it("reports what KubeRay's operator refuses, at its path", async () => {
+    const stack = happyStack();
+    expect(await runPolicy(rayClusterKubeRayValid, stack)).toEqual([]);
+    worker(stack).resources = { "gpk-node-slot": "1" };
+    worker(stack).rayStartParams.labels = "a=b";
+    expect((await runPolicy(rayClusterKubeRayValid, stack)).map((f) => f.message)).toEqual([
+      'spec.workerGroupSpecs[0].rayStartParams.num-gpus: KubeRay refuses rayStartParams["num-gpus"] beside the group\'s `resources` field; set it in `resources` only.',
+      'spec.workerGroupSpecs[0].rayStartParams.labels: KubeRay refuses rayStartParams["labels"]; use the group\'s `labels` field.',
+    ]);
+  });
+});
+
+describe("ray-job-bounded", () => {
+  it("reports a RayJob without a deadline, or with more resubmissions than the bound", async () => {
+    const stack = happyStack();
+    expect(await runPolicy(rayJobBounded, stack)).toEqual([]);
+    const job = byName(stack, "research-smoke", "kubernetes:ray.io/v1:RayJob").props.spec;
+    delete job.activeDeadlineSeconds;
+    job.backoffLimit = 5;
+    expect((await runPolicy(rayJobBounded, stack)).map((f) => f.message)).toEqual([
+      'RayJob "research-smoke" sets no activeDeadlineSeconds, so a hung job holds its GPUs until someone deletes it; set `spec.activeDeadlineSeconds`.',
+      'RayJob "research-smoke" may be resubmitted 5 times (spec.backoffLimit), each a full rerun; set it at most 3.',
+    ]);
+    expect(await runPolicy(rayJobBounded, stack, { maxRayJobBackoffLimit: 5 })).toHaveLength(1);
   });
 });
 
