@@ -7,16 +7,19 @@
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { ToolBuildError, ensureTools } from "../tools/build";
 import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
+import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
 import { PYTHON_REQUIREMENTS, PythonToolsError, ensurePythonTools } from "../tools/python";
 import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
 
-const usage = `Usage: gpk tools [build|status|python] [--only <tool,…>] [--json]
+const usage = `Usage: gpk tools [build|status|python|system] [--only <tool,…>] [--json]
 
 build   (default) build every pinned tool that is not found yet; idempotent, and a
         tool that is found anywhere below is used as it is
 status  say where each binary is found, building nothing (exit 1 if any is missing)
-python  create the Python virtualenv of the tests' Python tools (moto's S3 server) from
-        ${PYTHON_REQUIREMENTS}, exact pins, in the same cache; idempotent
+python  create the Python virtualenv of the tests' Python tools (moto's S3 server, Ray)
+        from ${PYTHON_REQUIREMENTS}, exact pins, in the same cache; idempotent
+system  install the Debian packages the e2e tests start (Redis) with apt-get where their
+        command is missing (needs root); list in ${DEBIAN_PACKAGES}; idempotent
 
 Tools (${PINS_FILE}): ${TOOL_NAMES.join(", ")}
 Binaries are looked up in $GPK_TOOLS_DIR, $KUBEBUILDER_ASSETS (kube-apiserver),
@@ -43,7 +46,22 @@ export const command: Command = {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
     const action = positionals[0] ?? "build";
-    if (positionals.length > 1 || !["build", "status", "python"].includes(action)) throw new UsageError("expected `build`, `status` or `python`");
+    if (positionals.length > 1 || !["build", "status", "python", "system"].includes(action)) throw new UsageError("expected `build`, `status`, `python` or `system`");
+    if (action === "system") {
+      if (values.only !== undefined) throw new UsageError("--only goes with build and status");
+      try {
+        const reports = ensureDebianPackages((line) => progress(`[tools] ${line}`));
+        if (values.json) printJson(reports);
+        else for (const r of reports) progress(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
+        return ExitCode.Ok;
+      } catch (err) {
+        if (err instanceof DebianToolsError) {
+          process.stderr.write(`gpk tools: ${err.message}\n`);
+          return ExitCode.Finding;
+        }
+        throw err;
+      }
+    }
     if (action === "python") {
       if (values.only !== undefined) throw new UsageError("--only goes with build and status");
       try {

@@ -17,6 +17,7 @@ import {
   readPins,
   stagingModules,
 } from "../../cli/tools/recipes";
+import { DEBIAN_PACKAGES, ensureDebianPackages, onPath, parseDebianPackages } from "../../cli/tools/debian";
 import { locateBinary, toolCacheDir, toolsCacheRoot } from "../../cli/tools/resolve";
 import { runGpk } from "./run-gpk";
 
@@ -142,3 +143,39 @@ describe("binary lookup", () => {
     expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kine, kwok, pulumi, pulumiKubernetes');
   });
 });
+
+describe("Debian packages of the e2e peers", () => {
+  it("list each package with the command it provides, and name a bad line", () => {
+    const shipped = parseDebianPackages(fs.readFileSync(DEBIAN_PACKAGES, "utf8"));
+    expect(shipped).toContainEqual({ name: "redis-server", command: "redis-server" });
+    expect(parseDebianPackages("# comment\nprometheus  promtool # for rules\n\n")).toEqual([{ name: "prometheus", command: "promtool" }]);
+    expect(() => parseDebianPackages("redis-server\n", "list.txt")).toThrow('list.txt:1: expected "<debian-package> <command>", got "redis-server"');
+  });
+
+  it("find a command on PATH only where it is executable", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-onpath-"));
+    fs.writeFileSync(path.join(dir, "tool"), "#!/bin/sh\n", { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "data"), "", { mode: 0o644 });
+    expect(onPath("tool", { PATH: dir })).toBe(path.join(dir, "tool"));
+    expect(onPath("data", { PATH: dir })).toBeUndefined();
+  });
+
+  it("gpk tools system exits 1 naming the install command when it cannot install", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-debian-"));
+    const list = path.join(dir, "packages.txt");
+    fs.writeFileSync(list, "gpk-no-such-package gpk-no-such-command\n");
+    // Not root, or no apt-get: the error says what to run instead of trying.
+    const noApt = { PATH: dir } as NodeJS.ProcessEnv;
+    expect(() => withPath(noApt, () => ensureDebianPackages(() => {}, list))).toThrow("missing gpk-no-such-command; install as root: apt-get install -y gpk-no-such-package");
+  });
+});
+
+function withPath<T>(env: NodeJS.ProcessEnv, fn: () => T): T {
+  const saved = process.env.PATH;
+  process.env.PATH = env.PATH;
+  try {
+    return fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
