@@ -12,6 +12,7 @@ import { CHARTS } from "./pins";
 import { kuberayCrds, type RayOperatorInstall } from "./ray-crds";
 import { restrictedPodSecurity } from "./pod-security";
 import { workerGroupProblems } from "./ray-checks";
+import { rayJobObject, rayJobProblems, type RayJobArgs } from "./ray-job";
 import { redisAddress, redisName, redisServiceSpec, redisStatefulSetSpec } from "./ray-redis";
 import {
   KUBERAY_POD_LABELS, RAY_DEFAULTS, rayClusterSpec, resolveWorkerGroup, workerDisruptionBudgetSpec,
@@ -70,6 +71,8 @@ export interface RayClusterArgs {
    * Default: none.
    */
   checkpointStorage?: { uri: string; workerServiceAccount?: string };
+  /** RayJobs submitted to this cluster (`clusterSelector`). Default none. */
+  jobs?: RayJobArgs[];
 }
 
 type PropertyError = { propertyPath: string; reason: string };
@@ -91,6 +94,9 @@ export function rayClusterArgErrors(args: RayClusterArgs): PropertyError[] {
     else if (ft.redis.deploy && ft.redis.address) add(["gcsFaultTolerance", "redis", "address"], "expected no address when `deploy` is true (the component deploys Redis)");
     else if (!ft.redis.deploy && !ft.redis.address) add(["gcsFaultTolerance", "redis", "address"], "expected the host:port of an existing Redis (or `deploy: true`)");
   }
+  (args.jobs ?? []).forEach((job, i) => {
+    for (const p of rayJobProblems(job)) add(["jobs", i, p.key], p.message);
+  });
   return errors;
 }
 
@@ -232,6 +238,10 @@ export class RayCluster extends pulumi.ComponentResource {
       metadata: { name: input.name, namespace, labels },
       spec: rayClusterSpec(input),
     }, { ...child, dependsOn: [...(this.operator ? [this.operator] : []), ...crds, ...redisObjects, ...serviceAccounts] });
+
+    for (const job of args.jobs ?? []) {
+      new k8s.apiextensions.CustomResource(`${name}-job-${job.name}`, rayJobObject(input.name, namespace, job), { ...child, dependsOn: [this.cluster] });
+    }
 
     for (const group of input.workerGroups) {
       new k8s.policy.v1.PodDisruptionBudget(`${name}-${group.groupName}`, {

@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import { EC2_GPU_INSTANCES } from "../gpu";
 import { workerGroupProblems, type RayPoolView } from "../components/ray-checks";
+import { rayJobProblems } from "../components/ray-job";
 import { RAY_DEFAULTS } from "../components/ray-spec";
 import type { RayConfig } from "./config-ray";
 
@@ -70,6 +71,13 @@ export function checkRayConfig(config: RayCheckInput, ctx: z.RefinementCtx): voi
     if (pools.some((p) => p.poolName === g.pool) && !tenant.allowedPools.includes(g.pool)) {
       issue(["workerGroups", i, "pool"], `expected a pool tenant "${tenant.name}" may use (${tenant.allowedPools.join(", ")}), got "${g.pool}"`);
     }
+  });
+  const jobNames = new Set<string>();
+  ray.jobs.forEach((job, i) => {
+    if (jobNames.has(job.name)) issue(["jobs", i, "name"], `expected a unique job name, got "${job.name}" twice`);
+    jobNames.add(job.name);
+    // The schema already refused a deadline that is not a positive integer.
+    for (const p of rayJobProblems(job).filter((p) => p.key !== "activeDeadlineSeconds")) issue(["jobs", i, p.key], p.message);
   });
   const problems = workerGroupProblems(ray.workerGroups, pools.filter((p) => Number.isFinite(p.gpusPerNode)));
   for (const p of problems) issue(p.path, p.message);

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { RAY_OPERATOR_INSTALLS } from "../components/ray-crds";
+import { RAY_JOB_DEFAULTS, RAY_JOB_SUBMISSION_MODES } from "../components/ray-job";
 import { RAY_DEFAULTS } from "../components/ray-spec";
 import * as base from "./config-parts";
 
@@ -49,6 +50,21 @@ function buildRaySchema() {
     storageClassName: base.dnsLabel().optional(),
   }).strict();
 
+  const job = z.object({
+    /** RayJob name (DNS-1035 label, at most 47 characters). */
+    name: base.dnsLabel(),
+    /** Command run on the cluster, e.g. `python train.py`. */
+    entrypoint: z.string(base.expect("a command")).min(1, base.expect("a command")),
+    /** Ray runtime environment (`working_dir`, `env_vars`, `pip`, …). Default: none. */
+    runtimeEnv: z.record(z.string(), z.unknown(), base.expect("a runtime environment object")).optional(),
+    /** `HTTPMode` (the operator submits) or `InteractiveMode`. Default "HTTPMode". */
+    submissionMode: base.oneOf([...RAY_JOB_SUBMISSION_MODES]).default(RAY_JOB_DEFAULTS.submissionMode),
+    /** Seconds before KubeRay stops the job. Default 86400. */
+    activeDeadlineSeconds: base.positiveInt().default(RAY_JOB_DEFAULTS.activeDeadlineSeconds),
+    /** Resubmissions after a failure; 0 on the tenant's shared cluster. Default 0. */
+    backoffLimit: base.nonNegativeInt().default(RAY_JOB_DEFAULTS.backoffLimit),
+  }).strict();
+
   return z.object({
     /** Deploy the cluster. Default true. */
     enabled: z.boolean(base.expect("true or false")).default(true),
@@ -81,6 +97,8 @@ function buildRaySchema() {
     operator: base.oneOf(RAY_OPERATOR_INSTALLS as ["chart", "crds-only", "none"]).default("chart"),
     /** Pause before Ray retries a failed task (`RAY_task_retry_delay_ms`). Default 5000. */
     taskRetryDelayMs: base.nonNegativeInt().default(RAY_DEFAULTS.taskRetryDelayMs),
+    /** RayJobs submitted to this cluster. Default none. */
+    jobs: z.array(job, base.expect("a list of jobs")).default([]),
   }).strict();
 }
 

@@ -35,6 +35,10 @@ export const CONFIG = {
     type: "integer", minimum: 1, default: 64,
     description: "Largest `maxReplicas` a Ray worker group may declare.",
   },
+  maxRayJobBackoffLimit: {
+    type: "integer", minimum: 0, default: 3,
+    description: "Most resubmissions (`backoffLimit`) a RayJob may declare; each one reruns the whole entrypoint on the cluster's GPUs.",
+  },
   systemNamespaces: {
     type: "array", items: { type: "string" }, default: [...SYSTEM_NAMESPACES],
     description: "Namespaces that belong to the platform rather than to a tenant.",

@@ -48,7 +48,14 @@ describe("gpk:ray", () => {
       gcsFaultTolerance: { enabled: false },
       operator: "chart",
       taskRetryDelayMs: 5000,
+      jobs: [],
     });
+  });
+
+  it("applies the RayJob defaults: the operator submits, a day's deadline, no resubmission", () => {
+    const config = stack();
+    config.ray.jobs = [{ name: "train", entrypoint: "python train.py" }];
+    expect(parseStackConfig(config).ray?.jobs).toEqual([{ name: "train", entrypoint: "python train.py", submissionMode: "HTTPMode", activeDeadlineSeconds: 86400, backoffLimit: 0 }]);
   });
 
   it("is optional, and off when enabled is false (then nothing is cross-checked)", () => {
@@ -90,6 +97,11 @@ describe("gpk:ray", () => {
     ["Redis both deployed and addressed", (c) => (c.ray.gcsFaultTolerance = { enabled: true, redis: { deploy: true, address: "r:6379", passwordSecret: { name: "r", key: "p" } } }), ["gpk:ray.gcsFaultTolerance.redis.address: expected no address when deploy is true (the kit deploys Redis)"]],
     ["Redis without address", (c) => (c.ray.gcsFaultTolerance = { enabled: true, redis: { passwordSecret: { name: "r", key: "p" } } }), ["gpk:ray.gcsFaultTolerance.redis.address: expected the host:port of an existing Redis (or deploy: true)"]],
     ["a Redis address without port", (c) => (c.ray.gcsFaultTolerance = { enabled: true, redis: { address: "redis", passwordSecret: { name: "r", key: "p" } } }), ['gpk:ray.gcsFaultTolerance.redis.address: expected a host:port such as "redis.example:6379", got "redis"']],
+    ["a job that KubeRay would refuse to resubmit", (c) => (c.ray.jobs = [{ name: "train", entrypoint: "python t.py", backoffLimit: 2 }]), ["gpk:ray.jobs[0].backoffLimit: expected 0: KubeRay refuses backoffLimit > 0 for a job on an existing RayCluster (clusterSelector), got 2"]],
+    ["a job name longer than KubeRay allows", (c) => (c.ray.jobs = [{ name: "a".repeat(48), entrypoint: "x" }]), [`gpk:ray.jobs[0].name: expected a DNS-1035 label of at most 47 characters (KubeRay's limit), got "${"a".repeat(48)}"`]],
+    ["a submitter pod mode", (c) => (c.ray.jobs = [{ name: "train", entrypoint: "x", submissionMode: "K8sJobMode" }]), ['gpk:ray.jobs[0].submissionMode: expected one of "HTTPMode", "InteractiveMode", got "K8sJobMode"']],
+    ["two jobs of one name", (c) => (c.ray.jobs = [{ name: "train", entrypoint: "x" }, { name: "train", entrypoint: "y" }]), ['gpk:ray.jobs[1].name: expected a unique job name, got "train" twice']],
+    ["a job without a deadline", (c) => (c.ray.jobs = [{ name: "train", entrypoint: "x", activeDeadlineSeconds: 0 }]), ["gpk:ray.jobs[0].activeDeadlineSeconds: expected a positive integer, got 0"]],
     ["a password Secret without key", (c) => (c.ray.gcsFaultTolerance = { enabled: true, redis: { deploy: true, passwordSecret: { name: "r" } } }), ["gpk:ray.gcsFaultTolerance.redis.passwordSecret.key: expected a Secret key, got nothing"]],
   ];
 

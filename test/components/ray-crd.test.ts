@@ -7,6 +7,7 @@ import type { RenderedResource } from "../../cli/render";
 import { crdSchemaDirs, SchemaValidator, validateResources } from "../../cli/render/validate";
 import { poolSummary } from "../../components/gpu-node-group";
 import { rayClusterSpecInput, type RayClusterArgs } from "../../components/ray-cluster";
+import { rayJobObject } from "../../components/ray-job";
 import { rayClusterSpec } from "../../components/ray-spec";
 
 const URN = "urn:pulumi:test::gpu-platform-kit::gpk:index:Platform$gpk:index:RayCluster$kubernetes:ray.io/v1:RayCluster::gpk-ray";
@@ -96,5 +97,25 @@ describe("RayJob and RayService carrying the kit's cluster spec", () => {
     delete spec.workerGroupSpecs[0].groupName;
     const job = wrap("kubernetes:ray.io/v1:RayJob", { entrypoint: "python train.py", rayClusterSpec: spec });
     expect(errorsOf(job)).toEqual([{ urn: job.urn, path: "spec.rayClusterSpec.workerGroupSpecs[0].groupName", message: "is required" }]);
+  });
+});
+
+describe("the rendered RayJob against the KubeRay v1.7.0 CRD", () => {
+  const JOB_URN = "urn:pulumi:test::gpu-platform-kit::gpk:index:Platform$gpk:index:RayCluster$kubernetes:ray.io/v1:RayJob::gpk-ray-job-train";
+  const job = (): RenderedResource => ({
+    urn: JOB_URN,
+    type: "kubernetes:ray.io/v1:RayJob",
+    name: "gpk-ray-job-train",
+    custom: true,
+    inputs: rayJobObject("ray", "research", { name: "train", entrypoint: "python train.py", runtimeEnv: { env_vars: { A: "1" } } }) as unknown as Record<string, unknown>,
+  });
+
+  it("is valid, and a broken copy is reported at its path", () => {
+    expect(errorsOf(job())).toEqual([]);
+    const broken = job();
+    (broken.inputs as any).spec.clusterSelector = "ray";
+    (broken.inputs as any).spec.activeDeadlineSeconds = "soon";
+    const paths = errorsOf(broken).map((e) => e.path).sort();
+    expect(paths).toEqual(["spec.activeDeadlineSeconds", "spec.clusterSelector"]);
   });
 });

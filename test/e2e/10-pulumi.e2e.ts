@@ -101,4 +101,14 @@ describe("the objects in the API server", () => {
     expect(refused.stderr).toMatch(/spec\.workerGroupSpecs\[0\]\.groupName: Required value/);
     expect(kubectl(["get", "raycluster", "-n", "team-a", "e2e-invalid"]).status).not.toBe(0);
   });
+
+  it("the RayJob passed the real CRD's validation against the tenant's cluster, and an invalid copy does not", () => {
+    const jobs = kubectlOk(["get", "rayjobs.ray.io", "-n", "team-a", "-o", "json"]).items as any[];
+    expect(jobs.map((j) => j.metadata.name)).toEqual(["gpu-smoke"]);
+    expect(jobs[0].spec).toMatchObject({ clusterSelector: { "ray.io/cluster": "ray" }, submissionMode: "HTTPMode", activeDeadlineSeconds: 600, backoffLimit: 0 });
+    const copy = { apiVersion: "ray.io/v1", kind: "RayJob", metadata: { name: "e2e-invalid-job", namespace: "team-a" }, spec: { ...structuredClone(jobs[0].spec), activeDeadlineSeconds: "an hour" } };
+    const refused = createObject(copy);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/spec\.activeDeadlineSeconds: Invalid value: "string"/);
+  });
 });

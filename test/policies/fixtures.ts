@@ -11,6 +11,7 @@ import {
   GPK_SCHEDULER_NAME, GPU_QUOTA_KEY, GPU_RESOURCE, GPU_TAINT, KIT_LABELS, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE,
   dedicatedPoolTaint, tolerationFor,
 } from "../../gpu";
+import { rayJobObject } from "../../components/ray-job";
 import type { GpuPoolSummary, TenantSummary } from "../../components/summaries";
 import {
   PUBLIC_ACCESS_BLOCK, checkpointBucketPolicy, checkpointEncryptionRule, checkpointLifecycleRules, checkpointRolePolicy, checkpointStoreSummary,
@@ -143,6 +144,11 @@ export function rayCluster(): FixtureResource {
   });
 }
 
+/** A RayJob on the research cluster, as RayCluster renders it (its pure builder). */
+export function rayJob(): FixtureResource {
+  return res("kubernetes:ray.io/v1:RayJob", "research-smoke", rayJobObject("research-ray", "research", { name: "research-smoke", entrypoint: "python smoke.py" }));
+}
+
 /** The research tenant's checkpoint store as CheckpointStore renders it on eks (its pure builders), children under the component. */
 export const CHECKPOINT_BUCKET = "gpk-gpk-prod-research-checkpoints";
 export const CHECKPOINT_ROLE_ARN = "arn:aws:iam::123456789012:role/gpk-checkpoints-research-role";
@@ -216,6 +222,7 @@ export function happyStack(): FixtureResource[] {
       spec: { template: { spec: { containers: [{ name: "web", image: "nginx:1.27" }] } } },
     }),
     rayCluster(),
+    rayJob(),
     ...checkpointStore(),
   ];
 }

@@ -34,7 +34,9 @@ const SHIPPED: Record<PackName, string[]> = {
     "serving-autoscaler-bounded",
     "thermal-aware-scheduling",
     "ray-gpus-consistent",
+    "ray-kuberay-valid",
     "ray-worker-replicas-bounded",
+    "ray-job-bounded",
   ],
   tenancy: [
     "workload-namespace-ownership",
@@ -122,6 +124,14 @@ const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
   },
   "ray-gpus-consistent": (s) => {
     rayWorker(s).rayStartParams["num-gpus"] = "4"; // container limit: 8
+    return s;
+  },
+  "ray-kuberay-valid": (s) => {
+    rayWorker(s).resources = { "gpk-node-slot": "1" }; // beside rayStartParams num-gpus
+    return s;
+  },
+  "ray-job-bounded": (s) => {
+    delete byName(s, "research-smoke", "kubernetes:ray.io/v1:RayJob").props.spec.activeDeadlineSeconds;
     return s;
   },
   "ray-worker-replicas-bounded": (s) => {
