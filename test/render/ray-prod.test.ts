@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { renderStack, type RenderedResource, type RenderedStack } from "../../cli/render";
 import { validateResources } from "../../cli/render/validate";
+import { kuberayStart } from "../../components/kuberay-start";
 import { IMAGES, imageRef } from "../../components/pins";
 import { one } from "./helpers";
 
@@ -47,12 +48,13 @@ describe("prod Ray cluster", () => {
     });
   });
 
-  it("runs 8-GPU workers on the dedicated training pool with matching num-gpus", () => {
+  it("runs 8-GPU workers on the dedicated training pool, KubeRay deriving num-gpus 8 from the limit", () => {
     const ray = child("kubernetes:ray.io/v1:RayCluster");
     expect(ray).toMatchObject({ apiVersion: "ray.io/v1", kind: "RayCluster", metadata: { name: "research-ray", namespace: "research" } });
     const [worker] = ray.spec.workerGroupSpecs;
     const container = worker.template.spec.containers[0];
-    expect(worker.rayStartParams["num-gpus"]).toBe("8");
+    expect(worker.rayStartParams).toEqual({});
+    expect(kuberayStart(ray).workerGroups[0]!.args).toContain("--num-gpus=8");
     expect(container.resources.limits["nvidia.com/gpu"]).toBe("8");
     expect(container.image).toBe(imageRef(IMAGES.rayGpu));
     expect(worker.template.spec.nodeSelector).toEqual({ "gpk.dev/pool": "training" });
