@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MONITORING_NAMESPACE, KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE, tolerationFor } from "../gpu";
+import { DCGM_GPU_LABELS, DCGM_METRICS } from "../gpu/metrics";
 import { gpuPoolPlacement } from "./nvidia-device-plugin";
 import { allowIngressSpec, namespacePeer } from "./network-policies";
 import { CHARTS } from "./pins";
@@ -52,6 +53,9 @@ export interface GpuTelemetryArgs {
   otherScrapers?: k8s.types.input.networking.v1.NetworkPolicyPeer[];
 }
 
+/** Window of the throttling rates in the alert rules. */
+export const ALERT_RATE_WINDOW = "2m";
+
 /**
  * The GPU alerts, on DCGM exporter metrics. Violation counters count microseconds of
  * throttling, so `rate(...) / 1e6` is the fraction of time the clocks were held back.
@@ -60,34 +64,40 @@ export interface GpuTelemetryArgs {
  * so it is a warning, while thermal throttling and XIDs are critical.
  */
 export function gpuAlertRules(opts: { maxGpuTempC: number; alertFor: string }) {
-  const by = "Hostname, gpu, UUID, modelName";
+  // The throttling rates are taken over a short window and the alert waits `for` on top. Over
+  // `alertFor` itself (as first written), rate() averages the whole window, so a GPU capped
+  // from some moment reads above half only once half the window has passed, and `for` then
+  // waits again: promtool had the power-cap alert firing 10–12 minutes after the cap began
+  // with `for: 5m`. A 2m window keeps four samples at a 30 s scrape.
+  const by = DCGM_GPU_LABELS;
+  const m = DCGM_METRICS;
   return [{
     name: "gpk-gpu",
     rules: [
       {
         alert: "GpuTemperatureHigh",
-        expr: `max by (${by}) (DCGM_FI_DEV_GPU_TEMP) >= ${opts.maxGpuTempC}`,
+        expr: `max by (${by}) (${m.gpuTemp}) >= ${opts.maxGpuTempC}`,
         for: opts.alertFor,
         labels: { severity: "critical" },
         annotations: { summary: `GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is at {{ $value }} °C (limit ${opts.maxGpuTempC} °C).` },
       },
       {
         alert: "GpuPowerCapSustained",
-        expr: `sum by (${by}) (rate(DCGM_FI_DEV_POWER_VIOLATION[${opts.alertFor}])) / 1e6 > 0.5`,
+        expr: `sum by (${by}) (rate(${m.powerViolation}[${ALERT_RATE_WINDOW}])) / 1e6 > 0.5`,
         for: opts.alertFor,
         labels: { severity: "warning" },
         annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} has been power-capped more than half the time; its clocks are reduced." },
       },
       {
         alert: "GpuThermalThrottling",
-        expr: `sum by (${by}) (rate(DCGM_FI_DEV_THERMAL_VIOLATION[${opts.alertFor}])) > 0`,
+        expr: `sum by (${by}) (rate(${m.thermalViolation}[${ALERT_RATE_WINDOW}])) > 0`,
         for: opts.alertFor,
         labels: { severity: "critical" },
         annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} is slowing its clocks for heat: check cooling." },
       },
       {
         alert: "GpuXidError",
-        expr: `max by (${by}) (DCGM_FI_DEV_XID_ERRORS) > 0`,
+        expr: `max by (${by}) (${m.xidErrors}) > 0`,
         for: "0m",
         labels: { severity: "critical" },
         annotations: { summary: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}." },

@@ -10,6 +10,9 @@ import { AdmissionGuards } from "./admission-guards";
 import { EksCluster } from "./eks-cluster";
 import { GpuNodeGroup } from "./gpu-node-group";
 import { CheckpointStore, defaultCheckpointBucket } from "./checkpoint-store";
+import { GrafanaDashboards } from "./dashboards";
+import { CHARTS } from "./pins";
+import { defaultPrometheusUrl, prometheusAdapterValues } from "./serving-metrics";
 import { GpuTelemetry } from "./gpu-telemetry";
 import { MigManager } from "./mig-manager";
 import { GPU_RESOURCE, KIT_LABELS, MANAGED_BY, NODE_AGENT_NAMESPACE, SYSTEM_NAMESPACE } from "../gpu";
@@ -127,6 +130,10 @@ export class Platform extends pulumi.ComponentResource {
         // The thermal-aware extender reads the exporters directly.
         otherScrapers: config.schedulerExtender.enabled && config.schedulerExtender.thermalAware ? [podsPeer(SYSTEM_NAMESPACE, extenderPodLabels())] : [],
       }, { ...inCluster, dependsOn: [...systemNamespaces, ...this.pools] });
+      if (config.telemetry.dashboards.enabled) {
+        const { enabled: _on, ...dashboards } = config.telemetry.dashboards;
+        new GrafanaDashboards(`${name}-dashboards`, dashboards, { ...inCluster, dependsOn: systemNamespaces });
+      }
     }
 
     this.tenants = config.tenants.map((tenant) => new Tenant(`${name}-tenant-${tenant.name}`, {
@@ -178,6 +185,8 @@ export class Platform extends pulumi.ComponentResource {
 
     this.usesGpkScheduler = Boolean((config as { schedulerExtender?: { enabled?: boolean } }).schedulerExtender?.enabled);
     const tenantByName = new Map(this.tenants.map((t) => [t.summary.tenantName, t]));
+    const servingMetrics = config.telemetry.servingMetrics;
+    const prometheusUrl = servingMetrics.prometheusUrl ?? defaultPrometheusUrl(config.telemetry.monitoringNamespace);
     this.serving = config.serving.map((serving) => {
       const tenant = tenantByName.get(serving.tenant)!;
       return new VllmServing(`${name}-serving-${serving.tenant}-${serving.name}`, {
@@ -187,8 +196,22 @@ export class Platform extends pulumi.ComponentResource {
         namespace: tenant.summary.namespace,
         useGpkScheduler: this.usesGpkScheduler,
         runtimeImage: config.runtime.image,
+        metricsSource: servingMetrics.source,
+        prometheusUrl,
       }, { ...inCluster, dependsOn: [tenant] });
     });
+    // The custom metrics API the serving HPAs read; with KEDA or an adapter of your own, nothing.
+    if (config.serving.length > 0 && servingMetrics.source === "prometheus-adapter") {
+      const chart = CHARTS.prometheusAdapter;
+      new k8s.helm.v3.Release(`${name}-prometheus-adapter`, {
+        chart: chart.chart,
+        version: chart.version,
+        repositoryOpts: { repo: chart.repo },
+        namespace: SYSTEM_NAMESPACE,
+        values: prometheusAdapterValues(prometheusUrl),
+        atomic: true,
+      }, { ...inClusterResource, dependsOn: systemNamespaces });
+    }
 
     if (config.ray?.enabled) {
       const { enabled: _enabled, tenant, name: clusterName, ...ray } = config.ray;

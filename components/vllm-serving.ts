@@ -7,6 +7,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SERVING_DEFAULTS, type ServingEntry } from "../stacks/config-serving";
+import { VLLM_METRICS } from "../gpu/metrics";
+import { kedaScaledObjectSpec, servingScaleDown, type ServingMetricsSource } from "./serving-metrics";
 import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor } from "../gpu";
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
@@ -28,6 +30,13 @@ export interface VllmServingArgs {
   useGpkScheduler?: boolean;
   /** Image holding the runtime bundles (kind). Default: bundle in a ConfigMap. */
   runtimeImage?: string;
+  /**
+   * What serves the autoscaler's metric: `prometheus-adapter` or `external` (an HPA on the
+   * custom metrics API), or `keda` (a ScaledObject querying `prometheusUrl`). Default `prometheus-adapter`.
+   */
+  metricsSource?: ServingMetricsSource;
+  /** The Prometheus KEDA queries. Required with `keda`. */
+  prometheusUrl?: string;
 }
 
 /**
@@ -72,10 +81,10 @@ export function servingAutoscalerSpec(s: ServingEntry) {
     metrics: [{
       type: "Pods",
       // Served by a custom-metrics adapter (prometheus-adapter) from the pods' /metrics.
-      pods: { metric: { name: "vllm:num_requests_waiting" }, target: { type: "AverageValue", averageValue: String(s.targetWaitingPerReplica) } },
+      pods: { metric: { name: VLLM_METRICS.waiting }, target: { type: "AverageValue", averageValue: String(s.targetWaitingPerReplica) } },
     }],
     // Scale in slowly: a replica takes minutes to load its model.
-    behavior: { scaleDown: { stabilizationWindowSeconds: 600, policies: [{ type: "Pods", value: 1, periodSeconds: 300 }] } },
+    behavior: { scaleDown: servingScaleDown() },
   };
 }
 
@@ -194,10 +203,21 @@ export class VllmServing extends pulumi.ComponentResource {
       spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
     }, { parent: this });
 
-    new k8s.autoscaling.v2.HorizontalPodAutoscaler(name, {
-      metadata: metadata(s.name),
-      spec: servingAutoscalerSpec(s),
-    }, { parent: this });
+    const source = args.metricsSource ?? "prometheus-adapter";
+    if (source === "keda") {
+      if (!args.prometheusUrl) throw new pulumi.InputPropertyError({ propertyPath: "prometheusUrl", reason: "`prometheusUrl`: expected the Prometheus KEDA queries when metricsSource is keda" });
+      new k8s.apiextensions.CustomResource(name, {
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "ScaledObject",
+        metadata: metadata(s.name),
+        spec: kedaScaledObjectSpec(s, args.namespace, args.prometheusUrl),
+      }, { parent: this });
+    } else {
+      new k8s.autoscaling.v2.HorizontalPodAutoscaler(name, {
+        metadata: metadata(s.name),
+        spec: servingAutoscalerSpec(s),
+      }, { parent: this });
+    }
 
     this.registerOutputs({
       name: s.name,
@@ -208,6 +228,7 @@ export class VllmServing extends pulumi.ComponentResource {
       minReplicas: s.minReplicas,
       maxReplicas: s.maxReplicas,
       maxWaiting: s.maxWaiting,
+      metricsSource: source,
       gpuMemoryUtilization: s.gpuMemoryUtilization,
       url: `http://${s.name}.${args.namespace}.svc:${SERVING_PORT}/v1`,
     });

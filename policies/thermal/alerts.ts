@@ -4,22 +4,20 @@
  * cap with the SM clock down from 1980 to ~1365 MHz), and XID errors.
  */
 import type { StackValidationPolicy } from "@pulumi/policy";
+import { DCGM_METRICS } from "../../gpu/metrics";
 import { configSchema, readConfig } from "../lib/config";
 import { K8S_TYPES, type Json } from "../lib/k8s";
 import { components, ofTypes } from "../lib/stack";
 
 export const DCGM = {
-  temp: "DCGM_FI_DEV_GPU_TEMP",
-  xid: "DCGM_FI_DEV_XID_ERRORS",
-  power: "DCGM_FI_DEV_POWER_USAGE",
+  temp: DCGM_METRICS.gpuTemp,
+  xid: DCGM_METRICS.xidErrors,
+  power: DCGM_METRICS.powerUsage,
   /**
    * Clock-event signals: the event-reason bitmask (dcgm-exporter ≥ 3.3 name, then the older
    * "throttle" name) and DCGM's power / thermal violation counters (µs spent capped).
    */
-  clockEvents: [
-    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
-    "DCGM_FI_DEV_POWER_VIOLATION", "DCGM_FI_DEV_THERMAL_VIOLATION",
-  ],
+  clockEvents: [DCGM_METRICS.clockEventReasons, DCGM_METRICS.clockThrottleReasons, DCGM_METRICS.powerViolation, DCGM_METRICS.thermalViolation],
 } as const;
 
 export interface AlertRule {

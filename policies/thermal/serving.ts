@@ -5,6 +5,7 @@
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { findFlag } from "../lib/flags";
+import { CHARTS } from "../../components/pins";
 import {
   K8S_TYPES, containersOf, isServingDeployment, namespaceOf, objectName, podGpuCount, selectedPools, type Json,
 } from "../lib/k8s";
@@ -107,4 +108,40 @@ export const servingAutoscalerBounded: StackValidationPolicy = {
   },
 };
 
-export const servingPolicies = [servingBoundedQueue, servingAutoscalerBounded];
+/** The serving component's type token; its outputs name its metrics source. */
+const SERVING_COMPONENT = "gpk:index:VllmServing";
+
+/** HPA metric types read from the custom or external metrics API, which needs an adapter. */
+const ADAPTER_METRIC_TYPES = new Set(["Pods", "Object", "External"]);
+
+/**
+ * An HPA on `vllm:num_requests_waiting` reads the custom metrics API. Without an adapter
+ * serving it the HPA reports FailedGetPodsMetric and never scales: the endpoint sheds load
+ * with 429s at its minimum size, or (queue unbounded) its GPUs run flat out.
+ */
+export const servingAutoscalerMetricsSource: StackValidationPolicy = {
+  name: "serving-autoscaler-metrics-source",
+  description:
+    "Checks whether every HorizontalPodAutoscaler on a custom or external metric has a metrics source in the stack: the prometheus-adapter chart, or a serving endpoint declared `external`.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const adapter = ofTypes(args.resources, K8S_TYPES.helmRelease).some((r) => r.props.chart === CHARTS.prometheusAdapter.chart);
+    if (adapter) return;
+    const external = new Set(
+      args.resources.filter((r) => r.type === SERVING_COMPONENT && r.props.metricsSource === "external").map((r) => `${r.props.namespace}/${r.props.name}`),
+    );
+    for (const hpa of ofTypes(args.resources, K8S_TYPES.hpa)) {
+      const metrics = ((hpa.props.spec?.metrics ?? []) as Json[]).filter((m) => ADAPTER_METRIC_TYPES.has(m.type));
+      if (metrics.length === 0) continue;
+      if (external.has(`${hpa.props.metadata?.namespace}/${hpa.props.spec?.scaleTargetRef?.name}`)) continue;
+      const names = metrics.map((m) => m.pods?.metric?.name ?? m.object?.metric?.name ?? m.external?.metric?.name ?? m.type).join(", ");
+      reportViolation(
+        `HorizontalPodAutoscaler "${objectName(hpa.props, hpa.name)}" scales on ${names} from the custom metrics API, and nothing in the stack serves it; ` +
+          "set `gpk:telemetry.servingMetrics.source` to prometheus-adapter (the kit installs it) or keda, or to external if you run an adapter.",
+        hpa.urn,
+      );
+    }
+  },
+};
+
+export const servingPolicies = [servingBoundedQueue, servingAutoscalerBounded, servingAutoscalerMetricsSource];

@@ -22,6 +22,9 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { KIT_LABELS } from "../../gpu";
+import { EXTENDER_METRICS } from "../../gpu/metrics";
+import { poolGpuAccounts } from "../scheduling/accounting";
 import { BindRefused } from "./bind-guard";
 import type { Extender } from "./extender";
 import { BadRequest, bindingArgsSchema, extenderArgsSchema, filterResultJson, parseBody, priorityListJson } from "./wire";
@@ -119,21 +122,40 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
   const ready = options.ready ?? (() => true);
   const log = options.log ?? (() => {});
   const registry = new Registry();
-  const requests = new Counter({ name: "gpk_extender_requests_total", help: "Extender requests by verb and HTTP status.", labelNames: ["verb", "code"], registers: [registry] });
+  const requests = new Counter({ name: EXTENDER_METRICS.requests, help: "Extender requests by verb and HTTP status.", labelNames: ["verb", "code"], registers: [registry] });
   const latency = new Histogram({
-    name: "gpk_extender_request_duration_seconds", help: "Time to answer an extender request (body read to response written).",
+    name: EXTENDER_METRICS.duration, help: "Time to answer an extender request (body read to response written).",
     labelNames: ["verb"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [registry],
   });
-  const binds = new Counter({ name: "gpk_extender_binds_total", help: "Bind results.", labelNames: ["result"], registers: [registry] });
+  const binds = new Counter({ name: EXTENDER_METRICS.binds, help: "Bind results.", labelNames: ["result"], registers: [registry] });
   const refusals = new Counter({
-    name: "gpk_extender_refusals_total", help: "Requests refused: binds the guard would not perform, callers whose certificate names no allowed identity.",
+    name: EXTENDER_METRICS.refusals, help: "Requests refused: binds the guard would not perform, callers whose certificate names no allowed identity.",
     labelNames: ["verb", "reason"], registers: [registry],
   });
-  const handshakeFailures = new Counter({ name: "gpk_extender_tls_handshake_failures_total", help: "TLS handshakes that failed (no or untrusted client certificate).", registers: [registry] });
+  const handshakeFailures = new Counter({ name: EXTENDER_METRICS.tlsHandshakeFailures, help: "TLS handshakes that failed (no or untrusted client certificate).", registers: [registry] });
   new Gauge({
-    name: "gpk_extender_nodes", help: "Nodes in the extender's cache.", registers: [registry],
+    name: EXTENDER_METRICS.nodes, help: "Nodes in the extender's cache.", registers: [registry],
     collect() {
       this.set(extender.cache.nodeCount);
+    },
+  });
+
+  // Where each pool's GPUs stand, computed from the cache at scrape time.
+  new Gauge({
+    name: EXTENDER_METRICS.poolGpus, help: "GPUs per pool: allocated, idle, and of the idle those fragmented for the target workload (FGD) or stranded by CPU.",
+    labelNames: ["pool", "state"], registers: [registry],
+    collect() {
+      this.reset();
+      const nodes = extender.cache.nodeNames().map((name) => ({
+        pool: extender.cache.nodeObject(name)?.metadata.labels?.[KIT_LABELS.pool] ?? "none",
+        node: extender.cache.node(name)!,
+      }));
+      for (const [pool, gpus] of poolGpuAccounts(nodes, extender.policy.workload())) {
+        this.set({ pool, state: "allocated" }, gpus.allocated);
+        this.set({ pool, state: "idle" }, gpus.idle);
+        this.set({ pool, state: "fragmented" }, gpus.fragmented);
+        this.set({ pool, state: "cpu_stranded" }, gpus.cpuStranded);
+      }
     },
   });
 

@@ -16,6 +16,7 @@ export * from "./feasibility";
 export * from "./rng";
 export * from "./workload";
 export * from "./fragmentation";
+export * from "./accounting";
 export * from "./gpu-choice";
 export * from "./policy";
 export * from "./score";

@@ -5,6 +5,7 @@
  * Latencies are engine seconds: simulated time, which equals wall time at speedup 1.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { SERVING_METRICS, VLLM_METRICS } from "../../gpu/metrics";
 import type { EngineObserver, LLMEngine } from "./engine/engine";
 import type { FinishReason, Request } from "./engine/request";
 
@@ -22,6 +23,7 @@ export class ServingMetrics implements EngineObserver {
   private readonly ttft: Histogram<"model_name">;
   private readonly itl: Histogram<"model_name">;
   private readonly e2e: Histogram<"model_name">;
+  private readonly rejected: Counter<"model_name">;
   private seen = { prompt: 0, generation: 0, preemptions: 0 };
 
   constructor(private readonly engine: LLMEngine, modelName: string) {
@@ -35,22 +37,24 @@ export class ServingMetrics implements EngineObserver {
           this.set({ model_name: modelName }, read());
         },
       });
-    gauge("vllm:num_requests_running", "Number of requests in model execution batches.", () => engine.scheduler.running.length);
-    gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", () => engine.scheduler.waiting.length);
-    gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", () => engine.kv.usage());
+    gauge(VLLM_METRICS.running, "Number of requests in model execution batches.", () => engine.scheduler.running.length);
+    gauge(VLLM_METRICS.waiting, "Number of requests waiting to be processed.", () => engine.scheduler.waiting.length);
+    gauge(VLLM_METRICS.kvCacheUsage, "KV-cache usage. 1 means 100 percent usage.", () => engine.kv.usage());
     // Token and preemption counters follow the engine's own totals at scrape time, so they can never drift from it.
     const sync = () => this.syncCounters();
-    this.promptTokens = new Counter({ name: "vllm:prompt_tokens_total", help: "Number of prefill tokens processed.", labelNames, registers, collect: sync });
-    this.generationTokens = new Counter({ name: "vllm:generation_tokens_total", help: "Number of generation tokens processed.", labelNames, registers, collect: sync });
-    this.preemptions = new Counter({ name: "vllm:num_preemptions_total", help: "Cumulative number of preemption from the engine.", labelNames, registers, collect: sync });
+    this.promptTokens = new Counter({ name: VLLM_METRICS.promptTokens, help: "Number of prefill tokens processed.", labelNames, registers, collect: sync });
+    this.generationTokens = new Counter({ name: VLLM_METRICS.generationTokens, help: "Number of generation tokens processed.", labelNames, registers, collect: sync });
+    this.preemptions = new Counter({ name: VLLM_METRICS.preemptions, help: "Cumulative number of preemption from the engine.", labelNames, registers, collect: sync });
     this.success = new Counter({
-      name: "vllm:request_success_total", help: "Count of successfully processed requests.",
+      name: VLLM_METRICS.requestSuccess, help: "Count of successfully processed requests.",
       labelNames: ["model_name", "finished_reason"], registers,
     });
     for (const reason of ["stop", "length"]) this.success.inc({ ...this.labels, finished_reason: reason }, 0);
-    this.ttft = new Histogram({ name: "vllm:time_to_first_token_seconds", help: "Histogram of time to first token in seconds.", labelNames, registers, buckets: TTFT_BUCKETS });
-    this.itl = new Histogram({ name: "vllm:inter_token_latency_seconds", help: "Histogram of inter-token latency in seconds.", labelNames, registers, buckets: ITL_BUCKETS });
-    this.e2e = new Histogram({ name: "vllm:e2e_request_latency_seconds", help: "Histogram of e2e request latency in seconds.", labelNames, registers, buckets: E2E_BUCKETS });
+    this.ttft = new Histogram({ name: VLLM_METRICS.timeToFirstToken, help: "Histogram of time to first token in seconds.", labelNames, registers, buckets: TTFT_BUCKETS });
+    this.itl = new Histogram({ name: VLLM_METRICS.interTokenLatency, help: "Histogram of inter-token latency in seconds.", labelNames, registers, buckets: ITL_BUCKETS });
+    this.e2e = new Histogram({ name: VLLM_METRICS.e2eLatency, help: "Histogram of e2e request latency in seconds.", labelNames, registers, buckets: E2E_BUCKETS });
+    this.rejected = new Counter({ name: SERVING_METRICS.rejected, help: "Requests refused with 429 because the waiting queue was full (--max-waiting).", labelNames, registers });
+    this.rejected.inc(this.labels, 0);
     // Series exist from the start (as vLLM pre-creates its labelled children), so dashboards and rate() see zeros, not gaps.
     for (const h of [this.ttft, this.itl, this.e2e]) h.zero(this.labels);
     this.syncCounters();
@@ -63,6 +67,11 @@ export class ServingMetrics implements EngineObserver {
 
   onInterToken(_request: Request, seconds: number): void {
     this.itl.observe(this.labels, seconds);
+  }
+
+  /** A request the front end refused with 429 (queue full); it never reached the engine. */
+  onRejected(): void {
+    this.rejected.inc(this.labels);
   }
 
   onFinish(_request: Request, reason: FinishReason, e2e: number): void {

@@ -5,6 +5,7 @@
  * (formerly DCGM_FI_DEV_CLOCK_THROTTLE_REASONS), value = the NVML bitmask.
  */
 import { Counter, Gauge, Registry } from "prom-client";
+import { DCGM_METRICS } from "../../gpu/metrics";
 import type { GpuSample } from "./sample";
 
 export const DCGM_LABELS = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"] as const;
@@ -18,21 +19,21 @@ interface Def {
 }
 
 const DEFS: Def[] = [
-  { name: "DCGM_FI_DEV_SM_CLOCK", help: "SM clock frequency (in MHz).", value: (s) => s.smClockMHz },
-  { name: "DCGM_FI_DEV_MEM_CLOCK", help: "Memory clock frequency (in MHz).", value: (s) => s.memClockMHz },
-  { name: "DCGM_FI_DEV_MEMORY_TEMP", help: "Memory temperature (in C).", value: (s) => s.memTempC },
-  { name: "DCGM_FI_DEV_GPU_TEMP", help: "GPU temperature (in C).", value: (s) => s.gpuTempC },
-  { name: "DCGM_FI_DEV_POWER_USAGE", help: "Power draw (in W).", value: (s) => s.powerW },
-  { name: "DCGM_FI_DEV_POWER_MGMT_LIMIT", help: "Power management limit (in W).", value: (s) => s.powerLimitW },
-  { name: "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", help: "Total energy consumption since boot (in mJ).", counter: true, value: (s) => s.energyMJ },
-  { name: "DCGM_FI_DEV_GPU_UTIL", help: "GPU utilization (in %).", value: (s) => s.utilGpu },
-  { name: "DCGM_FI_DEV_MEM_COPY_UTIL", help: "Memory utilization (in %).", value: (s) => s.utilMem },
-  { name: "DCGM_FI_DEV_XID_ERRORS", help: "Value of the last XID error encountered.", value: (s) => s.lastXid },
-  { name: "DCGM_FI_DEV_FB_FREE", help: "Framebuffer memory free (in MiB).", value: (s) => s.fbFreeMiB },
-  { name: "DCGM_FI_DEV_FB_USED", help: "Framebuffer memory used (in MiB).", value: (s) => s.fbUsedMiB },
-  { name: "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", help: "Current clock event reasons (bitmask of NVML clocks event reasons).", value: (s) => s.clockEventReasons },
-  { name: "DCGM_FI_DEV_POWER_VIOLATION", help: "Throttling duration due to power constraints (in us).", counter: true, value: (s) => s.powerViolationUs },
-  { name: "DCGM_FI_DEV_THERMAL_VIOLATION", help: "Throttling duration due to thermal constraints (in us).", counter: true, value: (s) => s.thermalViolationUs },
+  { name: DCGM_METRICS.smClock, help: "SM clock frequency (in MHz).", value: (s) => s.smClockMHz },
+  { name: DCGM_METRICS.memClock, help: "Memory clock frequency (in MHz).", value: (s) => s.memClockMHz },
+  { name: DCGM_METRICS.memoryTemp, help: "Memory temperature (in C).", value: (s) => s.memTempC },
+  { name: DCGM_METRICS.gpuTemp, help: "GPU temperature (in C).", value: (s) => s.gpuTempC },
+  { name: DCGM_METRICS.powerUsage, help: "Power draw (in W).", value: (s) => s.powerW },
+  { name: DCGM_METRICS.powerLimit, help: "Power management limit (in W).", value: (s) => s.powerLimitW },
+  { name: DCGM_METRICS.energy, help: "Total energy consumption since boot (in mJ).", counter: true, value: (s) => s.energyMJ },
+  { name: DCGM_METRICS.gpuUtil, help: "GPU utilization (in %).", value: (s) => s.utilGpu },
+  { name: DCGM_METRICS.memCopyUtil, help: "Memory utilization (in %).", value: (s) => s.utilMem },
+  { name: DCGM_METRICS.xidErrors, help: "Value of the last XID error encountered.", value: (s) => s.lastXid },
+  { name: DCGM_METRICS.fbFree, help: "Framebuffer memory free (in MiB).", value: (s) => s.fbFreeMiB },
+  { name: DCGM_METRICS.fbUsed, help: "Framebuffer memory used (in MiB).", value: (s) => s.fbUsedMiB },
+  { name: DCGM_METRICS.clockEventReasons, help: "Current clock event reasons (bitmask of NVML clocks event reasons).", value: (s) => s.clockEventReasons },
+  { name: DCGM_METRICS.powerViolation, help: "Throttling duration due to power constraints (in us).", counter: true, value: (s) => s.powerViolationUs },
+  { name: DCGM_METRICS.thermalViolation, help: "Throttling duration due to thermal constraints (in us).", counter: true, value: (s) => s.thermalViolationUs },
 ];
 
 /** The registry one exporter serves; `update` replaces every per-GPU series with the latest samples. */

@@ -9,7 +9,9 @@ describe("GPU telemetry", () => {
     const byName = Object.fromEntries(group!.rules.map((r) => [r.alert, r]));
     expect(Object.keys(byName)).toEqual(["GpuTemperatureHigh", "GpuPowerCapSustained", "GpuThermalThrottling", "GpuXidError"]);
     expect(byName.GpuTemperatureHigh!.expr).toBe("max by (Hostname, gpu, UUID, modelName) (DCGM_FI_DEV_GPU_TEMP) >= 83");
-    expect(byName.GpuPowerCapSustained!.expr).toContain("rate(DCGM_FI_DEV_POWER_VIOLATION[3m])");
+    // The rate window is fixed and short; `for` carries the configured duration (promtool tests the timing, test/e2e/45-prometheus).
+    expect(byName.GpuPowerCapSustained!.expr).toContain("rate(DCGM_FI_DEV_POWER_VIOLATION[2m])");
+    expect(byName.GpuPowerCapSustained!.for).toBe("3m");
     expect(byName.GpuThermalThrottling!.expr).toContain("DCGM_FI_DEV_THERMAL_VIOLATION");
     expect(byName.GpuXidError!.expr).toContain("DCGM_FI_DEV_XID_ERRORS");
     expect(byName.GpuTemperatureHigh!.for).toBe("3m");

@@ -12,6 +12,7 @@ import {
   dedicatedPoolTaint, tolerationFor,
 } from "../../gpu";
 import { rayJobObject } from "../../components/ray-job";
+import { prometheusAdapterValues } from "../../components/serving-metrics";
 import type { GpuPoolSummary, TenantSummary } from "../../components/summaries";
 import {
   PUBLIC_ACCESS_BLOCK, checkpointBucketPolicy, checkpointEncryptionRule, checkpointLifecycleRules, checkpointRolePolicy, checkpointStoreSummary,
@@ -212,7 +213,14 @@ export function happyStack(): FixtureResource[] {
     servingDeployment(),
     res("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "search-llm", {
       metadata: { name: "search-llm", namespace: "search" },
-      spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "search-llm" }, minReplicas: 1, maxReplicas: 4 },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "search-llm" }, minReplicas: 1, maxReplicas: 4,
+        metrics: [{ type: "Pods", pods: { metric: { name: "vllm:num_requests_waiting" }, target: { type: "AverageValue", averageValue: "8" } } }],
+      },
+    }),
+    // What serves that HPA's metric (Platform renders it for gpk:telemetry.servingMetrics.source prometheus-adapter).
+    res("kubernetes:helm.sh/v3:Release", "gpk-prometheus-adapter", {
+      chart: "prometheus-adapter", version: "5.3.0", namespace: "gpk-system", values: prometheusAdapterValues("http://prometheus-operated.monitoring.svc:9090"),
     }),
     res("kubernetes:core/v1:Service", "search-llm", {
       metadata: { name: "search-llm", namespace: "search" }, spec: { selector: { app: "search-llm" }, ports: [{ port: 8000 }] },

@@ -32,6 +32,7 @@ const SHIPPED: Record<PackName, string[]> = {
     "gpu-alert-rules",
     "serving-bounded-queue",
     "serving-autoscaler-bounded",
+    "serving-autoscaler-metrics-source",
     "thermal-aware-scheduling",
     "ray-gpus-consistent",
     "ray-kuberay-valid",
@@ -118,6 +119,7 @@ const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
     byName(s, "search-llm", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").props.spec.maxReplicas = 30; // pool: 24 GPUs
     return s;
   },
+  "serving-autoscaler-metrics-source": (s) => s.filter((r) => r.name !== "gpk-prometheus-adapter"),
   "thermal-aware-scheduling": (s) => {
     delete vllm(s).props.spec.template.spec.schedulerName;
     return s;

@@ -3,7 +3,7 @@ import { GPU_RESOURCE } from "../../gpu";
 import { gpuAlertRules, tempThreshold } from "../../policies/thermal/alerts";
 import { rayClusterKubeRayValid, rayGpusConsistent, rayJobBounded, rayWorkerReplicasBounded } from "../../policies/thermal/ray";
 import { thermalAwareScheduling } from "../../policies/thermal/scheduling";
-import { servingAutoscalerBounded, servingBoundedQueue } from "../../policies/thermal/serving";
+import { servingAutoscalerBounded, servingAutoscalerMetricsSource, servingBoundedQueue } from "../../policies/thermal/serving";
 import { gpuPoolHasTelemetry } from "../../policies/thermal/telemetry";
 import { byName, happyStack, type FixtureResource } from "./fixtures";
 import { runPolicy } from "./helpers";
@@ -192,5 +192,21 @@ describe("ray-worker-replicas-bounded", () => {
     worker(stack).maxReplicas = 4;
     expect(await runPolicy(rayWorkerReplicasBounded, stack, { maxRayWorkerReplicas: 4 })).toEqual([]);
     expect((await runPolicy(rayWorkerReplicasBounded, stack, { maxRayWorkerReplicas: 3 }))[0].message).toMatch(/set it between 1 and 3/);
+  });
+});
+
+describe("serving-autoscaler-metrics-source", () => {
+  it("reports an HPA on a custom metric when nothing in the stack serves it, unless its endpoint declares an external source", async () => {
+    const stack = happyStack();
+    expect(await runPolicy(servingAutoscalerMetricsSource, stack)).toEqual([]);
+    const bare = stack.filter((r) => r.name !== "gpk-prometheus-adapter");
+    const found = await runPolicy(servingAutoscalerMetricsSource, bare);
+    expect(found.map((f) => f.message)).toEqual([
+      'HorizontalPodAutoscaler "search-llm" scales on vllm:num_requests_waiting from the custom metrics API, and nothing in the stack serves it; ' +
+        "set `gpk:telemetry.servingMetrics.source` to prometheus-adapter (the kit installs it) or keda, or to external if you run an adapter.",
+    ]);
+    expect(found[0].urn).toBe(byName(bare, "search-llm", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").urn);
+    const declared: FixtureResource[] = [...bare, { ...byName(bare, "search-llm", "kubernetes:apps/v1:Deployment"), type: "gpk:index:VllmServing", urn: "urn:pulumi:t::p::gpk:index:VllmServing::search-llm", props: { name: "search-llm", namespace: "search", metricsSource: "external" } }];
+    expect(await runPolicy(servingAutoscalerMetricsSource, declared)).toEqual([]);
   });
 });

@@ -281,5 +281,13 @@ describe("concurrency and health", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${ext.port}/metrics`)).text();
     expect(metrics).toMatch(/gpk_extender_requests_total\{verb="filter",code="400"\} [1-9]/);
     expect(metrics).toMatch(/gpk_extender_nodes 5/);
+    // Where the pool's GPUs stand: 36 GPUs, 11 bound; the "small" node's 8 idle GPUs have 2 cores to go with them.
+    const pool = (state: string) => Number(new RegExp(`gpk_extender_pool_gpus\\{pool="none",state="${state}"\\} ([0-9.e+-]+)`).exec(metrics)?.[1]);
+    expect(pool("allocated")).toBe(11);
+    expect(pool("idle")).toBe(25);
+    expect(pool("cpu_stranded")).toBeGreaterThan(6);
+    expect(pool("cpu_stranded")).toBeLessThanOrEqual(8);
+    expect(pool("fragmented")).toBeGreaterThan(0);
+    expect(pool("fragmented")).toBeLessThanOrEqual(25);
   });
 });

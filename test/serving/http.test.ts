@@ -164,6 +164,9 @@ describe("load shedding", () => {
         expect(r.json.error).toMatchObject({ type: "rate_limit_error", code: "rate_limit_exceeded" });
       }
       for (const r of by(200)) expect(r.json.usage.completion_tokens).toBe(200);
+      // Each 429 is counted, so a dashboard can chart the shed rate.
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain(`gpk_serving_rejected_requests_total{model_name="${MODEL}"} ${by(429).length}\n`);
     } finally {
       await server.close();
     }

@@ -44,14 +44,17 @@ export function pulumiSetup(layout: Layout, tools: ResolvedTools, env: NodeJS.Pr
 
 /**
  * The stack's config as the workspace sees it: the repository's `stacks/Pulumi.<stack>.yaml`
- * with `gpk:cluster.kubeconfig` pointing at the local control plane and `gpk:ray.operator`
- * set to `crds-only`.
+ * with `gpk:cluster.kubeconfig` pointing at the local control plane, `gpk:ray.operator` set to
+ * `crds-only` and `gpk:telemetry.servingMetrics.source` to `external` (no chart is fetched).
  */
 export function binariesStackConfig(stackFileText: string, kubeconfig: string): Record<string, unknown> {
   const doc = (parse(stackFileText) ?? {}) as { config?: Record<string, unknown> };
   const config = { ...(doc.config ?? {}) };
   config["gpk:cluster"] = { ...((config["gpk:cluster"] as object | undefined) ?? {}), kubeconfig };
   if (config["gpk:ray"] !== undefined) config["gpk:ray"] = { ...(config["gpk:ray"] as object), operator: "crds-only" };
+  // No chart can be fetched here either: the serving autoscaler's metrics adapter is left out.
+  const telemetry = (config["gpk:telemetry"] as { servingMetrics?: object } | undefined) ?? {};
+  config["gpk:telemetry"] = { ...telemetry, servingMetrics: { ...(telemetry.servingMetrics ?? {}), source: "external" } };
   return config;
 }
 

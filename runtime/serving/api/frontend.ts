@@ -177,6 +177,7 @@ export class OpenAIFrontend {
     });
     if (!result.ok) {
       if (result.kind === "queue_full") {
+        this.metrics?.onRejected();
         const retry = String(result.retryAfterSeconds);
         return send(w, apiError(429, result.message, { code: "rate_limit_exceeded", headers: { "retry-after": retry } }));
       }
