@@ -165,14 +165,15 @@ describe("the local gpk-scheduler configuration", () => {
 });
 
 describe("the binaries workspace's stack config", () => {
-  it("is the stack file's config with the local kubeconfig and KubeRay CRDs without the chart", () => {
+  it("is the stack file's config with the local kubeconfig, KubeRay CRDs without the chart, and no metrics-adapter chart", () => {
     const text = fs.readFileSync(stackFile("local"), "utf8");
     const config = binariesStackConfig(text, "/k.yaml") as Record<string, any>;
     const original = parse(text).config;
     expect(config["gpk:cluster"]).toEqual({ ...original["gpk:cluster"], kubeconfig: "/k.yaml" });
     expect(config["gpk:ray"]).toEqual({ ...original["gpk:ray"], operator: "crds-only" });
-    const { "gpk:cluster": _a, "gpk:ray": _b, ...rest } = config;
-    const { "gpk:cluster": _c, "gpk:ray": _d, ...restOriginal } = original;
+    expect(config["gpk:telemetry"]).toEqual({ ...(original["gpk:telemetry"] ?? {}), servingMetrics: { source: "external" } });
+    const { "gpk:cluster": _a, "gpk:ray": _b, "gpk:telemetry": _t, ...rest } = config;
+    const { "gpk:cluster": _c, "gpk:ray": _d, "gpk:telemetry": _u, ...restOriginal } = original;
     expect(rest).toEqual(restOriginal);
   });
 });

@@ -1,8 +1,8 @@
 /**
- * The real prod stack, rendered in this process, with one checkpoint-bucket setting removed at
- * a time: checkStack (what gpk check and gpk preview call) names the one tenancy rule that
- * guards it. The settings come from CheckpointStore; removing one stands for a component bug
- * or a hand-edited program.
+ * The real prod stack, rendered in this process, with one setting removed at a time:
+ * checkStack (what gpk check and gpk preview call) names the one rule that guards it. The
+ * checkpoint-bucket settings come from CheckpointStore, the serving autoscaler's metric source
+ * from Platform; removing one stands for a component bug or a hand-edited program.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkStack, hasMandatory } from "../../cli/check";
@@ -40,5 +40,18 @@ describe("the checkpoint rules on the rendered prod stack", () => {
     doc.Statement = doc.Statement.filter((s: any) => s.Sid !== "DenyDataToOtherPrincipals");
     policy.policy = JSON.stringify(doc);
     expect(await checkpointViolations(opened)).toEqual(["checkpoint-bucket-tenant-only"]);
+  }, 180_000);
+});
+
+describe("the serving autoscaler's metric source on the rendered prod stack", () => {
+  it("is present as rendered, and its removal is refused by the thermal pack", async () => {
+    const source = async (rendered: RenderedStack) =>
+      (await checkStack(rendered, { packs: ["thermal"] })).filter((v) => v.policy === "serving-autoscaler-metrics-source");
+    expect(await source(copy())).toEqual([]);
+    const bare = copy();
+    bare.resources = bare.resources.filter((r) => !(r.type === "kubernetes:helm.sh/v3:Release" && (r.inputs as any).chart === "prometheus-adapter"));
+    const found = await source(bare);
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.every((v) => v.enforcementLevel === "mandatory" && /scales on vllm:num_requests_waiting from the custom metrics API/.test(v.message))).toBe(true);
   }, 180_000);
 });

@@ -25,7 +25,7 @@ describe("workload-namespace-ownership", () => {
       urn: frontend(stack).urn,
       message: 'Namespace "scratch" of "search-frontend" belongs to no Tenant and is not a system namespace; create it through a Tenant or add it to the `systemNamespaces` policy setting.',
     }]);
-    expect(await runPolicy(workloadNamespaceOwnership, stack, { systemNamespaces: ["scratch", "gpk-node"] })).toEqual([]);
+    expect(await runPolicy(workloadNamespaceOwnership, stack, { systemNamespaces: ["scratch", "gpk-node", "gpk-system"] })).toEqual([]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * The two stack settings the binaries runtime writes into its workspace, through the real
- * `gpk preview`: a kubeconfig file for the provider instead of kind's context, and the KubeRay
- * CRDs without the operator chart. Bad values are one-line exit 2s naming the key.
+ * The stack settings the binaries runtime writes into its workspace, through the real
+ * `gpk preview`: a kubeconfig file for the provider instead of kind's context, the KubeRay
+ * CRDs without the operator chart, and no metrics-adapter chart (`servingMetrics.source:
+ * external`). Bad values are one-line exit 2s naming the key.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,6 +15,8 @@ import { REPO_ROOT, runGpk } from "../cli/run-gpk";
 function stackDir(edit: (config: Record<string, any>) => void): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-overrides-"));
   const doc = parse(fs.readFileSync(path.join(REPO_ROOT, "stacks", "Pulumi.local.yaml"), "utf8"));
+  // No chart can be fetched where the binaries runtime runs (cli/local/binaries/pulumi.ts).
+  doc.config["gpk:telemetry"] = { ...(doc.config["gpk:telemetry"] ?? {}), servingMetrics: { source: "external" } };
   edit(doc.config);
   fs.writeFileSync(path.join(dir, "Pulumi.local.yaml"), stringify(doc));
   return dir;
