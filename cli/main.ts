@@ -51,6 +51,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "List, verify and restore tenant checkpoints in any S3-compatible store (manifest convention, object versions)",
     load: () => commandModule("checkpoints"),
   },
+  diagnose: {
+    summary: "Read a live cluster once: GPUs per pool (allocated, idle, fragmented, CPU-stranded), why each pending GPU pod waits, hot GPUs",
+    load: () => commandModule("diagnose"),
+  },
   ray: {
     summary: "Ray on the stack's RayCluster: gpk ray start-args <stack> prints the ray start arguments and env KubeRay derives",
     load: () => commandModule("ray"),

@@ -1,0 +1,137 @@
+/**
+ * `gpk diagnose [--kubeconfig <file>] [--telemetry-url <url>]... [--extender-url <url>]
+ * [--hot-temperature 83] [--json]`: reads the live cluster once and reports, per pool, where
+ * its GPUs stand, why each pending GPU pod waits, and which GPUs run hot
+ * (cli/diagnose/diagnosis.ts holds the rules).
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
+import { KubeClient } from "../../runtime/scheduler-extender/kube";
+import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
+import { parseDcgmMetrics, type GpuTelemetry } from "../../runtime/telemetry/parse";
+import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { diagnose, type Diagnosis } from "../diagnose/diagnosis";
+
+const usage = `Usage: gpk diagnose [--kubeconfig <file>] [--telemetry-url <url>]... [--extender-url <url>]
+                    [--hot-temperature 83] [--json]
+
+Reads the cluster's nodes and pods once and reports:
+  - per pool (label gpk.dev/pool): GPUs allocated and idle, and of the idle those
+    fragmented for the observed workload (FGD's measure, as the extender scores) and
+    those stranded by the CPU left on their nodes;
+  - each pending GPU pod and why it waits: insufficient-gpus (not enough free anywhere
+    it may run), fragmented (enough free in total, not on one node), taints-or-affinity
+    (only nodes it may not use have room), extender-down (room exists, the pod uses
+    gpk-scheduler and --extender-url does not answer), schedulable (room exists);
+  - GPUs at or above --hot-temperature, power-capped or in thermal slowdown, from each
+    --telemetry-url (a DCGM exporter's /metrics) that answers.
+A pod over its namespace's GPU quota is refused at creation, so no pending pod exists for it.
+
+  --kubeconfig <file>      default: $KUBECONFIG, then ~/.kube/config
+  --telemetry-url <url>    a GPU exporter's metrics URL; repeatable
+  --extender-url <url>     the scheduler extender's /healthz, to tell extender-down apart
+  --hot-temperature <C>    default 83, the extender's
+  --json                   print {"pools":[{"pool","nodes","gpus","allocated","idle","fragmented","cpuStranded"}],
+                           "pending":[{"namespace","name","gpus","reason","detail"}],
+                           "hotGpus":[{"node","gpu","uuid","temperatureC","powerCapped","thermalSlowdown"}],
+                           "telemetry":[{"url","ok","error"}],"extender":{"url","ok","error"}|null}
+
+Exit: 0 reported (findings are data, not failures), 2 bad flags or a cluster it cannot reach.`;
+
+interface Probe {
+  url: string;
+  ok: boolean;
+  error?: string;
+}
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return res.text();
+}
+
+function describeError(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+function formatText(d: Diagnosis, telemetry: Probe[], extender: Probe | null): string {
+  const lines: string[] = ["Pools (GPUs)", "  pool              nodes   gpus  allocated   idle  fragmented  cpu-stranded"];
+  for (const p of d.pools) {
+    lines.push(`  ${p.pool.padEnd(16)} ${String(p.nodes).padStart(6)} ${String(p.gpus).padStart(6)} ${String(p.allocated).padStart(10)} ${String(p.idle).padStart(6)} ${String(p.fragmented).padStart(11)} ${String(p.cpuStranded).padStart(13)}`);
+  }
+  lines.push("", d.pending.length ? `Pending GPU pods (${d.pending.length})` : "Pending GPU pods: none");
+  for (const p of d.pending) lines.push(`  ${p.namespace}/${p.name} (${p.gpus} GPU): ${p.reason}: ${p.detail}`);
+  lines.push("", d.hotGpus.length ? `Hot or throttled GPUs (${d.hotGpus.length})` : "Hot or throttled GPUs: none");
+  for (const g of d.hotGpus) {
+    const flags = [g.powerCapped ? "power-capped" : "", g.thermalSlowdown ? "thermal slowdown" : ""].filter(Boolean).join(", ");
+    lines.push(`  ${g.node} GPU ${g.gpu} ${g.uuid}: ${g.temperatureC ?? "?"} °C${flags ? `, ${flags}` : ""}`);
+  }
+  for (const t of telemetry.filter((p) => !p.ok)) lines.push(`  (telemetry ${t.url} did not answer: ${t.error})`);
+  if (extender && !extender.ok) lines.push("", `Scheduler extender ${extender.url} did not answer: ${extender.error}`);
+  return lines.join("\n");
+}
+
+export const command: Command = {
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      kubeconfig: { type: "string" },
+      "telemetry-url": { type: "string", multiple: true },
+      "extender-url": { type: "string" },
+      "hot-temperature": { type: "string" },
+      json: { type: "boolean", default: false },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const hotRaw = values["hot-temperature"] ?? "83";
+    const hotTemperatureC = Number(hotRaw);
+    if (!Number.isFinite(hotTemperatureC) || hotTemperatureC < 0 || hotTemperatureC > 150) throw new UsageError(`--hot-temperature: expected degrees C between 0 and 150, got ${JSON.stringify(hotRaw)}`);
+    const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
+    for (const url of [...urls, ...(values["extender-url"] ? [values["extender-url"]] : [])]) {
+      if (!/^https?:\/\/\S+$/.test(url)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(url)}`);
+    }
+    const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
+
+    let nodes: K8sNode[];
+    let pods: K8sPod[];
+    let client: KubeClient | undefined;
+    try {
+      client = new KubeClient(await kubeconfigConnection(kubeconfig));
+      progress(`Reading nodes and pods through ${kubeconfig}...`);
+      nodes = (await client.list<K8sNode>("/api/v1/nodes")).items;
+      pods = (await client.list<K8sPod>("/api/v1/pods")).items;
+    } catch (err) {
+      process.stderr.write(`gpk diagnose: cannot read the cluster through ${kubeconfig}: ${describeError(err)}\n`);
+      return ExitCode.Usage;
+    } finally {
+      client?.close(); // its keep-alive sockets would hold the process open
+    }
+
+    const telemetry: Probe[] = [];
+    const samples: GpuTelemetry[] = [];
+    for (const url of urls) {
+      try {
+        samples.push(...parseDcgmMetrics(await fetchText(url)));
+        telemetry.push({ url, ok: true });
+      } catch (err) {
+        telemetry.push({ url, ok: false, error: describeError(err) });
+      }
+    }
+    let extender: Probe | null = null;
+    if (values["extender-url"]) {
+      const url = values["extender-url"];
+      try {
+        await fetchText(url);
+        extender = { url, ok: true };
+      } catch (err) {
+        extender = { url, ok: false, error: describeError(err) };
+      }
+    }
+
+    const found = diagnose({ nodes, pods, telemetry: samples, hotTemperatureC, extenderReachable: extender?.ok });
+    if (values.json) printJson({ ...found, telemetry, extender });
+    else process.stdout.write(`${formatText(found, telemetry, extender)}\n`);
+    return ExitCode.Ok;
+  },
+};
