@@ -28,12 +28,16 @@ describe("isRunning", () => {
   it("is true for a live process of the command, false for another command and for a zombie", async () => {
     // The shell starts a short sleep in the background, prints its pid and becomes a long sleep,
     // which never reaps the short one: once it exits, it stays a zombie.
-    const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    const parent = spawn("sh", ["-c", "sleep 2 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
     parents.push(parent.pid!);
     const child = await new Promise<number>((resolve) => parent.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+    // The pid is printed by the shell right after it forks; on a busy machine the child may not
+    // have exec'd `sleep` yet (its cmdline is still the shell's), so wait for that first.
+    const execed = Date.now() + 5_000;
+    while (fs.readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0")[0] !== "sleep" && Date.now() < execed) await new Promise((r) => setTimeout(r, 20));
     expect(isRunning(child, "sleep")).toBe(true);
     expect(isRunning(child, "/usr/bin/not-sleep")).toBe(false);
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 10_000;
     while (state(child) !== "Z" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(state(child)).toBe("Z");
     expect(isRunning(child, "sleep")).toBe(false);
