@@ -65,10 +65,6 @@ export const CHARTS = {
     defaultImage: "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.1-ubuntu22.04",
   },
   /**
-   * KubeRay operator, matching the CRDs in data/schemas/kuberay-v1.7.0. Installed as
-   * `helm install kuberay kuberay/kuberay-operator --version 1.7.0` in public guides (2026-09).
-   */
-  /**
    * prometheus-adapter (prometheus-community/helm-charts, charts/prometheus-adapter/Chart.yaml
    * at commit cf408a29: version 5.3.0, appVersion v0.12.0), which serves the serving
    * autoscaler's `vllm:num_requests_waiting` on the custom metrics API. Its image defaults to
@@ -80,6 +76,10 @@ export const CHARTS = {
     repo: "https://prometheus-community.github.io/helm-charts",
     defaultImage: "registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0",
   },
+  /**
+   * KubeRay operator, matching the CRDs in data/schemas/kuberay-v1.7.0. Installed as
+   * `helm install kuberay kuberay/kuberay-operator --version 1.7.0` in public guides (2026-09).
+   */
   kuberayOperator: {
     chart: "kuberay-operator",
     version: "1.7.0",

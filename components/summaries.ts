@@ -107,6 +107,22 @@ export interface RayClusterSummary {
   schedulerName: string;
 }
 
+/** Outputs of `gpk:index:VllmServing`. */
+export interface ServingSummary {
+  name: string;
+  namespace: string;
+  pool: string;
+  model: string;
+  gpusPerReplica: number;
+  minReplicas: number;
+  maxReplicas: number;
+  maxWaiting: number;
+  /** What serves its autoscaler's metric: `prometheus-adapter`, `keda` or `external`. */
+  metricsSource: string;
+  gpuMemoryUtilization: number;
+  url: string;
+}
+
 /** Outputs of `gpk:index:CheckpointStore`. */
 export interface CheckpointStoreSummary {
   target: Target;

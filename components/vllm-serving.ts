@@ -13,7 +13,7 @@ import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
 import { NODE_IMAGE_USER, RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
-import type { GpuPoolSummary, Target } from "./summaries";
+import type { GpuPoolSummary, ServingSummary, Target } from "./summaries";
 
 export const SERVING_PORT = 8000;
 
@@ -219,7 +219,7 @@ export class VllmServing extends pulumi.ComponentResource {
       }, { parent: this });
     }
 
-    this.registerOutputs({
+    const summary: ServingSummary = {
       name: s.name,
       namespace: args.namespace,
       pool: args.pool.poolName,
@@ -231,7 +231,8 @@ export class VllmServing extends pulumi.ComponentResource {
       metricsSource: source,
       gpuMemoryUtilization: s.gpuMemoryUtilization,
       url: `http://${s.name}.${args.namespace}.svc:${SERVING_PORT}/v1`,
-    });
+    };
+    this.registerOutputs({ ...summary });
   }
 }
 

@@ -63,9 +63,9 @@ export const EXTENDER_METRICS = {
   refusals: "gpk_extender_refusals_total",
   tlsHandshakeFailures: "gpk_extender_tls_handshake_failures_total",
   nodes: "gpk_extender_nodes",
-  /** GPUs per pool by state (`allocated`, `idle`, `fragmented`, `cpu_stranded`), from its cache. */
+  /**
+   * GPUs per pool by state (`allocated`, `idle`, `fragmented`, `cpu_stranded`), from its cache;
+   * `fragmented` and `cpu_stranded` are parts of `idle`, measured independently, and may overlap.
+   */
   poolGpus: "gpk_extender_pool_gpus",
 } as const;
-
-/** States of `gpk_extender_pool_gpus`. `fragmented` and `cpu_stranded` are parts of `idle`, and may overlap. */
-export const POOL_GPU_STATES = ["allocated", "idle", "fragmented", "cpu_stranded"] as const;

@@ -174,6 +174,7 @@ const policySchema = z
     checkpointRetentionDays: positiveInt().default(POLICY_CONFIG.checkpointRetentionDays.default),
     /** Largest `maxReplicas` a Ray worker group may declare. Default 64. */
     maxRayWorkerReplicas: positiveInt().default(POLICY_CONFIG.maxRayWorkerReplicas.default),
+    /** Most resubmissions (`backoffLimit`) a RayJob may declare before ray-job-bounded flags it. Default 3. */
     maxRayJobBackoffLimit: nonNegativeInt().default(POLICY_CONFIG.maxRayJobBackoffLimit.default),
     /** Namespaces that belong to the platform rather than to a tenant. Default: the kit's system namespaces. */
     systemNamespaces: z.array(z.string().min(1), expect("a list of namespaces")).default(() => [...POLICY_CONFIG.systemNamespaces.default]),

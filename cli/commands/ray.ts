@@ -5,12 +5,11 @@
  * a cluster without one.
  */
 import { kuberayProblems, kuberayStart, type EnvValue, type RayClusterObject, type RayStart } from "../../components/kuberay-start";
+import { K8S_TYPES } from "../../policies/lib/k8s";
 import { ConfigError } from "../../stacks/load-config";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { renderStack } from "../render";
 import { stackFile } from "../render/stack-files";
-
-export const RAY_CLUSTER_TYPE = "kubernetes:ray.io/v1:RayCluster";
 
 const usage = `Usage: gpk ray start-args <stack> [--json] [--stacks-dir <dir>]
 
@@ -59,7 +58,7 @@ export const command: Command = {
     let clusters: RayClusterObject[];
     try {
       const rendered = await renderStack(stack, { stacksDir: values["stacks-dir"] });
-      clusters = rendered.resources.filter((r) => r.type === RAY_CLUSTER_TYPE).map((r) => r.inputs as unknown as RayClusterObject);
+      clusters = rendered.resources.filter((r) => r.type === K8S_TYPES.rayCluster).map((r) => r.inputs as unknown as RayClusterObject);
     } catch (err) {
       if (err instanceof ConfigError) {
         for (const line of err.lines) process.stderr.write(`gpk ray: ${line}\n`);

@@ -41,41 +41,41 @@ function selected(raw: string | undefined): ToolName[] {
   return names as ToolName[];
 }
 
+const toolLog = (line: string) => progress(`[tools] ${line}`);
+
+/** Runs one setup action: exit 0, or 1 with the one-line reason of a build, Python or apt failure. */
+async function runSetup(work: () => void | Promise<void>): Promise<ExitCode> {
+  try {
+    await work();
+    return ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof ToolBuildError || err instanceof PythonToolsError || err instanceof DebianToolsError) {
+      process.stderr.write(`gpk tools: ${err.message}\n`);
+      return ExitCode.Finding;
+    }
+    throw err;
+  }
+}
+
 export const command: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
     const action = positionals[0] ?? "build";
     if (positionals.length > 1 || !["build", "status", "python", "system"].includes(action)) throw new UsageError("expected `build`, `status`, `python` or `system`");
-    if (action === "system") {
+    if (action === "system" || action === "python") {
       if (values.only !== undefined) throw new UsageError("--only goes with build and status");
-      try {
-        const reports = ensureDebianPackages((line) => progress(`[tools] ${line}`));
-        if (values.json) printJson(reports);
-        else for (const r of reports) progress(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
-        return ExitCode.Ok;
-      } catch (err) {
-        if (err instanceof DebianToolsError) {
-          process.stderr.write(`gpk tools: ${err.message}\n`);
-          return ExitCode.Finding;
+      return runSetup(() => {
+        if (action === "system") {
+          const reports = ensureDebianPackages(toolLog);
+          if (values.json) printJson(reports);
+          else for (const r of reports) progress(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
+          return;
         }
-        throw err;
-      }
-    }
-    if (action === "python") {
-      if (values.only !== undefined) throw new UsageError("--only goes with build and status");
-      try {
-        const tools = ensurePythonTools((line) => progress(`[tools] ${line}`));
+        const tools = ensurePythonTools(toolLog);
         if (values.json) printJson({ dir: tools.dir, created: tools.created, seconds: tools.seconds, requirements: PYTHON_REQUIREMENTS });
         else if (!tools.created) progress(`python tools: ${tools.dir} (already complete)`);
-        return ExitCode.Ok;
-      } catch (err) {
-        if (err instanceof PythonToolsError) {
-          process.stderr.write(`gpk tools: ${err.message}\n`);
-          return ExitCode.Finding;
-        }
-        throw err;
-      }
+      });
     }
     const tools = selected(values.only);
     const pins = readPins();
@@ -86,16 +86,9 @@ export const command: Command = {
       return statuses.some((s) => s.missing.length > 0) ? ExitCode.Finding : ExitCode.Ok;
     }
     progress(`tools cache: ${toolsCacheRoot()}`);
-    try {
-      const reports = await ensureTools(pins, tools, (line) => progress(`[tools] ${line}`));
+    return runSetup(async () => {
+      const reports = await ensureTools(pins, tools, toolLog);
       if (values.json) printJson(reports);
-      return ExitCode.Ok;
-    } catch (err) {
-      if (err instanceof ToolBuildError) {
-        process.stderr.write(`gpk tools: ${err.message}\n`);
-        return ExitCode.Finding;
-      }
-      throw err;
-    }
+    });
   },
 };

@@ -6,7 +6,7 @@
  * `fits` and `freeWholeGpus` come from runtime/scheduling, and pool accounting from
  * runtime/scheduling/accounting.ts.
  */
-import { GPK_SCHEDULER_NAME, KIT_LABELS } from "../../gpu";
+import { GPK_SCHEDULER_NAME } from "../../gpu";
 import { placementRefusal } from "../../runtime/scheduler-extender/bind-guard";
 import { ClusterCache } from "../../runtime/scheduler-extender/cache";
 import { PolicyHolder } from "../../runtime/scheduler-extender/placement";
@@ -116,17 +116,17 @@ export function diagnose(input: DiagnoseInput): Diagnosis {
   const cache = new ClusterCache();
   for (const node of input.nodes) cache.upsertNode(node);
   for (const pod of input.pods) cache.upsertPod(pod);
-  const nodes = cache.nodeNames().sort().map((name) => ({ object: cache.nodeObject(name)!, state: cache.node(name)! }));
-  const poolOf = (n: K8sNode) => n.metadata.labels?.[KIT_LABELS.pool] ?? "none";
+  const pooled = cache.nodesWithPool().sort((a, b) => a.name.localeCompare(b.name));
+  const nodes = pooled.map((n) => ({ object: cache.nodeObject(n.name)!, state: n.node }));
 
   const workload = new PolicyHolder(cache, { policy: "gpk" }).workload();
-  const accounts = poolGpuAccounts(nodes.map((n) => ({ pool: poolOf(n.object), node: n.state })), workload);
+  const accounts = poolGpuAccounts(pooled, workload);
   const pools = [...accounts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([pool, a]) => {
-    const members = nodes.filter((n) => poolOf(n.object) === pool);
+    const members = pooled.filter((n) => n.pool === pool);
     return {
       pool,
       nodes: members.length,
-      gpus: members.reduce((sum, n) => sum + n.state.gpus.length, 0),
+      gpus: members.reduce((sum, n) => sum + n.node.gpus.length, 0),
       allocated: round(a.allocated), idle: round(a.idle), fragmented: round(a.fragmented), cpuStranded: round(a.cpuStranded),
     };
   });

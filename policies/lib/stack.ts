@@ -4,7 +4,7 @@
  */
 import type { PolicyResource } from "@pulumi/policy";
 import type {
-  CheckpointStoreSummary, DevicePluginSummary, GpuPoolSummary, GpuTelemetrySummary, PlatformSummary, SchedulerExtenderSummary, TenantSummary,
+  CheckpointStoreSummary, DevicePluginSummary, GpuPoolSummary, GpuTelemetrySummary, PlatformSummary, SchedulerExtenderSummary, ServingSummary, TenantSummary,
 } from "../../components/summaries";
 import type { Json } from "./k8s";
 
@@ -17,6 +17,7 @@ export const COMPONENT_TYPES = {
   schedulerExtender: "gpk:index:SchedulerExtender",
   platform: "gpk:index:Platform",
   checkpointStore: "gpk:index:CheckpointStore",
+  serving: "gpk:index:VllmServing",
 } as const;
 
 interface Summaries {
@@ -27,6 +28,7 @@ interface Summaries {
   schedulerExtender: SchedulerExtenderSummary;
   platform: PlatformSummary;
   checkpointStore: CheckpointStoreSummary;
+  serving: ServingSummary;
 }
 
 export interface Found<T> {

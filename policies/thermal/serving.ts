@@ -108,9 +108,6 @@ export const servingAutoscalerBounded: StackValidationPolicy = {
   },
 };
 
-/** The serving component's type token; its outputs name its metrics source. */
-const SERVING_COMPONENT = "gpk:index:VllmServing";
-
 /** HPA metric types read from the custom or external metrics API, which needs an adapter. */
 const ADAPTER_METRIC_TYPES = new Set(["Pods", "Object", "External"]);
 
@@ -128,7 +125,7 @@ export const servingAutoscalerMetricsSource: StackValidationPolicy = {
     const adapter = ofTypes(args.resources, K8S_TYPES.helmRelease).some((r) => r.props.chart === CHARTS.prometheusAdapter.chart);
     if (adapter) return;
     const external = new Set(
-      args.resources.filter((r) => r.type === SERVING_COMPONENT && r.props.metricsSource === "external").map((r) => `${r.props.namespace}/${r.props.name}`),
+      components(args.resources, "serving").filter((s) => s.props.metricsSource === "external").map((s) => `${s.props.namespace}/${s.props.name}`),
     );
     for (const hpa of ofTypes(args.resources, K8S_TYPES.hpa)) {
       const metrics = ((hpa.props.spec?.metrics ?? []) as Json[]).filter((m) => ADAPTER_METRIC_TYPES.has(m.type));

@@ -15,6 +15,7 @@
 import {
   assign, bestFitGpus, MILLI, type GpuAssignment, type GpuTelemetry, type NodeState, type PodRequest,
 } from "../scheduling";
+import { KIT_LABELS } from "../../gpu";
 import { decodeAssignment, nodeToState, podHoldsResources, podKey, podToRequest } from "./translate";
 import type { K8sNode, K8sPod } from "./wire";
 
@@ -94,6 +95,11 @@ export class ClusterCache {
 
   nodeNames(): string[] {
     return [...this.nodes.keys()];
+  }
+
+  /** Every node's state with its pool (label `gpk.dev/pool`; "none" without one), by name. */
+  nodesWithPool(): { name: string; pool: string; node: NodeState }[] {
+    return [...this.nodes.entries()].map(([name, e]) => ({ name, pool: e.source.metadata.labels?.[KIT_LABELS.pool] ?? "none", node: e.state }));
   }
 
   /** GPU UUIDs of a node by index, as far as telemetry has told them. */

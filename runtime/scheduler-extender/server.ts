@@ -22,7 +22,6 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { KIT_LABELS } from "../../gpu";
 import { EXTENDER_METRICS } from "../../gpu/metrics";
 import { poolGpuAccounts } from "../scheduling/accounting";
 import { BindRefused } from "./bind-guard";
@@ -146,15 +145,9 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     labelNames: ["pool", "state"], registers: [registry],
     collect() {
       this.reset();
-      const nodes = extender.cache.nodeNames().map((name) => ({
-        pool: extender.cache.nodeObject(name)?.metadata.labels?.[KIT_LABELS.pool] ?? "none",
-        node: extender.cache.node(name)!,
-      }));
-      for (const [pool, gpus] of poolGpuAccounts(nodes, extender.policy.workload())) {
-        this.set({ pool, state: "allocated" }, gpus.allocated);
-        this.set({ pool, state: "idle" }, gpus.idle);
-        this.set({ pool, state: "fragmented" }, gpus.fragmented);
-        this.set({ pool, state: "cpu_stranded" }, gpus.cpuStranded);
+      for (const [pool, gpus] of poolGpuAccounts(extender.cache.nodesWithPool(), extender.policy.workload())) {
+        const byState = { allocated: gpus.allocated, idle: gpus.idle, fragmented: gpus.fragmented, cpu_stranded: gpus.cpuStranded };
+        for (const [state, value] of Object.entries(byState)) this.set({ pool, state }, value);
       }
     },
   });

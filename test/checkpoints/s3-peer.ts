@@ -8,7 +8,7 @@
  * enforce bucket policies.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../../cli/local/binaries/processes";
 import { ensurePythonTools } from "../../cli/tools/python";
 
 export interface S3Peer {
@@ -19,17 +19,6 @@ export interface S3Peer {
 }
 
 export const TEST_CREDENTIALS = { AWS_ACCESS_KEY_ID: "gpk-test", AWS_SECRET_ACCESS_KEY: "gpk-test-secret", AWS_REGION: "us-east-1" };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 export async function startS3Peer(): Promise<S3Peer> {
   const tools = ensurePythonTools((line) => process.stderr.write(`[s3-peer] ${line}\n`));

@@ -26,7 +26,7 @@ import * as path from "node:path";
 import { expandEnv, type EnvValue, type RayClusterStart, type RayStart } from "../../components/kuberay-start";
 import { freePort } from "../../cli/local/binaries/processes";
 import { ensurePythonTools, type PythonTools } from "../../cli/tools/python";
-import { REPO_ROOT } from "./cluster";
+import { REPO_ROOT, waitUntil } from "./cluster";
 
 export const PROBE = path.join(REPO_ROOT, "test", "ray", "probe.py");
 const START_TIMEOUT_MS = 180_000;
@@ -64,14 +64,13 @@ function tailOf(file: string, lines = 15): string {
   }
 }
 
-async function waitFor(what: string, probe: () => boolean, timeoutMs: number, failed?: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
+/** Waits for `probe`, failing at once with the reason `failed` gives (a process that exited). */
+function waitFor(what: string, probe: () => boolean, timeoutMs: number, failed?: () => string | undefined): Promise<boolean> {
+  return waitUntil(what, () => {
     const failure = failed?.();
     if (failure) throw new Error(`${what}: ${failure}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return probe();
+  }, timeoutMs, 200);
 }
 
 /** Kills a process group (a "pod") and waits until none of its processes is left. */

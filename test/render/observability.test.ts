@@ -12,7 +12,7 @@ import { renderStack, type RenderedStack } from "../../cli/render";
 import { validateResources } from "../../cli/render/validate";
 import { dashboardQueries, kitDashboards } from "../../components/dashboards";
 import { CHARTS } from "../../components/pins";
-import { DCGM_METRICS, EXTENDER_METRICS, VLLM_METRICS } from "../../gpu/metrics";
+import { DCGM_METRICS, EXTENDER_METRICS, SERVING_METRICS, VLLM_METRICS } from "../../gpu/metrics";
 import { REPO_ROOT, runGpk } from "../cli/run-gpk";
 import { ofType } from "./helpers";
 
@@ -54,7 +54,7 @@ describe("dashboards", () => {
   });
 
   it("query only metric names the exporters register", () => {
-    const known = new Set<string>([...Object.values(DCGM_METRICS), ...Object.values(VLLM_METRICS), ...Object.values(EXTENDER_METRICS), "gpk_serving_rejected_requests_total"]);
+    const known = new Set<string>([...Object.values(DCGM_METRICS), ...Object.values(VLLM_METRICS), ...Object.values(EXTENDER_METRICS), ...Object.values(SERVING_METRICS)]);
     for (const built of Object.values(kitDashboards())) {
       for (const { panel, expr } of dashboardQueries(built)) {
         const names = [...expr.matchAll(/\b(DCGM_FI_[A-Z_]+|vllm:[a-z_:]+|gpk_[a-z_]+)\b/g)].map((m) => m[1]!.replace(/_bucket$/, ""));
