@@ -51,6 +51,14 @@ export const KIT_ANNOTATIONS = {
   configHash: "gpk.dev/config-sha256",
   /** SHA-256 over a pod's TLS certificates (components/scheduler-extender.ts): a new certificate rolls the pods. */
   certificateHash: "gpk.dev/certificate-sha256",
+  /**
+   * On a node, set by `gpk defrag --apply` while it moves pods: `reserved-for=<ns>/<name>` (only
+   * that pod may be placed there) or `draining` (no pod may). The extender honours it at filter
+   * and bind; `gpk defrag` removes it when done or stopped.
+   */
+  defragHold: "gpk.dev/defrag-hold",
+  /** On a pod, `"true"`: `gpk defrag` never moves it. */
+  noMigrate: "gpk.dev/no-migrate",
 } as const;
 
 /** Taint key of a pool dedicated to one tenant: `gpk.dev/tenant=<tenant>:NoSchedule`. */

@@ -27,6 +27,7 @@
  * seed, and simultaneous events are taken departures first, then in trace order.
  */
 import type { TimedPod } from "./csv";
+import { steadyArrivals } from "./arrivals";
 import { cloneNode } from "./simulate";
 import { freeWholeGpus, planForPendingPod, type PlacedPod } from "../scheduling/defrag";
 import { assign, fits, unassign } from "../scheduling/feasibility";
@@ -56,6 +57,11 @@ export interface ReplayOptions {
   policy: PolicyName;
   defrag: DefragMode;
   timeScale?: number;
+  /**
+   * Steady arrivals instead of the trace's creation times: a seeded Poisson process offering
+   * this fraction of the GPU capacity (runtime/cluster-sim/arrivals.ts). Excludes `timeScale`.
+   */
+  load?: number;
   seed?: number;
   budget?: number;
   onProgress?: (done: number, total: number) => void;
@@ -74,6 +80,8 @@ export interface ReplayResult {
   policy: PolicyName;
   defrag: DefragMode;
   timeScale: number;
+  /** Present with steady arrivals: the offered GPU load they were drawn for. */
+  load?: number;
   seed: number;
   /** Allocated GPU, % of capacity, averaged over time from the first arrival to the last. */
   allocationTimeWeighted: number;
@@ -154,8 +162,14 @@ export function replay(options: ReplayOptions): ReplayResult {
   const policy = createPolicy(options.policy, { workload: targetWorkload(options.pods.map((p) => p.request)), rng: mulberry32(seed ^ 0x9e3779b9) });
 
   // Pods in arrival order (stable on ties: trace order). Names made unique by index.
-  const order = options.pods.map((p, i) => ({ p, i })).sort((a, b) => a.p.creationS - b.p.creationS || a.i - b.i);
-  const pods = order.map(({ p }, i) => ({ request: { ...p.request, name: `${p.request.name}#${i}` }, arrivalS: p.creationS / timeScale, durationS: p.deletionS - p.creationS }));
+  const order =
+    options.load === undefined
+      ? options.pods.map((p, index) => ({ index, arrivalS: p.creationS / timeScale })).sort((a, b) => options.pods[a.index]!.creationS - options.pods[b.index]!.creationS || a.index - b.index)
+      : steadyArrivals(options.pods, capacity / MILLI, options.load, mulberry32(seed ^ 0x27d4eb2f));
+  const pods = order.map(({ index, arrivalS }, i) => {
+    const p = options.pods[index]!;
+    return { request: { ...p.request, name: `${p.request.name}#${i}` }, arrivalS, durationS: p.deletionS - p.creationS };
+  });
   const indexByName = new Map(pods.map((p, i) => [p.request.name, i]));
   const placedAt = new Array<number | undefined>(pods.length);
   // Run time a pod still needs, and the generation of its live departure event (an eviction
@@ -218,9 +232,9 @@ export function replay(options: ReplayOptions): ReplayResult {
     const oldest = queue.find((i) => pods[i]!.request.numGpu >= 2 && (retryAt.get(i) ?? -Infinity) <= t);
     if (oldest === undefined) return;
     const pod = pods[oldest]!.request;
-    if (freeWholeGpus(nodes, pod) < pod.numGpu) return;
+    if (freeWholeGpus(nodes, pod) < pod.numGpu) { (globalThis as any).__short = ((globalThis as any).__short ?? 0) + 1; return; }
     const plan = planForPendingPod(nodes, [...where.values()], pod, policy, { budget });
-    if (!plan || plan.moves.length === 0) {
+    if (!plan || plan.moves.length === 0) { (globalThis as any).__noplan = ((globalThis as any).__noplan ?? 0) + 1;
       retryAt.set(oldest, t + REPLAY_DEFAULTS.retryS);
       return;
     }
@@ -327,6 +341,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     policy: options.policy,
     defrag: options.defrag,
     timeScale,
+    ...(options.load === undefined ? {} : { load: options.load }),
     seed,
     allocationTimeWeighted: span > 0 ? Math.round((10000 * allocIntegral) / (capacity * span)) / 100 : 0,
     queueDelaySeconds,

@@ -6,18 +6,20 @@
  * required node affinity, and belongs to the tenant of a node's dedicated pool. Everything
  * else is a 403 with the reason (docs/scheduler-extender.md).
  *
- * The taint, selector and affinity rules are kube-scheduler's own filter semantics
- * (k8s.io/kubernetes pkg/scheduler/framework/plugins: TaintToleration, NodeAffinity; the
+ * A node that `gpk defrag` holds (annotation `gpk.dev/defrag-hold`) refuses every pod but the
+ * one it is reserved for, at filter and at bind.
+ *
+ * The taint, selector and affinity rules are kube-scheduler's own filter semantics (k8s.io/kubernetes pkg/scheduler/framework/plugins: TaintToleration, NodeAffinity; the
  * toleration and selector matching of k8s.io/api core/v1 and component-helpers): a pod must
  * tolerate every NoSchedule and NoExecute taint; nodeSelector labels must all be equal;
  * required affinity terms are ORed, the requirements inside a term ANDed, and an empty term
  * matches nothing.
  */
-import { KIT_LABELS, toleratesTaint } from "../../gpu";
+import { KIT_ANNOTATIONS, KIT_LABELS, toleratesTaint } from "../../gpu";
 import type { PodRequest } from "../scheduling";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
 
-export type RefusalReason = "not-filtered" | "node-not-passed" | "taint" | "node-selector" | "node-affinity" | "dedicated-pool";
+export type RefusalReason = "not-filtered" | "node-not-passed" | "taint" | "node-selector" | "node-affinity" | "dedicated-pool" | "defrag-hold";
 
 /** A bind the extender will not perform: answered 403 and counted by reason. */
 export class BindRefused extends BadRequest {
@@ -130,6 +132,35 @@ export function requiredAffinityHolds(terms: SelectorTerm[], node: { name: strin
   });
 }
 
+/** What a `gpk.dev/defrag-hold` annotation says: the pod a node is reserved for, or that it drains. */
+export type DefragHold = { kind: "reserved-for"; pod: string } | { kind: "draining" };
+
+export function formatDefragHold(hold: DefragHold): string {
+  return hold.kind === "draining" ? "draining" : `reserved-for=${hold.pod}`;
+}
+
+/** The node's hold, or undefined; a value it cannot read holds nothing (gpk defrag writes only the two forms). */
+export function defragHoldOf(node: K8sNode): DefragHold | undefined {
+  const raw = node.metadata.annotations?.[KIT_ANNOTATIONS.defragHold];
+  if (raw === "draining") return { kind: "draining" };
+  const m = /^reserved-for=([^/\s]+\/[^/\s]+)$/.exec(raw ?? "");
+  return m ? { kind: "reserved-for", pod: m[1]! } : undefined;
+}
+
+/**
+ * Why a node that `gpk defrag` holds refuses this pod, or undefined. A node reserved for a
+ * pending pod takes only that pod, so the pods moved off it do not land back; a draining
+ * (hot) node takes none.
+ */
+export function defragHoldRefusal(pod: K8sPod, node: K8sNode): BindRefused | undefined {
+  const hold = defragHoldOf(node);
+  if (!hold) return undefined;
+  const key = `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`;
+  if (hold.kind === "reserved-for" && hold.pod === key) return undefined;
+  const why = hold.kind === "draining" ? "is being drained (hot)" : `is reserved for pod ${hold.pod}`;
+  return new BindRefused("defrag-hold", `node ${node.metadata.name} ${why} by gpk defrag (annotation ${KIT_ANNOTATIONS.defragHold})`);
+}
+
 /**
  * Why kube-scheduler would not have put `pod` on `node`, by the rules above, or undefined.
  * A node of a pool dedicated to a tenant (label `gpk.dev/tenant=<tenant>`) takes only pods of
@@ -151,5 +182,5 @@ export function placementRefusal(pod: K8sPod, node: K8sNode): BindRefused | unde
   if (tenant !== undefined && tenant !== pod.metadata.namespace) {
     return new BindRefused("dedicated-pool", `node ${nodeName} is in a pool dedicated to tenant ${tenant}; namespace ${pod.metadata.namespace} may not use it`);
   }
-  return undefined;
+  return defragHoldRefusal(pod, node);
 }

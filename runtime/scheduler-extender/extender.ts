@@ -3,6 +3,7 @@
  *
  * - filter: the feasibility filter (`fits`, `unfitReason`) on the candidate nodes; failures a preemption cannot cure (no GPU of
  *   an acceptable model, or more than the node has in total) go to FailedAndUnresolvableNodes.
+ *   A node `gpk defrag` holds for another pod fails too (bind-guard.ts, `defragHoldRefusal`).
  * - prioritize: `extenderScores` (scoreNodes' mapping) — the node the simulator would pick is
  *   the only one scored 10; nodes the pod does not fit score 0.
  * - bind: only a pod this extender filtered lately, onto a node that filter passed and whose
@@ -14,7 +15,7 @@
  */
 import { KIT_ANNOTATIONS } from "../../gpu";
 import { extenderScoresWith, fits, unfitReason } from "../scheduling";
-import { FilterLedger } from "./bind-guard";
+import { FilterLedger, defragHoldRefusal } from "./bind-guard";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
 import { encodeAssignment, podToRequest } from "./translate";
@@ -56,6 +57,12 @@ export class Extender {
     const failed: string[] = [];
     const unresolvable: string[] = [];
     for (const slot of slots) {
+      // A node gpk defrag holds for another pod (or drains) fails for this one, whatever fits.
+      const held = defragHoldRefusal(args.Pod, this.cache.nodeObject(slot.state.name)!);
+      if (held) {
+        failed.push(`${slot.nameJson}:${JSON.stringify(held.message)}`);
+        continue;
+      }
       const v = VerdictCache.verdict(slot, shape, pod);
       if (v.passes) {
         passing.push(slot.state.name);

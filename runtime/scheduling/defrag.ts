@@ -3,8 +3,13 @@
  * pending GPU pod that fits nowhere fits on one node. Pure, like the rest of
  * runtime/scheduling; the replay simulator uses it, and so will the live `gpk defrag`.
  *
- * Fragmentation is the trigger: enough GPUs are free in total, but no node has the pod's
- * number of them free at once. For every node that could hold the pod, the planner picks the
+ * Two triggers:
+ * - fragmentation (`planForPendingPod`): enough GPUs are free in total, but no node has the
+ *   pod's number of them free at once;
+ * - a hot node (`planOffNode`, the source article's load shedding): its movable pods go to
+ *   other nodes, largest first, within the budget.
+ *
+ * For fragmentation, the planner works as follows. For every node that could hold the pod, the planner picks the
  * fewest movable pods whose departure frees enough whole GPUs (and CPU and memory). It then
  * re-places them one by one, through the same placement policy, on the other nodes. A plan
  * counts only if every step fits when it runs and the pod fits the emptied node at the end.
@@ -45,6 +50,63 @@ export interface PlanOptions {
   budget: number;
   /** Most candidate nodes whose moves are placed tentatively (cheapest first). Default 32. */
   maxCandidates?: number;
+  /**
+   * Whether a pod may run on a node at all (taints, selectors, affinity, dedicated pools, a
+   * node held for another pod). Every node when absent, as in the simulator.
+   */
+  mayRun?: (pod: PodRequest, node: NodeState) => boolean;
+}
+
+export interface OffNodePlan {
+  /** The node emptied. */
+  from: string;
+  /** In order; each fits when it runs. */
+  moves: Migration[];
+  /** Pods left on the node: not movable, no room elsewhere, or over the budget. */
+  staying: string[];
+}
+
+type MayRun = NonNullable<PlanOptions["mayRun"]>;
+const everywhere: MayRun = () => true;
+
+/**
+ * Moves the movable pods off `from` (a hot node): largest first, each through the placement
+ * policy onto another node it may run on and that is not in `avoid` (other hot nodes), at most
+ * `budget` of them. A pod with nowhere to go stays; the ones after it are still tried. The
+ * state is left as it was.
+ */
+export function planOffNode(
+  nodes: readonly NodeState[],
+  placed: readonly PlacedPod[],
+  from: string,
+  policy: PlacementPolicy,
+  options: PlanOptions & { avoid?: ReadonlySet<string> },
+): OffNodePlan {
+  const mayRun = options.mayRun ?? everywhere;
+  const source = nodes.find((n) => n.name === from);
+  const others = nodes.filter((n) => n.name !== from && !options.avoid?.has(n.name));
+  const onNode = placed.filter((p) => p.node === from);
+  const order = [...onNode].sort((a, b) => b.pod.numGpu * b.pod.gpuMilli - a.pod.numGpu * a.pod.gpuMilli || b.pod.cpuMilli - a.pod.cpuMilli || a.pod.name.localeCompare(b.pod.name));
+  const moves: Migration[] = [];
+  const done: { p: PlacedPod; to: NodeState; gpus: GpuAssignment }[] = [];
+  const staying: string[] = [];
+  for (const p of order) {
+    const to = p.movable && moves.length < options.budget ? selectNode(others.filter((n) => mayRun(p.pod, n)), p.pod, policy) : null;
+    if (!to || !source) {
+      staying.push(p.pod.name);
+      continue;
+    }
+    unassign(source, p.pod, p.gpus);
+    const gpus = policy.chooseGpus(to, p.pod);
+    assign(to, p.pod, gpus);
+    done.push({ p, to, gpus });
+    moves.push({ pod: p.pod.name, from, to: to.name, gpus });
+  }
+  for (const { p, to, gpus } of done.reverse()) {
+    unassign(to, p.pod, gpus);
+    assign(source!, p.pod, p.gpus);
+  }
+  return { from, moves, staying };
 }
 
 /** Whole GPUs the pod could use on the node if nothing ran there: the model and device kind it accepts. */
@@ -101,13 +163,13 @@ export function podsToMove(node: NodeState, onNode: readonly PlacedPod[], pod: P
  * Tries the moves on the live state and undoes them: the migrations in order when each lands
  * on another node and the pending pod then fits the emptied one, else undefined.
  */
-function tryMoves(nodes: readonly NodeState[], target: NodeState, moving: readonly PlacedPod[], pending: PodRequest, policy: PlacementPolicy): Migration[] | undefined {
+function tryMoves(nodes: readonly NodeState[], target: NodeState, moving: readonly PlacedPod[], pending: PodRequest, policy: PlacementPolicy, mayRun: MayRun): Migration[] | undefined {
   const others = nodes.filter((n) => n !== target);
   const done: { p: PlacedPod; to: NodeState; gpus: GpuAssignment }[] = [];
   for (const p of moving) unassign(target, p.pod, p.gpus);
   let ok = true;
   for (const p of moving) {
-    const to = selectNode(others, p.pod, policy);
+    const to = selectNode(others.filter((n) => mayRun(p.pod, n)), p.pod, policy);
     if (!to) {
       ok = false;
       break;
@@ -130,7 +192,9 @@ export function planForPendingPod(
   policy: PlacementPolicy,
   options: PlanOptions,
 ): MigrationPlan | null {
-  const already = selectNode(nodes, pending, policy);
+  const mayRun = options.mayRun ?? everywhere;
+  const eligible = nodes.filter((n) => mayRun(pending, n));
+  const already = selectNode(eligible, pending, policy);
   if (already) return { target: already.name, moves: [] };
   const byNode = new Map<string, PlacedPod[]>();
   for (const p of placed) {
@@ -139,14 +203,14 @@ export function planForPendingPod(
     else byNode.set(p.node, [p]);
   }
   const candidates: { node: NodeState; moving: PlacedPod[]; milli: number }[] = [];
-  for (const node of nodes) {
+  for (const node of eligible) {
     const moving = podsToMove(node, byNode.get(node.name) ?? [], pending);
     if (!moving || moving.length === 0 || moving.length > options.budget) continue;
     candidates.push({ node, moving, milli: moving.reduce((s, p) => s + p.pod.numGpu * p.pod.gpuMilli, 0) });
   }
   candidates.sort((a, b) => a.moving.length - b.moving.length || a.milli - b.milli || a.node.rank - b.node.rank);
   for (const c of candidates.slice(0, options.maxCandidates ?? 32)) {
-    const moves = tryMoves(nodes, c.node, c.moving, pending, policy);
+    const moves = tryMoves(nodes, c.node, c.moving, pending, policy, mayRun);
     if (moves) return { target: c.node.name, moves };
   }
   return null;

@@ -5,17 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import parsePrometheus from "parse-prometheus-text-format";
-import { FILTER_TTL_MS, FilterLedger, nodeSelectorMismatch, placementRefusal, requiredAffinityHolds, untoleratedTaint } from "../../runtime/scheduler-extender/bind-guard";
+import { FILTER_TTL_MS, FilterLedger, defragHoldOf, nodeSelectorMismatch, placementRefusal, requiredAffinityHolds, untoleratedTaint } from "../../runtime/scheduler-extender/bind-guard";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
 import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
-import { KIT_LABELS } from "../../gpu";
+import { KIT_ANNOTATIONS, KIT_LABELS } from "../../gpu";
 import { WORKLOAD, k8sNode, k8sPod, post, start, writeSnapshot } from "./fixtures";
 
 const GPU_TAINT = { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" };
 
-function node(name: string, opts: { labels?: Record<string, string>; taints?: object[] } = {}): K8sNode {
+function node(name: string, opts: { labels?: Record<string, string>; taints?: object[]; annotations?: Record<string, string> } = {}): K8sNode {
   const n = k8sNode(name, { gpus: 8 });
-  return { ...n, metadata: { ...n.metadata, labels: { ...n.metadata.labels, ...opts.labels } }, spec: { taints: opts.taints ?? [] } } as K8sNode;
+  return { ...n, metadata: { ...n.metadata, labels: { ...n.metadata.labels, ...opts.labels }, annotations: { ...n.metadata.annotations, ...opts.annotations } }, spec: { taints: opts.taints ?? [] } } as K8sNode;
 }
 
 function pod(name: string, spec: object = {}, namespace = "team-a"): K8sPod {
@@ -82,6 +82,23 @@ describe("placementRefusal", () => {
   });
 });
 
+describe("gpk defrag's hold on a node", () => {
+  const held = (value: string) => node("h1", { annotations: { [KIT_ANNOTATIONS.defragHold]: value } });
+  it("reads both forms and nothing else", () => {
+    expect(defragHoldOf(held("draining"))).toEqual({ kind: "draining" });
+    expect(defragHoldOf(held("reserved-for=team-a/big"))).toEqual({ kind: "reserved-for", pod: "team-a/big" });
+    for (const bad of ["", "reserved-for=big", "reserved-for=a/b/c", "Draining"]) expect(defragHoldOf(held(bad)), bad).toBeUndefined();
+    expect(defragHoldOf(node("plain"))).toBeUndefined();
+  });
+
+  it("takes only the pod a node is reserved for, and no pod while it drains", () => {
+    expect(placementRefusal(pod("big"), held("reserved-for=team-a/big"))).toBeUndefined();
+    expect(placementRefusal(pod("big", {}, "team-b"), held("reserved-for=team-a/big"))?.message).toBe("node h1 is reserved for pod team-a/big by gpk defrag (annotation gpk.dev/defrag-hold)");
+    expect(placementRefusal(pod("small"), held("reserved-for=team-a/big"))?.reason).toBe("defrag-hold");
+    expect(placementRefusal(pod("big"), held("draining"))?.message).toBe("node h1 is being drained (hot) by gpk defrag (annotation gpk.dev/defrag-hold)");
+  });
+});
+
 describe("FilterLedger", () => {
   it("forgets an answer after the TTL, and the oldest beyond its capacity", () => {
     let now = 0;
@@ -104,8 +121,11 @@ describe("over HTTP", () => {
     node("pool-a", { labels: { [KIT_LABELS.pool]: "a" }, taints: [GPU_TAINT] }),
     node("pool-b", { labels: { [KIT_LABELS.pool]: "b" }, taints: [GPU_TAINT] }),
     node("dedicated", { labels: { [KIT_LABELS.pool]: "d", [KIT_LABELS.tenant]: "team-b" }, taints: [GPU_TAINT, { key: KIT_LABELS.tenant, value: "team-b", effect: "NoSchedule" }] }),
+    node("reserved", { labels: { [KIT_LABELS.pool]: "r" }, annotations: { [KIT_ANNOTATIONS.defragHold]: "reserved-for=team-a/big" } }),
+    node("draining", { labels: { [KIT_LABELS.pool]: "r" }, annotations: { [KIT_ANNOTATIONS.defragHold]: "draining" } }),
   ];
-  const ALL = NODES.map((n) => n.metadata.name);
+  /** The nodes no hold keeps from any pod. */
+  const ALL = ["pool-a", "pool-b", "dedicated"];
   const tolerateAll = { tolerations: [{ operator: "Exists" }] };
   let ext: RunningExtender;
   beforeAll(async () => {
@@ -147,6 +167,25 @@ describe("over HTTP", () => {
     const intruder = pod("intruder", tolerateAll);
     expect(await filter(intruder)).toEqual(ALL);
     cases.push(["dedicated-pool", () => bind(intruder, "dedicated"), "node dedicated is in a pool dedicated to tenant team-b; namespace team-a may not use it"]);
+    // gpk defrag's holds: the filter already drops the nodes, and a bind onto them is refused.
+    const other = pod("other-pod", tolerateAll);
+    const heldFailures = (await post(ext.port, "filter", { Pod: other, NodeNames: ["reserved", "draining", "pool-a"] })).body;
+    expect(heldFailures.NodeNames).toEqual(["pool-a"]);
+    expect(heldFailures.FailedNodes).toEqual({
+      reserved: "node reserved is reserved for pod team-a/big by gpk defrag (annotation gpk.dev/defrag-hold)",
+      draining: "node draining is being drained (hot) by gpk defrag (annotation gpk.dev/defrag-hold)",
+    });
+    // A hold placed between filter and bind refuses the bind.
+    const late = pod("late", tolerateAll);
+    expect(await filter(late, ["pool-b"])).toEqual(["pool-b"]);
+    cases.push(["defrag-hold", async () => {
+      ext.cache.upsertNode({ ...NODES[1]!, metadata: { ...NODES[1]!.metadata, resourceVersion: "held", annotations: { [KIT_ANNOTATIONS.defragHold]: "draining" } } });
+      try {
+        return await bind(late, "pool-b");
+      } finally {
+        ext.cache.upsertNode({ ...NODES[1]!, metadata: { ...NODES[1]!.metadata, resourceVersion: "released" } });
+      }
+    }, "node pool-b is being drained (hot) by gpk defrag (annotation gpk.dev/defrag-hold)"]);
 
     const expected: Record<string, number> = {};
     for (const [reason, call, message] of cases) {
@@ -156,7 +195,11 @@ describe("over HTTP", () => {
     const after = await refusals();
     for (const [reason, n] of Object.entries(expected)) expect(after[reason] ?? 0, reason).toBe((before[reason] ?? 0) + n);
     // Nothing refused was booked.
-    for (const p of [ghost, narrow, untolerating, selective, affine, intruder]) expect(ext.cache.podOn(p.metadata.uid!)).toBeUndefined();
+    for (const p of [ghost, narrow, untolerating, selective, affine, intruder, other, late]) expect(ext.cache.podOn(p.metadata.uid!)).toBeUndefined();
+    // The pod a node is reserved for passes the filter there and binds.
+    const big = pod("big", tolerateAll);
+    expect(await filter(big, ["reserved", "draining"])).toEqual(["reserved"]);
+    expect(await bind(big, "reserved")).toEqual({ status: 200, body: { Error: "" } });
     // The binds the scheduler would make go through.
     expect(await bind(selective, "pool-a")).toEqual({ status: 200, body: { Error: "" } });
     const owner = pod("owner", tolerateAll, "team-b");
