@@ -55,6 +55,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Read a live cluster once: GPUs per pool (allocated, idle, fragmented, CPU-stranded), why each pending GPU pod waits, hot GPUs",
     load: () => commandModule("diagnose"),
   },
+  defrag: {
+    summary: "Plan GPU migrations on a live cluster (fragmented pending pods, hot nodes) and --apply them through the Eviction API",
+    load: () => commandModule("defrag"),
+  },
   ray: {
     summary: "Ray on the stack's RayCluster: gpk ray start-args <stack> prints the ray start arguments and env KubeRay derives",
     load: () => commandModule("ray"),

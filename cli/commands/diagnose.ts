@@ -4,14 +4,13 @@
  * its GPUs stand, why each pending GPU pod waits, and which GPUs run hot
  * (cli/diagnose/diagnosis.ts holds the rules).
  */
-import * as os from "node:os";
-import * as path from "node:path";
-import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
-import { KubeClient } from "../../runtime/scheduler-extender/kube";
-import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
-import { parseDcgmMetrics, type GpuTelemetry } from "../../runtime/telemetry/parse";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { diagnose, type Diagnosis } from "../diagnose/diagnosis";
+import {
+  checkUrls, connect, describeError, fetchText, hotTemperatureFlag, kubeconfigPath, listNodesAndPods, scrapeTelemetry, type Probe,
+} from "../diagnose/live";
+import type { KubeClient } from "../../runtime/scheduler-extender/kube";
+import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
 
 const usage = `Usage: gpk diagnose [--kubeconfig <file>] [--telemetry-url <url>]... [--extender-url <url>]
                     [--hot-temperature 83] [--json]
@@ -38,23 +37,6 @@ A pod over its namespace's GPU quota is refused at creation, so no pending pod e
                            "telemetry":[{"url","ok","error"}],"extender":{"url","ok","error"}|null}
 
 Exit: 0 reported (findings are data, not failures), 2 bad flags or a cluster it cannot reach.`;
-
-interface Probe {
-  url: string;
-  ok: boolean;
-  error?: string;
-}
-
-async function fetchText(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return res.text();
-}
-
-function describeError(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-}
 
 function formatText(d: Diagnosis, telemetry: Probe[], extender: Probe | null): string {
   const lines: string[] = ["Pools (GPUs)", "  pool              nodes   gpus  allocated   idle  fragmented  cpu-stranded"];
@@ -84,23 +66,18 @@ export const command: Command = {
       json: { type: "boolean", default: false },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const hotRaw = values["hot-temperature"] ?? "83";
-    const hotTemperatureC = Number(hotRaw);
-    if (!Number.isFinite(hotTemperatureC) || hotTemperatureC < 0 || hotTemperatureC > 150) throw new UsageError(`--hot-temperature: expected degrees C between 0 and 150, got ${JSON.stringify(hotRaw)}`);
+    const hotTemperatureC = hotTemperatureFlag(values["hot-temperature"]);
     const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
-    for (const url of [...urls, ...(values["extender-url"] ? [values["extender-url"]] : [])]) {
-      if (!/^https?:\/\/\S+$/.test(url)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(url)}`);
-    }
-    const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
+    checkUrls([...urls, ...(values["extender-url"] ? [values["extender-url"]] : [])]);
+    const kubeconfig = kubeconfigPath(values.kubeconfig);
 
     let nodes: K8sNode[];
     let pods: K8sPod[];
     let client: KubeClient | undefined;
     try {
-      client = new KubeClient(await kubeconfigConnection(kubeconfig));
+      client = await connect(kubeconfig);
       progress(`Reading nodes and pods through ${kubeconfig}...`);
-      nodes = (await client.list<K8sNode>("/api/v1/nodes")).items;
-      pods = (await client.list<K8sPod>("/api/v1/pods")).items;
+      ({ nodes, pods } = await listNodesAndPods(client));
     } catch (err) {
       process.stderr.write(`gpk diagnose: cannot read the cluster through ${kubeconfig}: ${describeError(err)}\n`);
       return ExitCode.Usage;
@@ -108,16 +85,7 @@ export const command: Command = {
       client?.close(); // its keep-alive sockets would hold the process open
     }
 
-    const telemetry: Probe[] = [];
-    const samples: GpuTelemetry[] = [];
-    for (const url of urls) {
-      try {
-        samples.push(...parseDcgmMetrics(await fetchText(url)));
-        telemetry.push({ url, ok: true });
-      } catch (err) {
-        telemetry.push({ url, ok: false, error: describeError(err) });
-      }
-    }
+    const { samples, probes: telemetry } = await scrapeTelemetry(urls);
     let extender: Probe | null = null;
     if (values["extender-url"]) {
       const url = values["extender-url"];

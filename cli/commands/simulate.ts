@@ -10,13 +10,14 @@
 import { readFileSync } from "node:fs";
 import { CsvError, parseNodes, parsePods, parseTimedPods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
+import { maxOfferedLoad } from "../../runtime/cluster-sim/arrivals";
 import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
 import { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "../../runtime/scheduling/registry";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3] [--json]
        gpk simulate --mode replay --nodes <csv> --pods <csv> --policy <name> --defrag <none|high-node-utilization|gpk>
-                    [--time-scale 1] [--seed 42] [--budget 4] [--json]
+                    [--time-scale 1 | --load <fraction>] [--seed 42] [--budget 4] [--json]
 
 Replays a task list (openb pod CSV) on a cluster (openb node CSV): the list is shuffled
 and inflated by seeded sampling until the arrived GPU request reaches --arrival x capacity,
@@ -37,8 +38,11 @@ deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO w
                     nodes below 20% of cpu, memory and GPU while others have room); gpk
                     (move at most --budget pods so the oldest waiting multi-GPU pod fits)
   --time-scale <k>  divide arrival times by k to raise the load (default 1)
+  --load <x>        steady arrivals instead: pods that outlive the arrival window run from
+                    the start, the others arrive in a seeded order as a Poisson process whose
+                    rate offers x of the GPU capacity (0 < x < the list's whole request)
   --budget <n>      gpk: most pods one plan moves (default 4)
-  --json            print {"mode","policy","defrag","timeScale","seed","allocationTimeWeighted",
+  --json            print {"mode","policy","defrag","timeScale","load"?,"seed","allocationTimeWeighted",
                     "queueDelaySeconds":{"fractional"|"1"|"2"|"4"|"8":{"p50","p99","count"}},
                     "waitingAtEnd","migrations","wallSeconds"}; a class with no pods is absent
 
@@ -88,6 +92,7 @@ export const command: Command = {
         mode: { type: "string", default: "artifact" },
         defrag: { type: "string" },
         "time-scale": { type: "string" },
+        load: { type: "string" },
         budget: { type: "string" },
         json: { type: "boolean", default: false },
       },
@@ -102,7 +107,7 @@ export const command: Command = {
     const seed = numberFlag("seed", values.seed, 42, { min: 0, max: 2 ** 32 - 1, integer: true });
     if (values.mode === "replay") return runReplay(values, policy, seed);
     if (values.mode !== "artifact") throw new UsageError(`--mode: expected artifact or replay, got ${JSON.stringify(values.mode)}`);
-    for (const flag of ["defrag", "time-scale", "budget"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --mode replay`);
+    for (const flag of ["defrag", "time-scale", "load", "budget"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --mode replay`);
     const arrival = numberFlag("arrival", values.arrival, 1.3, { min: 0.01, max: 10 });
     const { nodes, pods } = readInputs(values.nodes, values.pods, parsePods);
 
@@ -139,11 +144,18 @@ function runReplay(values: Record<string, string | boolean | undefined>, policy:
   const defrag = values.defrag as string | undefined;
   if (!defrag || !(DEFRAG_MODES as readonly string[]).includes(defrag)) throw new UsageError(`--defrag: expected one of ${DEFRAG_MODES.join(", ")}, got ${JSON.stringify(defrag ?? "")}`);
   const timeScale = numberFlag("time-scale", values["time-scale"] as string | undefined, REPLAY_DEFAULTS.timeScale, { min: 0.001, max: 1e9 });
+  const load = values.load === undefined ? undefined : numberFlag("load", values.load as string, 0, { min: 0.001, max: 100 });
+  if (load !== undefined && values["time-scale"] !== undefined) throw new UsageError("--load and --time-scale exclude each other: --load spreads arrivals by a rate, --time-scale compresses the trace's times");
   const budget = numberFlag("budget", values.budget as string | undefined, REPLAY_DEFAULTS.budget, { min: 1, max: 64, integer: true });
   const { nodes, pods } = readInputs(values.nodes as string | undefined, values.pods as string | undefined, parseTimedPods);
-  progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, time scale ${timeScale}, seed ${seed}`);
+  const arrivals = load === undefined ? `time scale ${timeScale}` : `steady load ${load}`;
+  progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, ${arrivals}, seed ${seed}`);
+  if (load !== undefined) {
+    const most = maxOfferedLoad(pods, nodes.reduce((s, n) => s + n.gpus.length, 0));
+    if (load >= most) throw new UsageError(`--load: ${load} is out of reach; these pods offer at most ${most.toFixed(3)} of the GPU capacity, all at once`);
+  }
   const result = replay({
-    nodes, pods, policy, defrag: defrag as DefragMode, timeScale, seed, budget,
+    nodes, pods, policy, defrag: defrag as DefragMode, timeScale, load, seed, budget,
     onProgress: (done, total) => progress(`simulate replay: ${done}/${total} pods arrived`),
   });
   progress(`simulate replay: done in ${result.wallSeconds.toFixed(2)} s wall`);
@@ -151,7 +163,7 @@ function runReplay(values: Record<string, string | boolean | undefined>, policy:
   else {
     process.stdout.write(
       [
-        `policy ${result.policy}, defrag ${result.defrag}, time scale ${result.timeScale}, seed ${result.seed}: allocation ${result.allocationTimeWeighted.toFixed(2)}% (time-weighted), ${result.migrations} migrations, ${result.waitingAtEnd} waiting at the end`,
+        `policy ${result.policy}, defrag ${result.defrag}, ${arrivals}, seed ${result.seed}: allocation ${result.allocationTimeWeighted.toFixed(2)}% (time-weighted), ${result.migrations} migrations, ${result.waitingAtEnd} waiting at the end`,
         ...Object.entries(result.queueDelaySeconds).map(([cls, d]) => `  ${cls.padEnd(10)} ${String(d.count).padStart(6)} pods  queueing delay p50 ${d.p50} s  p99 ${d.p99} s`),
       ].join("\n") + "\n",
     );

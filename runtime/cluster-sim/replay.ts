@@ -65,6 +65,8 @@ export interface ReplayOptions {
   seed?: number;
   budget?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Called once per placed GPU pod at the end, with its class and queueing delay (for percentiles over several classes). */
+  onDelay?: (cls: string, delayS: number) => void;
   now?: () => number;
 }
 
@@ -232,9 +234,9 @@ export function replay(options: ReplayOptions): ReplayResult {
     const oldest = queue.find((i) => pods[i]!.request.numGpu >= 2 && (retryAt.get(i) ?? -Infinity) <= t);
     if (oldest === undefined) return;
     const pod = pods[oldest]!.request;
-    if (freeWholeGpus(nodes, pod) < pod.numGpu) { (globalThis as any).__short = ((globalThis as any).__short ?? 0) + 1; return; }
+    if (freeWholeGpus(nodes, pod) < pod.numGpu) return;
     const plan = planForPendingPod(nodes, [...where.values()], pod, policy, { budget });
-    if (!plan || plan.moves.length === 0) { (globalThis as any).__noplan = ((globalThis as any).__noplan ?? 0) + 1;
+    if (!plan || plan.moves.length === 0) {
       retryAt.set(oldest, t + REPLAY_DEFAULTS.retryS);
       return;
     }
@@ -323,6 +325,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     const cls = delayClass(p.request);
     const at = placedAt[i];
     if (cls === undefined || at === undefined) return;
+    options.onDelay?.(cls, at - p.arrivalS);
     const list = delays.get(cls);
     if (list) list.push(at - p.arrivalS);
     else delays.set(cls, [at - p.arrivalS]);

@@ -194,6 +194,11 @@ export class ClusterCache {
     return [...new Set([...this.pods.keys(), ...this.pending.keys()])];
   }
 
+  /** A pod the source reported unbound, by UID: its request. */
+  pendingRequest(uid: string): PodRequest | undefined {
+    return this.pending.get(uid);
+  }
+
   podOn(uid: string): CachedPod | undefined {
     return this.pods.get(uid);
   }

@@ -69,7 +69,8 @@ export class KubeClient {
   private async open(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
     const headers: Record<string, string> = { accept: "application/json", ...(await this.conn.headers()) };
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers["content-type"] = "application/json";
+    // PATCH here is always a JSON merge patch (RFC 7386), which the API server takes for every kind.
+    if (payload !== undefined) headers["content-type"] = method === "PATCH" ? "application/merge-patch+json" : "application/json";
     const mod = this.base.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(new URL(path, this.base), { method, headers, agent: this.agent }, resolve);
@@ -133,6 +134,33 @@ export class KubeClient {
     } finally {
       signal.removeEventListener("abort", stop);
     }
+  }
+
+  /** One object, or undefined when the server answers 404. */
+  async get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.json<T>("GET", path);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** JSON merge patch of one object (a null value removes the key). */
+  async mergePatch<T>(path: string, patch: unknown): Promise<T> {
+    return this.json<T>("PATCH", path, patch);
+  }
+
+  /**
+   * POST pods/eviction (policy/v1): the API server deletes the pod unless a
+   * PodDisruptionBudget forbids it, which it answers with 429 (KubeApiError.status).
+   */
+  async evict(namespace: string, name: string): Promise<void> {
+    await this.json("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/eviction`, {
+      apiVersion: "policy/v1",
+      kind: "Eviction",
+      metadata: { name, namespace },
+    });
   }
 
   /** POST pods/binding; the API server copies the Binding's annotations onto the pod. */

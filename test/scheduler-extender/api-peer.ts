@@ -1,6 +1,6 @@
 /**
  * A tiny Kubernetes API server over real HTTP for the extender's list+watch and binding calls:
- * serves NodeList/PodList, keeps watch streams open and lets the test push events into them,
+ * serves NodeList/PodList (and a PodDisruptionBudgetList), keeps watch streams open and lets the test push events into them,
  * records Binding requests, and checks the bearer token on every call.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -14,6 +14,8 @@ type Kind = "nodes" | "pods";
 export class ApiPeer {
   readonly objects: Record<Kind, any[]> = { nodes: [], pods: [] };
   readonly bindings: any[] = [];
+  /** PodDisruptionBudgets served at /apis/policy/v1/poddisruptionbudgets (list only). */
+  readonly pdbs: any[] = [];
   readonly watches: Record<Kind, ServerResponse[]> = { nodes: [], pods: [] };
   /** Status to answer a binding for these pod names with (default 201). */
   readonly bindStatus = new Map<string, number>();
@@ -58,6 +60,11 @@ export class ApiPeer {
         this.lists[kind]++;
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify({ kind: kind === "nodes" ? "NodeList" : "PodList", apiVersion: "v1", metadata: { resourceVersion: String(this.rv) }, items: this.objects[kind] }));
+        return;
+      }
+      if (url.pathname === "/apis/policy/v1/poddisruptionbudgets") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ kind: "PodDisruptionBudgetList", apiVersion: "policy/v1", metadata: { resourceVersion: String(this.rv) }, items: this.pdbs }));
         return;
       }
       const binding = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/binding$/.exec(url.pathname);
