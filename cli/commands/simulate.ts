@@ -149,11 +149,11 @@ function runReplay(values: Record<string, string | boolean | undefined>, policy:
   const budget = numberFlag("budget", values.budget as string | undefined, REPLAY_DEFAULTS.budget, { min: 1, max: 64, integer: true });
   const { nodes, pods } = readInputs(values.nodes as string | undefined, values.pods as string | undefined, parseTimedPods);
   const arrivals = load === undefined ? `time scale ${timeScale}` : `steady load ${load}`;
-  progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, ${arrivals}, seed ${seed}`);
   if (load !== undefined) {
     const most = maxOfferedLoad(pods, nodes.reduce((s, n) => s + n.gpus.length, 0));
     if (load >= most) throw new UsageError(`--load: ${load} is out of reach; these pods offer at most ${most.toFixed(3)} of the GPU capacity, all at once`);
   }
+  progress(`simulate replay: ${nodes.length} nodes, ${pods.length} pods, policy ${policy}, defrag ${defrag}, ${arrivals}, seed ${seed}`);
   const result = replay({
     nodes, pods, policy, defrag: defrag as DefragMode, timeScale, load, seed, budget,
     onProgress: (done, total) => progress(`simulate replay: ${done}/${total} pods arrived`),

@@ -87,12 +87,25 @@ describe("gpk simulate", () => {
     expect({ ...again, wallSeconds: 0 }).toEqual({ ...doc, wallSeconds: 0 });
   });
 
+  it("replays under steady arrivals with --load, and says so in its JSON", () => {
+    const r = gpk("--mode", "replay", "--nodes", nodes, "--pods", pods, "--policy", "gpk", "--defrag", "none", "--load", "0.05", "--seed", "3", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(Object.keys(doc)).toEqual(["mode", "policy", "defrag", "timeScale", "load", "seed", "allocationTimeWeighted", "queueDelaySeconds", "waitingAtEnd", "migrations", "wallSeconds"]);
+    expect(doc).toMatchObject({ load: 0.05, seed: 3 });
+    expect(r.stderr).toContain("steady load 0.05");
+  });
+
   it.each([
     [["--mode", "replay", "--policy", "gpk"], /^gpk simulate: --defrag: expected one of none, high-node-utilization, gpk, got ""$/],
     [["--mode", "replay", "--policy", "gpk", "--defrag", "gpk", "--arrival", "1.3"], /^gpk simulate: --arrival goes with the artifact mode/],
     [["--policy", "gpk", "--defrag", "gpk"], /^gpk simulate: --defrag goes with --mode replay$/],
     [["--mode", "fast", "--policy", "gpk"], /^gpk simulate: --mode: expected artifact or replay, got "fast"$/],
     [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--time-scale", "0"], /^gpk simulate: --time-scale: expected a number between 0.001 and 1000000000, got 0$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "0.5", "--time-scale", "10"], /^gpk simulate: --load and --time-scale exclude each other/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "50"], /^gpk simulate: --load: 50 is out of reach; these pods offer at most \d+\.\d{3} of the GPU capacity, all at once$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "high"], /^gpk simulate: --load: expected a number, got "high"$/],
+    [["--policy", "gpk", "--load", "0.5"], /^gpk simulate: --load goes with --mode replay$/],
   ])("replay mode exits 2 with a one-line reason for %j", (flags, message) => {
     const r = gpk("--nodes", nodes, "--pods", pods, ...flags);
     expect(r.code).toBe(2);

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { TimedPod } from "../../runtime/cluster-sim/csv";
 import { replay } from "../../runtime/cluster-sim/replay";
 import { assign, createPolicy, makeNode, mulberry32, type NodeState, type PodRequest } from "../../runtime/scheduling";
-import { planForPendingPod, type PlacedPod } from "../../runtime/scheduling/defrag";
+import { maxOfferedLoad, offeredLoad, steadyArrivals, windowForLoad } from "../../runtime/cluster-sim/arrivals";
+import { planForPendingPod, planOffNode, type PlacedPod } from "../../runtime/scheduling/defrag";
 
 const gpuPod = (name: string, numGpu: number): PodRequest => ({ name, cpuMilli: 1000, memoryMiB: 1024, numGpu, gpuMilli: 1000, gpuModels: [] });
 const cluster = () => [
@@ -57,6 +58,67 @@ describe("migration planner", () => {
     expect(planForPendingPod(pinnedBoth.nodes, pinnedBoth.placed, gpuPod("big", 8), policy(), { budget: 4 })).toBeNull();
     const free = halfFull(() => true);
     expect(planForPendingPod(free.nodes, free.placed, gpuPod("big", 8), policy(), { budget: 3 })).toBeNull();
+  });
+
+  it("moves pods only where mayRun allows, and places the pending pod only where it may run", () => {
+    const { nodes, placed } = halfFull(() => true);
+    // b's pods may not go to a: the only plan empties a onto b.
+    const onlyB = planForPendingPod(nodes, placed, gpuPod("big", 8), policy(), { budget: 4, mayRun: (pod, node) => !(pod.name.startsWith("b-") && node.name === "a") });
+    expect(onlyB).toMatchObject({ target: "a" });
+    expect(onlyB!.moves.every((m) => m.pod.startsWith("a-") && m.to === "b")).toBe(true);
+    // The pending pod may not use a, and a's pods may not go to b: nothing works.
+    expect(planForPendingPod(nodes, placed, gpuPod("big", 8), policy(), { budget: 4, mayRun: (pod, node) => !(pod.name === "big" && node.name === "b") && !(pod.name.startsWith("a-") && node.name === "b") })).toBeNull();
+  });
+
+  it("sheds a hot node's movable pods onto the others, largest first, within the budget, and leaves the state as it was", () => {
+    const { nodes, placed } = halfFull((node) => node === "a");
+    placed[0]!.movable = false; // a-0 is pinned
+    const plan = planOffNode(nodes, placed, "a", policy(), { budget: 2 });
+    expect(plan.moves.map((m) => [m.pod, m.from, m.to])).toEqual([["a-1", "a", "b"], ["a-2", "a", "b"]]);
+    expect(plan.staying).toEqual(["a-0", "a-3"]);
+    expect(nodes.map((n) => n.gpus.map((g) => g.usedMilli).join(","))).toEqual(["1000,1000,1000,1000,0,0,0,0", "1000,1000,1000,1000,0,0,0,0"]);
+    // A node in `avoid` takes nothing.
+    expect(planOffNode(nodes, placed, "a", policy(), { budget: 4, avoid: new Set(["b"]) }).moves).toEqual([]);
+  });
+});
+
+describe("steady arrivals", () => {
+  const timed = (name: string, numGpu: number, durationS: number): TimedPod => ({ request: gpuPod(name, numGpu), creationS: 0, deletionS: durationS });
+  // Two long pods (1,000,000 s) and 100 short ones of 100 s, on a 16-GPU cluster.
+  const pods = [timed("long-0", 4, 1e6), timed("long-1", 4, 1e6), ...Array.from({ length: 100 }, (_, i) => timed(`short-${i}`, 1, 100))];
+
+  it("offers the asked load over the window it finds, and refuses one beyond the whole request", () => {
+    expect(maxOfferedLoad(pods, 16)).toBeCloseTo(108 / 16, 9);
+    // Long pods hold 8 of 16 GPUs for the whole window; the short ones add 100·100/(16·W).
+    const w = windowForLoad(pods, 16, 0.75);
+    expect(offeredLoad(pods, 16, w)).toBeCloseTo(0.75, 6);
+    expect(w).toBeCloseTo(10_000 / (16 * 0.25), 3);
+    expect(() => windowForLoad(pods, 16, 7)).toThrow("load 7 is out of reach: these pods offer at most 6.750 of the GPU capacity (all at once)");
+  });
+
+  it("starts the long-lived pods at 0 and spreads the others over the window, seeded", () => {
+    const w = windowForLoad(pods, 16, 0.75);
+    const arrivals = steadyArrivals(pods, 16, 0.75, mulberry32(3));
+    expect(arrivals.slice(0, 2).map((a) => [pods[a.index]!.request.name.startsWith("long"), a.arrivalS])).toEqual([[true, 0], [true, 0]]);
+    const times = arrivals.slice(2).map((a) => a.arrivalS);
+    expect(times.every((t, i) => t > 0 && (i === 0 || t >= times[i - 1]!))).toBe(true);
+    // A Poisson process of 100 arrivals at rate 100/W ends near W (the mean gap is W/100).
+    expect(times.at(-1)! / w).toBeGreaterThan(0.7);
+    expect(times.at(-1)! / w).toBeLessThan(1.3);
+    expect(new Set(arrivals.map((a) => a.index)).size).toBe(pods.length);
+    expect(steadyArrivals(pods, 16, 0.75, mulberry32(3))).toEqual(arrivals);
+    expect(steadyArrivals(pods, 16, 0.75, mulberry32(4))).not.toEqual(arrivals);
+  });
+
+  it("replays at that load: allocation near it, the result carries the load, and it is deterministic", () => {
+    const nodes = cluster();
+    const result = replay({ nodes, pods, policy: "gpk", defrag: "none", load: 0.75, seed: 5 });
+    expect(result.load).toBe(0.75);
+    expect(result.allocationTimeWeighted).toBeGreaterThan(60);
+    expect(result.allocationTimeWeighted).toBeLessThan(85);
+    const strip = ({ wallSeconds: _w, ...rest }: typeof result) => rest;
+    expect(strip(replay({ nodes: cluster(), pods, policy: "gpk", defrag: "none", load: 0.75, seed: 5 }))).toEqual(strip(result));
+    expect("load" in replay({ nodes: cluster(), pods, policy: "gpk", defrag: "none", seed: 5 })).toBe(false);
   });
 });
 
