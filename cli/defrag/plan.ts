@@ -182,20 +182,20 @@ export function planDefrag(input: DefragPlanInput): DefragPlan {
       plan.unplanned.push({ trigger, reason: `the budget of ${input.budget} move(s) is spent` });
       continue;
     }
-    const found = planForPendingPod(states, placed, request, policy, { budget: left, mayRun });
-    if (!found || found.moves.length === 0) {
-      plan.unplanned.push({ trigger, reason: found ? `node ${found.target} fits it already` : `no plan of at most ${left} move(s) frees ${request.numGpu} GPU(s) on one node it may use: the pods in the way are unmovable or have nowhere to go` });
+    const answer = planForPendingPod(states, placed, request, policy, { budget: left, mayRun });
+    if (!answer || answer.moves.length === 0) {
+      plan.unplanned.push({ trigger, reason: answer ? `node ${answer.target} fits it already` : `no plan of at most ${left} move(s) frees ${request.numGpu} GPU(s) on one node it may use: the pods in the way are unmovable or have nowhere to go` });
       continue;
     }
     const hold: DefragHold = { kind: "reserved-for", pod: podKey(pod) };
     plan.plans.push({
-      trigger, node: found.target, hold: formatDefragHold(hold), staying: [],
-      moves: found.moves.map((m) => ({ ...split(m.pod), from: placed.find((p) => p.pod.name === m.pod)!.node, to: m.to, gpus: m.gpus })),
+      trigger, node: answer.target, hold: formatDefragHold(hold), staying: [],
+      moves: answer.moves.map((m) => ({ ...split(m.pod), from: placed.find((p) => p.pod.name === m.pod)!.node, to: m.to, gpus: m.gpus })),
     });
-    book(found.moves);
-    const target = byName.get(found.target)!;
+    book(answer.moves);
+    const target = byName.get(answer.target)!;
     assign(target, request, policy.chooseGpus(target, request));
-    left -= found.moves.length;
+    left -= answer.moves.length;
   }
   for (const node of [...hot].sort()) {
     const trigger: DefragTrigger = { kind: "hot-node", node, gpus: found.hotGpus.filter((g) => g.node === node).map((g) => g.gpu) };

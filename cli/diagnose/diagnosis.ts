@@ -92,24 +92,22 @@ function pendingReason(pod: K8sPod, request: PodRequest, nodes: { object: K8sNod
     }
     return { reason: "schedulable", detail: `${fitting.length} node(s) fit it now (${fitting.slice(0, 3).map((n) => n.object.metadata.name).join(", ")}); it waits for the scheduler` };
   }
+  // Fragmented comes before taints-or-affinity: a pod kept to its pool by design is helped by
+  // moving pods within the pool (gpk defrag), not by the room other pools have.
   const blocked = nodes.find((n) => fits(n.state, request));
-  if (blocked) {
-    return { reason: "taints-or-affinity", detail: `only nodes it may not use fit it: ${placementRefusal(pod, blocked.object)!.message}` };
-  }
+  const elsewhere = blocked ? { reason: "taints-or-affinity" as const, detail: `only nodes it may not use fit it: ${placementRefusal(pod, blocked.object)!.message}` } : undefined;
   const states = eligible.map((n) => n.state);
   if (isSharePod(request)) {
     const idle = states.flatMap((s) => s.gpus).reduce((sum, g) => sum + MILLI - g.usedMilli, 0);
     const best = Math.max(0, ...states.flatMap((s) => s.gpus.map((g) => MILLI - g.usedMilli)));
-    return idle >= request.gpuMilli
-      ? { reason: "fragmented", detail: `needs ${request.gpuMilli / MILLI} of a GPU; ${round(idle / MILLI)} GPU idle across ${states.length} eligible node(s), at most ${round(best / MILLI)} on one GPU` }
-      : { reason: "insufficient-gpus", detail: `needs ${request.gpuMilli / MILLI} of a GPU; ${round(idle / MILLI)} GPU idle across ${states.length} eligible node(s)` };
+    if (idle >= request.gpuMilli) return { reason: "fragmented", detail: `needs ${request.gpuMilli / MILLI} of a GPU; ${round(idle / MILLI)} GPU idle across ${states.length} eligible node(s), at most ${round(best / MILLI)} on one GPU` };
+    return elsewhere ?? { reason: "insufficient-gpus", detail: `needs ${request.gpuMilli / MILLI} of a GPU; ${round(idle / MILLI)} GPU idle across ${states.length} eligible node(s)` };
   }
   const free = freeWholeGpus(states, request);
   const most = Math.max(0, ...states.map((s) => freeWholeGpus([s], request)));
   const where = `${free} whole GPU(s) free across ${states.length} eligible node(s), at most ${most} on one`;
-  return free >= request.numGpu
-    ? { reason: "fragmented", detail: `needs ${request.numGpu} GPU(s) on one node; ${where}` }
-    : { reason: "insufficient-gpus", detail: `needs ${request.numGpu} GPU(s); ${where}` };
+  if (free >= request.numGpu) return { reason: "fragmented", detail: `needs ${request.numGpu} GPU(s) on one node; ${where}` };
+  return elsewhere ?? { reason: "insufficient-gpus", detail: `needs ${request.numGpu} GPU(s); ${where}` };
 }
 
 export function diagnose(input: DiagnoseInput): Diagnosis {

@@ -56,6 +56,11 @@ describe("diagnosis", () => {
     expect(found!.detail).toContain("node d0 has the taint gpk.dev/tenant=team-z:NoSchedule, which the pod does not tolerate");
   });
 
+  it("calls a pod fragmented within the nodes it may use even when a node it may not use has room", () => {
+    const [found] = run([k8sPod("three", { gpus: 3 })], { dedicatedBusy: false }).pending;
+    expect(found).toMatchObject({ reason: "fragmented", detail: "needs 3 GPU(s) on one node; 4 whole GPU(s) free across 2 eligible node(s), at most 2 on one" });
+  });
+
   it("calls a pod with room schedulable, or extender-down when it uses gpk-scheduler and the extender does not answer", () => {
     expect(run([k8sPod("two", { gpus: 2 })]).pending[0]).toMatchObject({ reason: "schedulable", detail: "2 node(s) fit it now (n0, n1); it waits for the scheduler" });
     expect(run([k8sPod("two", { gpus: 2 })], { extenderReachable: false }).pending[0]).toMatchObject({ reason: "extender-down" });
