@@ -1,5 +1,5 @@
 /**
- * `gpk defrag [--kubeconfig <file>] [--plan | --apply] [--budget 4] [--telemetry-url <url>]...
+ * `gpk defrag [--kubeconfig <file>] [--plan | --apply] [--budget 4] [--pool <name>] [--telemetry-url <url>]...
  * [--hot-temperature 83] [--timeout 300] [--json]`: plans GPU migrations on a live cluster
  * (cli/defrag/plan.ts, over runtime/scheduling/defrag.ts) and, with --apply, runs them.
  *
@@ -13,15 +13,15 @@
  * 3. For a pending pod, the run waits until it is bound.
  * 4. The hold is removed, whatever happened.
  */
-import { KIT_ANNOTATIONS } from "../../gpu";
+import { KIT_ANNOTATIONS, KIT_LABELS } from "../../gpu";
 import { KubeApiError, type KubeClient } from "../../runtime/scheduler-extender/kube";
 import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 import { controllerOf, planDefrag, type DefragPlan, type DefragTrigger, type K8sPodDisruptionBudget, type PlannedStep } from "../defrag/plan";
 import { checkUrls, connect, describeError, hotTemperatureFlag, kubeconfigPath, listNodesAndPods, scrapeTelemetry, type Probe } from "../diagnose/live";
 
-const usage = `Usage: gpk defrag [--kubeconfig <file>] [--plan | --apply] [--budget 4] [--telemetry-url <url>]...
-                  [--hot-temperature 83] [--timeout 300] [--json]
+const usage = `Usage: gpk defrag [--kubeconfig <file>] [--plan | --apply] [--budget 4] [--pool <name>]
+                  [--telemetry-url <url>]... [--hot-temperature 83] [--timeout 300] [--json]
 
 Plans GPU migrations on a live cluster, with the migration planner gpk simulate --mode replay
 runs and the extender's placement policy:
@@ -40,6 +40,8 @@ allows zero disruptions. At most --budget pods move in one run.
                          replacement, then until the pending pod is bound; stop at the first
                          failure; the hold is always removed
   --budget <n>           most pods moved in one run (default 4)
+  --pool <name>          only this pool (label gpk.dev/pool): its hot nodes, the pending pods
+                         that may use its nodes, and moves within it
   --timeout <s>          most seconds to wait for one replacement or pending pod (default 300)
   --kubeconfig <file>    default: $KUBECONFIG, then ~/.kube/config
   --telemetry-url <url>  a GPU exporter's metrics URL; repeatable
@@ -177,6 +179,7 @@ export const command: Command = {
       plan: { type: "boolean", default: false },
       apply: { type: "boolean", default: false },
       budget: { type: "string" },
+      pool: { type: "string" },
       timeout: { type: "string" },
       "telemetry-url": { type: "string", multiple: true },
       "hot-temperature": { type: "string" },
@@ -207,7 +210,12 @@ export const command: Command = {
       }
       const { samples, probes } = await scrapeTelemetry(urls);
       for (const p of probes.filter((x) => !x.ok)) progress(`gpk defrag: telemetry ${p.url} did not answer (${p.error}); its GPUs count as cool`);
-      const plan = planDefrag({ nodes, pods, pdbs, telemetry: samples, hotTemperatureC, budget });
+      const pool = values.pool as string | undefined;
+      if (pool !== undefined && !nodes.some((n) => n.metadata.labels?.[KIT_LABELS.pool] === pool)) {
+        process.stderr.write(`gpk defrag: --pool: no node has the label ${KIT_LABELS.pool}=${pool}\n`);
+        return ExitCode.Usage;
+      }
+      const plan = planDefrag({ nodes, pods, pdbs, telemetry: samples, hotTemperatureC, budget, pool });
       const report: DefragPlan & { telemetry: Probe[]; applied?: AppliedStep[]; ok?: boolean } = { ...plan, telemetry: probes };
       if (values.apply) {
         report.applied = [];

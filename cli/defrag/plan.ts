@@ -85,6 +85,8 @@ export interface DefragPlanInput {
   telemetry?: GpuTelemetry[];
   hotTemperatureC: number;
   budget: number;
+  /** Only this pool (label gpk.dev/pool): its hot nodes, pending pods that may use its nodes, and moves within it. */
+  pool?: string;
 }
 
 /** Kubernetes label selector semantics (k8s.io/apimachinery pkg/labels): matchLabels and every expression must hold; an empty selector matches everything. */
@@ -135,16 +137,17 @@ export function planDefrag(input: DefragPlanInput): DefragPlan {
   for (const node of input.nodes) cache.upsertNode(node);
   for (const pod of input.pods) cache.upsertPod(pod);
   const policy = new PolicyHolder(cache, { policy: "gpk" }).current();
-  const states = cache.nodesWithPool().map((n) => n.node).sort((a, b) => a.name.localeCompare(b.name));
+  const states = cache.nodesWithPool().filter((n) => input.pool === undefined || n.pool === input.pool).map((n) => n.node).sort((a, b) => a.name.localeCompare(b.name));
+  const inScope = new Set(states.map((s) => s.name));
   const nodeObjects = new Map(input.nodes.map((n) => [n.metadata.name, n]));
   const podByKey = new Map(input.pods.map((p) => [podKey(p), p]));
-  const hot = new Set(found.hotGpus.map((g) => g.node).filter((n) => nodeObjects.has(n)));
+  const hot = new Set(found.hotGpus.map((g) => g.node).filter((n) => inScope.has(n)));
 
   const placed: PlacedPod[] = [];
   const reasons = new Map<string, string>();
   for (const pod of input.pods) {
     const cached = pod.metadata.uid ? cache.podOn(pod.metadata.uid) : undefined;
-    if (!cached) continue;
+    if (!cached || !inScope.has(cached.nodeName)) continue;
     const reason = unmovableReason(pod, input.pdbs);
     if (reason) reasons.set(cached.request.name, reason);
     placed.push({ pod: cached.request, node: cached.nodeName, gpus: cached.gpus, movable: reason === undefined });
@@ -173,6 +176,7 @@ export function planDefrag(input: DefragPlanInput): DefragPlan {
   const fragmented = found.pending
     .filter((p) => p.reason === "fragmented" && Number.isInteger(p.gpus) && p.gpus >= 1)
     .map((p) => podByKey.get(`${p.namespace}/${p.name}`)!)
+    .filter((p) => input.pool === undefined || states.some((s) => !placementRefusal(p, nodeObjects.get(s.name)!)))
     .sort((a, b) => created(a).localeCompare(created(b)) || podKey(a).localeCompare(podKey(b)));
   for (const pod of fragmented) {
     const request = cache.pendingRequest(pod.metadata.uid ?? "");

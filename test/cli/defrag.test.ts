@@ -34,8 +34,8 @@ function fragmentedCluster(opts: { n0?: Parameters<typeof worker>[3]; n1?: (i: n
 }
 
 const pending = (name: string, gpus: number) => ({ ...k8sPod(name, { gpus }), metadata: { ...k8sPod(name, { gpus }).metadata, creationTimestamp: "2026-11-27T11:00:00Z" } });
-const plan = (cluster: { nodes: any[]; pods: any[] }, extra: any[] = [], opts: { pdbs?: K8sPodDisruptionBudget[]; budget?: number; telemetry?: GpuTelemetry[] } = {}) =>
-  planDefrag({ nodes: cluster.nodes, pods: [...cluster.pods, ...extra] as K8sPod[], pdbs: opts.pdbs ?? [], budget: opts.budget ?? 4, hotTemperatureC: 83, telemetry: opts.telemetry });
+const plan = (cluster: { nodes: any[]; pods: any[] }, extra: any[] = [], opts: { pdbs?: K8sPodDisruptionBudget[]; budget?: number; telemetry?: GpuTelemetry[]; pool?: string } = {}) =>
+  planDefrag({ nodes: cluster.nodes, pods: [...cluster.pods, ...extra] as K8sPod[], pdbs: opts.pdbs ?? [], budget: opts.budget ?? 4, hotTemperatureC: 83, telemetry: opts.telemetry, pool: opts.pool });
 
 describe("what may move", () => {
   const pdb = (name: string, selector: object, allowed: number): K8sPodDisruptionBudget => ({ metadata: { name, namespace: "team-a" }, spec: { selector }, status: { disruptionsAllowed: allowed } });
@@ -129,6 +129,19 @@ describe("the plan for a hot node", () => {
     expect(step!.staying.filter((s) => s.name !== "b0").every((s) => s.reason === "no other node it may run on has room")).toBe(true);
   });
 
+  it("with a pool, plans for its nodes only and moves nothing out of it", () => {
+    const cluster = fragmentedCluster();
+    const spare = k8sNode("s0");
+    cluster.nodes.push({ ...spare, metadata: { ...spare.metadata, labels: { ...spare.metadata.labels, [KIT_LABELS.pool]: "spare" } } });
+    const telemetry = [hot("n0", "1", 90)];
+    // Without the pool, n0's pods may go to the empty spare node once n1's two free GPUs are taken.
+    expect(plan(cluster, [], { telemetry }).plans.map((p) => [p.node, new Set(p.moves.map((m) => m.to))])).toEqual([["n0", new Set(["n1", "s0"])]]);
+    const scoped = plan(cluster, [], { telemetry, pool: "train" });
+    expect(scoped.plans.map((p) => p.node)).toEqual(["n0"]);
+    expect(scoped.plans[0]!.moves.map((m) => m.to)).toEqual(["n1", "n1"]);
+    expect(plan(cluster, [], { telemetry, pool: "spare" })).toEqual({ budget: 4, plans: [], unplanned: [] });
+  });
+
   it("moves nothing onto another hot node", () => {
     const result = plan(fragmentedCluster(), [], { telemetry: [hot("n0", "1", 90), hot("n1", "1", 90)] });
     expect(result.plans).toEqual([]);
@@ -191,5 +204,9 @@ describe("gpk defrag", () => {
       expect(bad.status, args.join(" ")).toBe(2);
       expect(bad.stderr).toContain(message);
     }
+    // The peer answers in this process, so this one runs asynchronously.
+    const noPool = await runGpkAsync(["defrag", "--kubeconfig", peer.kubeconfig(), "--pool", "nosuch"]);
+    expect(noPool.status).toBe(2);
+    expect(noPool.stderr).toContain("gpk defrag: --pool: no node has the label gpk.dev/pool=nosuch");
   });
 });

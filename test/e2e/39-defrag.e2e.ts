@@ -18,6 +18,7 @@ import { GPK, cluster, createNamespace, createObject, gpk, gpuPod, kubectl, kube
 
 const NS = "e2e-defrag";
 const NODES = ["e2e-defrag-0", "e2e-defrag-1"];
+const POOL = "e2e-defrag";
 const MARK = { key: "e2e.gpk.dev/defrag", value: "true", effect: "NoSchedule" } as const;
 const PLACEMENT = {
   schedulerName: GPK_SCHEDULER_NAME,
@@ -35,7 +36,7 @@ beforeAll(async () => {
     const resources = { cpu: "64", memory: "512Gi", pods: "110", [GPU_RESOURCE]: "8" };
     kubectlOk(["apply", "--server-side", "--field-manager=e2e", "-f", "-"], JSON.stringify({
       apiVersion: "v1", kind: "Node",
-      metadata: { name, labels: { [MARK.key]: MARK.value, [KIT_LABELS.pool]: "e2e-defrag", [GFD_LABELS.product]: GPU_PRODUCTS.h100.gfdProduct, "kubernetes.io/hostname": name, type: "kwok" }, annotations: { "kwok.x-k8s.io/node": "fake" } },
+      metadata: { name, labels: { [MARK.key]: MARK.value, [KIT_LABELS.pool]: POOL, [GFD_LABELS.product]: GPU_PRODUCTS.h100.gfdProduct, "kubernetes.io/hostname": name, type: "kwok" }, annotations: { "kwok.x-k8s.io/node": "fake" } },
       spec: { taints: [MARK] },
     }));
     kubectlOk(["patch", "node", name, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { capacity: resources, allocatable: resources } })]);
@@ -113,7 +114,8 @@ describe("gpk defrag on the live cluster", () => {
   });
 
   it("plans two moves and applies them through the Eviction API: big binds, the protected pods stay, the hold is gone", () => {
-    const planned = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--plan", "--json"]);
+    // --pool keeps the run to this test's nodes, whatever the other files left pending elsewhere.
+    const planned = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--pool", POOL, "--plan", "--json"]);
     expect(planned.status, planned.stderr).toBe(0);
     const plan = JSON.parse(planned.stdout);
     const step = plan.plans.find((p: any) => p.trigger.kind === "fragmented" && p.trigger.name === "big");
@@ -123,7 +125,7 @@ describe("gpk defrag on the live cluster", () => {
     const planTargets = new Set(step.moves.map((m: any) => m.to));
     expect([...planTargets]).toEqual(NODES.filter((n) => n !== target));
 
-    const applied = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--apply", "--timeout", "120", "--json"]);
+    const applied = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--pool", POOL, "--apply", "--timeout", "120", "--json"]);
     expect(applied.status, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const report = JSON.parse(applied.stdout);
     expect(report.ok).toBe(true);
@@ -149,8 +151,8 @@ describe("gpk defrag on the live cluster", () => {
     exporter = spawn(process.execPath, [GPK, "telemetry", "--source", "sim", "--host", "127.0.0.1", "--port", String(port), "--hostname", hot], { env: { ...process.env, GPK_SIM_GPUS: "8" }, stdio: "ignore" });
     const url = `http://127.0.0.1:${port}/metrics`;
     for (let i = 0; i < 100 && !(await fetch(url).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 300));
-    // GPU 3 loses its cooling in a 45 °C room; wait until the exporter reports it above 40 °C.
-    const post = await fetch(`http://127.0.0.1:${port}/sim/cooling`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ gpu: 3, airflow: 0.05, ambientC: 45 }) });
+    // GPU 3 loses its cooling in a 70 °C room; wait until the exporter reports it above 40 °C.
+    const post = await fetch(`http://127.0.0.1:${port}/sim/cooling`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ gpu: 3, airflow: 0.05, ambientC: 70 }) });
     expect(post.status).toBe(200);
     let hotNow = false;
     for (let i = 0; i < 240 && !hotNow; i++) {
@@ -160,7 +162,7 @@ describe("gpk defrag on the live cluster", () => {
     }
     expect(hotNow, "GPU 3 above 40 °C").toBe(true);
 
-    const applied = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--apply", "--telemetry-url", url, "--hot-temperature", "40", "--timeout", "120", "--json"]);
+    const applied = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--pool", POOL, "--apply", "--telemetry-url", url, "--hot-temperature", "40", "--timeout", "120", "--json"]);
     expect(applied.status, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const report = JSON.parse(applied.stdout);
     const step = report.plans.find((p: any) => p.trigger.kind === "hot-node");
