@@ -38,10 +38,11 @@ export type ServeFlagValues = Partial<Record<ServeFlagName, string | boolean>>;
 export const SERVE_USAGE = `Flags (vLLM's names; each also read from GPK_SERVING_<FLAG>, e.g. GPK_SERVING_MAX_NUM_SEQS):
   --port 8000                      listen port (0: any free port)
   --host 0.0.0.0                   listen address
-  --model llama-3-8b               preset: llama-3-8b, llama-3-70b, mistral-7b, qwen2.5-0.5b (or its HF repo id)
+  --model llama-3-8b               preset: llama-3-8b, llama-3-70b, llama-3.1-8b, llama-3.1-70b, mistral-7b,
+                                   qwen2.5-0.5b (or its HF repo id)
   --served-model-name <name>       name clients pass as "model" (default: the HF repo id)
   --gpu h100                       simulated GPU: ${GPU_PRODUCT_IDS.join(", ")}
-  --tensor-parallel-size N         GPUs per replica (default 1; 4 for llama-3-70b)
+  --tensor-parallel-size N         GPUs per replica (default 1; 4 for the 70B presets)
   --gpu-memory-utilization 0.9     fraction of GPU memory for weights, activations and KV cache
   --max-model-len N                longest prompt + output (default: the model's context)
   --max-num-seqs 256               most requests in a batch

@@ -27,6 +27,19 @@ describe("capacity from the model and GPU", () => {
     expect(fp8.numGpuBlocks).toBe(Math.floor(fp8.memory.kvCache / (16 * (fp8.kvBytesPerToken / 4))));
   });
 
+  it("takes the Llama-3.1 presets by short name and repo id, with their 128k context up to what the KV cache holds", () => {
+    const byAlias = resolveEngineConfig({ model: "llama-3.1-8b", gpu: "h100", maxModelLen: 131072 });
+    expect(byAlias.model.id).toBe("meta-llama/Llama-3.1-8B-Instruct");
+    expect(byAlias.maxModelLen).toBe(131072);
+    // Llama-3-8B's KV layout: 128 KiB per token.
+    expect(byAlias.kvBytesPerToken).toBe(131072);
+    expect(() => resolveEngineConfig({ model: "llama-3.1-8b", gpu: "h100", maxModelLen: 131073 })).toThrow(/--max-model-len/);
+    expect(() => resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", maxModelLen: 131072 })).toThrow(/--max-model-len/);
+    const seventy = resolveEngineConfig({ model: "meta-llama/Llama-3.1-70B-Instruct", gpu: "h100", tensorParallelSize: 4, maxModelLen: 131072 });
+    expect(seventy.model.alias).toBe("llama-3.1-70b");
+    expect(seventy.maxModelLen).toBe(131072);
+  });
+
   it("names the flag when the model cannot fit or an argument is out of range", () => {
     expect(() => resolveEngineConfig({ model: "llama-3-70b", gpu: "h100", tensorParallelSize: 1 })).toThrow(/--gpu-memory-utilization: no memory left for the KV cache/);
     expect(() => resolveEngineConfig({ model: "gpt-5" })).toThrow(EngineConfigError);
