@@ -2,11 +2,20 @@
  * `gpk serve`: the vLLM-style OpenAI server (runtime/serving) on a simulated GPU, in this
  * process. Prints the listening address on stderr and serves until interrupted.
  */
+import { readFileSync } from "node:fs";
 import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/args";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
+import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+
+const REPLAY_FLAGS = {
+  replay: { type: "string" },
+  "request-rate": { type: "string" },
+  "max-concurrency": { type: "string" },
+  seed: { type: "string" },
+} as const;
 
 export const command: Command = {
   usage: `Usage: gpk serve [--port 8000] [--gpu h100|a100|l40s|a10g|l4] [--model <preset>] [--max-num-seqs N]
@@ -20,11 +29,29 @@ Generated text is deterministic filler; token counts, timings and memory behavio
 ${SERVE_USAGE}
   --json                           once listening, print {"url","openaiBaseUrl","model","servedModelName",
                                    "gpu","tensorParallelSize","maxNumSeqs","maxWaiting","kvCacheBlocks","blockSize"}
+
+Replay (no server): gpk serve --replay <workload.jsonl> [engine flags] [--request-rate R] [--max-concurrency C]
+                    [--seed 0] [--json]
+runs a workload on the virtual clock and reports what vLLM's serving benchmark (vllm bench serve)
+reports for a run against a server, with its definitions.
+  --replay <file>                  one request per line: {"input_tokens","output_tokens","arrival_s"?}
+                                   (no arrival_s: sent at --request-rate, or all at t=0)
+  --request-rate R                 Poisson arrivals at R requests/s, seeded (default inf: all at once)
+  --max-concurrency C              at most C requests in flight; the rest wait their turn
+  --seed 0                         seed of the Poisson arrivals
+  --json                           print {"requests","completed","failed","durationS","requestThroughput",
+                                   "inputTokensPerS","outputTokensPerS","ttftMs":{"mean","p50","p99"},
+                                   "tpotMs":{...},"itlMs":{...},"preemptions"}; same file and seed, same bytes
+A malformed line is exit 2 naming file:line.
 `,
   async run(argv) {
-    const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, json: { type: "boolean", default: false } }, false);
+    const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...REPLAY_FLAGS, json: { type: "boolean", default: false } }, false);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const { json, ...values } = flags;
+    const { json, replay, "request-rate": rate, "max-concurrency": concurrency, seed, ...values } = flags;
+    if (replay !== undefined) return runReplay(replay as string, values, { rate, concurrency, seed }, Boolean(json));
+    for (const [flag, v] of Object.entries({ "request-rate": rate, "max-concurrency": concurrency, seed })) {
+      if (v !== undefined) throw new UsageError(`--${flag} goes with --replay`);
+    }
     let server;
     let config;
     let servedModelName: string | undefined;
@@ -55,3 +82,43 @@ ${SERVE_USAGE}
     return ExitCode.Ok;
   },
 };
+
+function runReplay(file: string, values: Record<string, string | boolean | undefined>, replayFlags: { rate?: unknown; concurrency?: unknown; seed?: unknown }, json: boolean): number {
+  for (const flag of ["port", "host", "clock", "speedup"] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --replay, which runs on the virtual clock without a server`);
+  }
+  const rawRate = replayFlags.rate as string | undefined;
+  const requestRate = rawRate === undefined || rawRate === "inf" ? Infinity : numberFlag("request-rate", rawRate, Infinity, { min: 1e-6, max: 1e9 });
+  const maxConcurrency = numberFlag("max-concurrency", replayFlags.concurrency as string | undefined, Infinity, { min: 1, max: 1e9, integer: true });
+  const seed = numberFlag("seed", replayFlags.seed as string | undefined, 0, { min: 0, max: 2 ** 32 - 1, integer: true });
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`--replay: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let config;
+  let requests;
+  try {
+    requests = parseReplayFile(file, text);
+    if (rawRate !== undefined && requests.some((r) => r.arrivalS !== undefined)) throw new UsageError("--request-rate: the workload's lines carry arrival_s; drop one or the other");
+    config = resolveEngineConfig(serveSettings(values).engine);
+  } catch (err) {
+    if (err instanceof ReplayInputError) throw new UsageError(`--replay: ${err.message}`);
+    if (err instanceof EngineConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  progress(describeConfig(config));
+  progress(`replaying ${requests.length} request(s) from ${file} on the virtual clock`);
+  const report = replayWorkload(config, requests, { requestRate, maxConcurrency, seed });
+  if (json) printJson(report);
+  else {
+    const d = (name: string, x: { mean: number; p50: number; p99: number }) => `  ${name.padEnd(5)} mean ${x.mean} ms, median ${x.p50} ms, p99 ${x.p99} ms`;
+    process.stdout.write([
+      `${report.completed}/${report.requests} completed (${report.failed} failed) in ${report.durationS} s; ${report.preemptions} preemption(s)`,
+      `  ${report.requestThroughput} req/s, ${report.inputTokensPerS} input tok/s, ${report.outputTokensPerS} output tok/s`,
+      d("TTFT", report.ttftMs), d("TPOT", report.tpotMs), d("ITL", report.itlMs),
+    ].join("\n") + "\n");
+  }
+  return ExitCode.Ok;
+}
