@@ -9,6 +9,8 @@ export const DATA_DIR = __dirname;
 export const OPENB_DIR = path.join(DATA_DIR, "openb");
 /** Captures from a real H100 (nvidia-smi, NVML thermal trace). */
 export const H100_DIR = path.join(DATA_DIR, "h100");
+/** Published vLLM serving-benchmark runs (per-request token counts and the reported metrics). */
+export const VLLM_BENCHMARK_DIR = path.join(DATA_DIR, "vllm-benchmark");
 /** CRD schemas the preview validates custom resources with, one folder per upstream release. */
 export const CRD_SCHEMA_ROOT = path.join(DATA_DIR, "schemas");
 export const KUBERAY_CRD_DIR = path.join(CRD_SCHEMA_ROOT, "kuberay-v1.7.0");

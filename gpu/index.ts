@@ -117,27 +117,30 @@ export const DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config";
  * - `memBandwidthGBps`, `bf16DenseTflops`: NVIDIA datasheets (dense, without sparsity). A10G uses the A10 figures.
  * - `powerLimitW`, `maxSmClockMHz`, `maxMemClockMHz`: default power limit and max clocks
  *   (H100 from the capture: 700 W, 1980 MHz, 2619 MHz; others from datasheets / nvidia-smi -q on AWS instances).
+ * - `interconnectGBps`: GPU-to-GPU bandwidth per direction, what a tensor-parallel all-reduce
+ *   moves data over: NVLink for the SXM parts (H100 900 GB/s and A100 600 GB/s in total, both
+ *   directions, per the datasheets), PCIe Gen4 x16 (32 GB/s each way) for the others.
  */
 export const GPU_PRODUCTS = {
   h100: {
     smiName: "NVIDIA H100 80GB HBM3", gfdProduct: "NVIDIA-H100-80GB-HBM3", memoryMiB: 81559,
-    memBandwidthGBps: 3350, bf16DenseTflops: 989, powerLimitW: 700, maxSmClockMHz: 1980, maxMemClockMHz: 2619,
+    memBandwidthGBps: 3350, bf16DenseTflops: 989, powerLimitW: 700, maxSmClockMHz: 1980, maxMemClockMHz: 2619, interconnectGBps: 450,
   },
   a100: {
     smiName: "NVIDIA A100-SXM4-80GB", gfdProduct: "NVIDIA-A100-SXM4-80GB", memoryMiB: 81920,
-    memBandwidthGBps: 2039, bf16DenseTflops: 312, powerLimitW: 400, maxSmClockMHz: 1410, maxMemClockMHz: 1593,
+    memBandwidthGBps: 2039, bf16DenseTflops: 312, powerLimitW: 400, maxSmClockMHz: 1410, maxMemClockMHz: 1593, interconnectGBps: 300,
   },
   l40s: {
     smiName: "NVIDIA L40S", gfdProduct: "NVIDIA-L40S", memoryMiB: 46068,
-    memBandwidthGBps: 864, bf16DenseTflops: 362, powerLimitW: 350, maxSmClockMHz: 2520, maxMemClockMHz: 9001,
+    memBandwidthGBps: 864, bf16DenseTflops: 362, powerLimitW: 350, maxSmClockMHz: 2520, maxMemClockMHz: 9001, interconnectGBps: 32,
   },
   a10g: {
     smiName: "NVIDIA A10G", gfdProduct: "NVIDIA-A10G", memoryMiB: 23028,
-    memBandwidthGBps: 600, bf16DenseTflops: 125, powerLimitW: 300, maxSmClockMHz: 1710, maxMemClockMHz: 6251,
+    memBandwidthGBps: 600, bf16DenseTflops: 125, powerLimitW: 300, maxSmClockMHz: 1710, maxMemClockMHz: 6251, interconnectGBps: 32,
   },
   l4: {
     smiName: "NVIDIA L4", gfdProduct: "NVIDIA-L4", memoryMiB: 23034,
-    memBandwidthGBps: 300, bf16DenseTflops: 121, powerLimitW: 72, maxSmClockMHz: 2040, maxMemClockMHz: 6251,
+    memBandwidthGBps: 300, bf16DenseTflops: 121, powerLimitW: 72, maxSmClockMHz: 2040, maxMemClockMHz: 6251, interconnectGBps: 32,
   },
 } as const;
 export type GpuProduct = keyof typeof GPU_PRODUCTS;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { admit } from "../../runtime/serving/engine/admission";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
-import { SimulatedExecutor } from "../../runtime/serving/engine/executor";
+import { ALL_REDUCE_LATENCY_S, STEP_OVERHEAD_S, SimulatedExecutor } from "../../runtime/serving/engine/executor";
 import { MODEL_PRESETS } from "../../runtime/serving/engine/models";
 import { RequestStatus } from "../../runtime/serving/engine/request";
 import { SimulatedModel } from "../../runtime/serving/engine/simulated-model";
@@ -80,6 +80,18 @@ describe("executor roofline", () => {
     const one = ex.stepCost(step(2048, 0));
     const two = tp2.stepCost(step(2048, 0));
     expect(two.computeSeconds).toBeCloseTo(one.computeSeconds / 2, 9);
+  });
+  it("adds two all-reduces per layer under tensor parallelism: a fixed latency plus the ring's bytes over the interconnect", () => {
+    expect(ex.stepCost(step(1, 500, 8)).commSeconds).toBe(0);
+    const tp4 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-70b", gpu: "h100", tensorParallelSize: 4 }));
+    const decode = tp4.stepCost(step(1, 500, 8));
+    // 80 layers × 2 calls × (21 µs + 1.5 × 8 tokens × 8192 × 2 bytes / 450 GB/s).
+    expect(decode.commSeconds).toBeCloseTo(160 * (ALL_REDUCE_LATENCY_S + (1.5 * 8 * 8192 * 2) / 450e9), 12);
+    expect(decode.seconds).toBeCloseTo(Math.max(decode.computeSeconds, decode.memorySeconds) + decode.commSeconds + STEP_OVERHEAD_S, 12);
+    // A long prefill moves enough bytes for bandwidth to matter; over PCIe far more than over NVLink.
+    const l40s = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "l40s", tensorParallelSize: 2 }));
+    const h100 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", tensorParallelSize: 2 }));
+    expect(l40s.stepCost(step(2048, 0)).commSeconds).toBeGreaterThan(5 * h100.stepCost(step(2048, 0)).commSeconds);
   });
 });
 
