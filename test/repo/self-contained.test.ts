@@ -35,6 +35,7 @@ describe("self-contained clone", () => {
       "schemas/kuberay-v1.7.0/ray.io_rayclusters.yaml",
       "schemas/kuberay-v1.7.0/ray.io_rayjobs.yaml",
       "schemas/kuberay-v1.7.0/LICENSE",
+      "vllm-benchmark/lambdalabs-h100-2024-09-07.json",
     ];
     for (const rel of expected) expect(tracked, rel).toContain(`data/${rel}`);
   });

@@ -3,7 +3,7 @@
  * TPOT without the first token, ITL, numpy percentiles), arrivals and max concurrency on the
  * virtual clock, and the CLI's exit codes and byte-identical output.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { STEP_OVERHEAD_S } from "../../runtime/serving/engine/executor";
 import { arrivalTimes, parseReplayFile, percentile, replayWorkload } from "../../runtime/serving/replay";
 import { runGpk } from "../cli/run-gpk";
+import { VLLM_BENCHMARK_DIR } from "../../data/paths";
 
 const config = resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", maxModelLen: 2048 });
 
@@ -89,6 +90,18 @@ describe("arrivals and concurrency", () => {
     expect(capped.tpotMs.mean).toBeLessThan(burst.tpotMs.mean);
     expect(capped.durationS).toBeGreaterThan(burst.durationS);
     for (const r of [burst, spread, capped]) expect(r.completed).toBe(40);
+  });
+});
+
+describe("against published vLLM runs at low load (data/vllm-benchmark)", () => {
+  const { runs } = JSON.parse(readFileSync(path.join(VLLM_BENCHMARK_DIR, "lambdalabs-h100-2024-09-07.json"), "utf8")) as { runs: any[] };
+  it.each([["llama-3-8b", 20], ["llama-3-70b", 20]])("%s with %i requests: output throughput and median TPOT within 15%", (model, n) => {
+    const run = runs.find((r) => r.model === model && r.numPrompts === n)!;
+    const config = resolveEngineConfig({ model: run.model, gpu: "h100", tensorParallelSize: run.tensorParallelSize, maxModelLen: run.maxModelLen });
+    const sim = replayWorkload(config, run.inputLens.map((inputTokens: number, i: number) => ({ inputTokens, outputTokens: run.outputLens[i] })));
+    expect(sim.completed).toBe(run.published.completed);
+    expect(Math.abs(sim.outputTokensPerS / run.published.output_throughput - 1)).toBeLessThan(0.15);
+    expect(Math.abs(sim.tpotMs.p50 / run.published.median_tpot_ms - 1)).toBeLessThan(0.15);
   });
 });
 
