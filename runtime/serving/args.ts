@@ -23,6 +23,8 @@ export const SERVE_FLAGS = {
   "block-size": { type: "string" },
   "enable-prefix-caching": { type: "boolean" },
   "no-enable-prefix-caching": { type: "boolean" },
+  "enable-chunked-prefill": { type: "boolean" },
+  "no-enable-chunked-prefill": { type: "boolean" },
   "kv-cache-dtype": { type: "string" },
   "num-gpu-blocks-override": { type: "string" },
   "max-waiting": { type: "string" },
@@ -49,6 +51,8 @@ export const SERVE_USAGE = `Flags (vLLM's names; each also read from GPK_SERVING
   --max-num-batched-tokens N       token budget per step (default max(2048, max-num-seqs))
   --block-size 16                  tokens per KV block
   --[no-]enable-prefix-caching     reuse KV blocks of equal prefixes (default on)
+  --[no-]enable-chunked-prefill    mix prompt chunks into decode steps (default on, as vLLM V1); off: whole
+                                   prompts in prefill-only steps, vLLM V0's default below 32k context
   --kv-cache-dtype auto            auto | bfloat16 | fp8 | fp8_e4m3 | fp8_e5m2
   --num-gpu-blocks-override N      use N KV blocks instead of deriving them from memory
   --max-waiting 512                waiting-queue bound; beyond it requests get 429 + Retry-After
@@ -116,6 +120,10 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
   set("maxNumBatchedTokens", num("max-num-batched-tokens", true));
   set("blockSize", num("block-size", true));
   set("enablePrefixCaching", prefixOff ? false : prefixOn);
+  const chunkedOn = bool("enable-chunked-prefill");
+  const chunkedOff = bool("no-enable-chunked-prefill");
+  if (chunkedOn && chunkedOff) throw new EngineConfigError("enable-chunked-prefill", "given together with --no-enable-chunked-prefill");
+  set("enableChunkedPrefill", chunkedOff ? false : chunkedOn);
   set("kvCacheDtype", str("kv-cache-dtype") as KvCacheDtype | undefined);
   set("numGpuBlocksOverride", num("num-gpu-blocks-override", true));
   set("maxWaiting", num("max-waiting", true));

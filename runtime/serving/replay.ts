@@ -35,6 +35,8 @@ export interface ReplayOptions {
   requestRate?: number;
   maxConcurrency?: number;
   seed?: number;
+  /** Called for each completed request, in request order, with its TTFT and end-to-end latency in seconds. */
+  onCompleted?: (index: number, timing: { ttftS: number; latencyS: number }) => void;
 }
 
 export interface Distribution {
@@ -207,6 +209,7 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
     outputTokens += counted;
     const ttft = times[0]! - sentAt[i]!;
     ttfts.push(ttft);
+    options.onCompleted?.(i, { ttftS: ttft, latencyS: times.at(-1)! - sentAt[i]! });
     if (counted > 1) tpots.push((times.at(-1)! - sentAt[i]! - ttft) / (counted - 1));
     for (let k = 1; k < times.length; k++) itls.push(times[k]! - times[k - 1]!);
   }

@@ -113,6 +113,32 @@ describe("tokenizer and simulated model", () => {
 });
 
 describe("scheduler", () => {
+  it("without chunked prefill (V0): whole prompts in prefill-only steps that stall decoding", () => {
+    const { engine } = virtualEngine({ model: "llama-3-8b", maxModelLen: 2048, enableChunkedPrefill: false });
+    expect(engine.config.maxNumBatchedTokens).toBe(2048);
+    const sink = new RecordingSink();
+    engine.submit({ promptTokenIds: promptOf(1500, 1), maxTokens: 4, ignoreEos: true, sink });
+    engine.submit({ promptTokenIds: promptOf(1000, 2), maxTokens: 4, ignoreEos: true, sink });
+    const steps: { prefill: number; decode: number }[] = [];
+    let submitted = false;
+    while (engine.hasWork()) {
+      const s = engine.step(() => {});
+      const prefill = s.output.scheduled.filter((x) => x.numNewTokens > 1).length;
+      steps.push({ prefill, decode: s.output.scheduled.length - prefill });
+      // A third prompt arrives while the first two decode: its prefill takes a step of its own.
+      if (!submitted && steps.length === 3) {
+        engine.submit({ promptTokenIds: promptOf(300, 3), maxTokens: 2, ignoreEos: true, sink });
+        submitted = true;
+      }
+    }
+    // 1500 + 1000 exceed the 2048-token step: the second prompt waits whole for the next step.
+    expect(steps.slice(0, 4)).toEqual([{ prefill: 1, decode: 0 }, { prefill: 1, decode: 0 }, { prefill: 0, decode: 2 }, { prefill: 1, decode: 0 }]);
+    expect(steps.every((x) => x.prefill === 0 || x.decode === 0)).toBe(true);
+    expect(() => resolveEngineConfig({ model: "llama-3-8b", maxModelLen: 4096, maxNumBatchedTokens: 2048, enableChunkedPrefill: false })).toThrow(
+      "--max-num-batched-tokens: 2048 is below --max-model-len 4096; without chunked prefill a whole prompt must fit one step",
+    );
+  });
+
   it("chunks a long prefill under the token budget, then decodes one token per step", () => {
     const { engine, runUntilIdle } = virtualEngine({ model: "llama-3-8b", maxNumBatchedTokens: 2048 });
     const sink = new RecordingSink();

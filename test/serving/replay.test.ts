@@ -119,6 +119,10 @@ describe("gpk serve --replay", () => {
     expect(Object.keys(doc.ttftMs)).toEqual(["mean", "p50", "p99"]);
     expect(doc).toMatchObject({ requests: 30, completed: 30, failed: 0 });
     expect(runGpk(args).stdout).toBe(first.stdout);
+    // vLLM's flag names reach the engine: V0 scheduling changes the figures.
+    const v0 = JSON.parse(runGpk([...args, "--no-enable-chunked-prefill"]).stdout);
+    expect(v0.completed).toBe(30);
+    expect(v0).not.toEqual(doc);
   });
 
   it("exits 2 naming the line of a malformed request, and for flags that do not go together", () => {

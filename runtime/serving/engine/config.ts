@@ -23,8 +23,13 @@ export interface EngineArgs {
   maxModelLen?: number;
   /** Most requests running at once. Default 256 (vLLM's). */
   maxNumSeqs?: number;
-  /** Token budget per step. Default max(2048, maxNumSeqs) (vLLM v1 chunked-prefill default). */
+  /** Token budget per step. Default max(2048, maxNumSeqs) (vLLM v1 chunked-prefill default); without chunked prefill max(2048, maxModelLen) (V0's). */
   maxNumBatchedTokens?: number;
+  /**
+   * Mix prompt chunks into decode steps (vLLM V1, and `--enable-chunked-prefill` in V0). False
+   * gives V0's default below 32k context: whole prompts in prefill-only steps. Default true.
+   */
+  enableChunkedPrefill?: boolean;
   /** Tokens per KV block. Default 16 (vLLM's). */
   blockSize?: number;
   /** Reuse cached full blocks across requests with equal prefixes. Default true (vLLM v1's). */
@@ -56,6 +61,7 @@ export interface EngineConfig {
   maxModelLen: number;
   maxNumSeqs: number;
   maxNumBatchedTokens: number;
+  enableChunkedPrefill: boolean;
   blockSize: number;
   enablePrefixCaching: boolean;
   kvCacheDtype: KvCacheDtype;
@@ -67,6 +73,8 @@ export interface EngineConfig {
   kvBytesPerToken: number;
   /** How the memory was split on each GPU, in bytes (for /v1/models-style introspection and the docs). */
   memory: { usable: number; weights: number; activationReserve: number; kvCache: number };
+  /** The executor's fitted constants, when a fit tries others (executor.ts DEFAULT_TIMING otherwise). */
+  timing?: Partial<{ forwardEfficiency: number; allReduceLatencyS: number }>;
 }
 
 const GiB = 1024 ** 3;
@@ -96,7 +104,10 @@ export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
   const util = args.gpuMemoryUtilization ?? 0.9;
   if (!(util > 0 && util <= 1)) throw new EngineConfigError("gpu-memory-utilization", `expected a number in (0, 1], got ${util}`);
   const maxNumSeqs = int("max-num-seqs", args.maxNumSeqs, 256, 1);
-  const maxNumBatchedTokens = int("max-num-batched-tokens", args.maxNumBatchedTokens, Math.max(2048, maxNumSeqs), 1);
+  const enableChunkedPrefill = args.enableChunkedPrefill ?? true;
+  // V0 without chunked prefill sizes the step for the longest prompt (vllm v0.6.0 config.py, SchedulerConfig).
+  const batchedDefault = enableChunkedPrefill ? Math.max(2048, maxNumSeqs) : Math.max(2048, maxNumSeqs, args.maxModelLen ?? model.maxPositionEmbeddings);
+  const maxNumBatchedTokens = int("max-num-batched-tokens", args.maxNumBatchedTokens, batchedDefault, 1);
   if (maxNumBatchedTokens < maxNumSeqs) {
     throw new EngineConfigError("max-num-batched-tokens", `${maxNumBatchedTokens} is below --max-num-seqs ${maxNumSeqs}`);
   }
@@ -148,8 +159,11 @@ export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
       `${maxModelLen} tokens do not fit the KV cache (${capacityTokens} tokens in ${numGpuBlocks} blocks); lower it or raise --gpu-memory-utilization`,
     );
   }
+  if (!enableChunkedPrefill && maxNumBatchedTokens < maxModelLen) {
+    throw new EngineConfigError("max-num-batched-tokens", `${maxNumBatchedTokens} is below --max-model-len ${maxModelLen}; without chunked prefill a whole prompt must fit one step`);
+  }
   return {
-    model, gpu, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen, maxNumSeqs, maxNumBatchedTokens,
+    model, gpu, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen, maxNumSeqs, maxNumBatchedTokens, enableChunkedPrefill,
     blockSize, enablePrefixCaching: args.enablePrefixCaching ?? true, kvCacheDtype, maxWaiting, preemptionMode,
     swapSpaceBytes: swapSpaceGiB * GiB * tp, numGpuBlocks, kvBytesPerToken: kvBytesPerTokenPerRank * tp,
     memory: { usable, weights, activationReserve, kvCache: numGpuBlocks * blockBytesPerRank },

@@ -82,6 +82,7 @@ export class LLMEngine {
         preemptionMode: config.preemptionMode,
         swapSpaceBytes: config.swapSpaceBytes,
         blockBytes: config.kvBytesPerToken * config.blockSize,
+        chunkedPrefill: config.enableChunkedPrefill,
       },
       this.kv,
     );

@@ -23,6 +23,13 @@ import type { SchedulerOutput } from "./scheduler";
  * an H100 (989 datasheet) held at its 700 W cap, data/h100/thermal_trace.csv.
  */
 export const COMPUTE_EFFICIENCY = 678 / GPU_PRODUCTS.h100.bf16DenseTflops;
+/**
+ * The share of that matmul rate a whole forward pass sustains (smaller GEMM shapes, attention,
+ * norms, rotary, sampling). Fitted on the calibration runs of docs/serving-fidelity.md
+ * (`npm run bench:fidelity -- --fit`, which picks the value minimising the mean |log ratio| of
+ * output throughput, median TPOT and mean TTFT); prefills are compute-bound, so it sets TTFT.
+ */
+export const FORWARD_EFFICIENCY = 0.52;
 /** Sustained fraction of datasheet HBM bandwidth for weight/KV streaming kernels (an assumption, typical of decode GEMV/attention). */
 export const MEMORY_EFFICIENCY = 0.8;
 /** Host↔device copy bandwidth for swap, bytes/s: pinned copies in data/h100/transfer.json run 51–55 GB/s. */
@@ -37,6 +44,14 @@ export const STEP_OVERHEAD_S = 0.0015;
 export const ALL_REDUCE_LATENCY_S = 21e-6;
 /** All-reduces per layer in a forward pass under tensor parallelism (attention output, MLP output). */
 export const ALL_REDUCES_PER_LAYER = 2;
+
+/** The fitted constants, overridable for fitting them (bench/fidelity.ts). */
+export interface TimingConstants {
+  forwardEfficiency: number;
+  allReduceLatencyS: number;
+}
+
+export const DEFAULT_TIMING: TimingConstants = { forwardEfficiency: FORWARD_EFFICIENCY, allReduceLatencyS: ALL_REDUCE_LATENCY_S };
 
 export interface StepCost {
   seconds: number;
@@ -53,10 +68,12 @@ export class SimulatedExecutor {
   private readonly flopsPerS: number;
   private readonly bytesPerS: number;
   private readonly linkBytesPerS: number;
+  private readonly timing: TimingConstants;
 
   constructor(private readonly config: EngineConfig) {
     const gpu = GPU_PRODUCTS[config.gpu];
-    this.flopsPerS = gpu.bf16DenseTflops * 1e12 * COMPUTE_EFFICIENCY * config.tensorParallelSize;
+    this.timing = { ...DEFAULT_TIMING, ...config.timing };
+    this.flopsPerS = gpu.bf16DenseTflops * 1e12 * COMPUTE_EFFICIENCY * this.timing.forwardEfficiency * config.tensorParallelSize;
     this.bytesPerS = gpu.memBandwidthGBps * 1e9 * MEMORY_EFFICIENCY * config.tensorParallelSize;
     this.linkBytesPerS = gpu.interconnectGBps * 1e9;
   }
@@ -67,7 +84,7 @@ export class SimulatedExecutor {
     if (tp === 1 || tokens === 0) return 0;
     const m = this.config.model;
     const bytes = tokens * m.hiddenSize * 2;
-    const perCall = ALL_REDUCE_LATENCY_S + ((2 * (tp - 1)) / tp) * (bytes / this.linkBytesPerS);
+    const perCall = this.timing.allReduceLatencyS + ((2 * (tp - 1)) / tp) * (bytes / this.linkBytesPerS);
     return ALL_REDUCES_PER_LAYER * m.numLayers * perCall;
   }
 

@@ -10,6 +10,13 @@
  * does. Recompute drops the victim's KV; swap (an option) parks it in host memory and charges
  * the copy time to the step. No new request is admitted in a step that preempted.
  *
+ * With `chunkedPrefill` off (vLLM's `--no-enable-chunked-prefill`, the V0 engine's default
+ * below 32k context: vllm-project/vllm v0.6.0, `core/scheduler.py` `_schedule_default`), a
+ * step is either all prefills or all decodes: waiting requests are admitted first, each with
+ * its whole prompt or not at all, and running requests decode only in steps that admitted
+ * none. Prefills then stall every running request, which is what the V0 engine's TPOT shows
+ * under load.
+ *
  * Invariants: a request is in exactly one of `waiting` / `running` / neither (finished);
  * only running requests hold blocks; swapped requests hold none and have `swappedBytes > 0`.
  */
@@ -27,6 +34,8 @@ export interface SchedulerConfig {
   swapSpaceBytes: number;
   /** KV bytes of one block across all tensor-parallel ranks, to cost swaps. */
   blockBytes: number;
+  /** Mix prompt chunks into decode steps (V1); false schedules whole prompts in prefill-only steps (V0). Default true. */
+  chunkedPrefill?: boolean;
 }
 
 export interface ScheduledRequest {
@@ -68,7 +77,19 @@ export class Scheduler {
   schedule(now: number): SchedulerOutput {
     const out: SchedulerOutput = { scheduled: [], numScheduledTokens: 0, preempted: [], swapOutBytes: 0, swapInBytes: 0 };
     let budget = this.config.maxNumBatchedTokens;
+    if (this.config.chunkedPrefill === false) {
+      budget = this.admitWaiting(now, out, budget, true);
+      if (out.scheduled.length === 0) budget = this.continueRunning(out, budget);
+    } else {
+      budget = this.continueRunning(out, budget);
+      if (out.preempted.length === 0) budget = this.admitWaiting(now, out, budget, false);
+    }
+    out.numScheduledTokens = this.config.maxNumBatchedTokens - budget;
+    return out;
+  }
 
+  /** Running requests in admission order, preempting from the tail when blocks run out; returns the budget left. */
+  private continueRunning(out: SchedulerOutput, budget: number): number {
     for (let i = 0; i < this.running.length && budget > 0; i++) {
       const request = this.running[i]!;
       const numNew = Math.min(request.numTokens - request.numComputedTokens, budget);
@@ -87,8 +108,12 @@ export class Scheduler {
       out.scheduled.push({ request, numNewTokens: numNew, numContextTokens: request.numComputedTokens });
       budget -= numNew;
     }
+    return budget;
+  }
 
-    while (out.preempted.length === 0 && this.waiting.length > 0 && budget > 0 && this.running.length < this.config.maxNumSeqs) {
+  /** Waiting requests in order while fewer than maxNumSeqs run; `whole`: a prompt is admitted entire or waits. Returns the budget left. */
+  private admitWaiting(now: number, out: SchedulerOutput, budget: number, whole: boolean): number {
+    while (this.waiting.length > 0 && budget > 0 && this.running.length < this.config.maxNumSeqs) {
       const request = this.waiting[0]!;
       const resumingSwap = request.swappedBytes > 0;
       let hit = { blocks: KVCacheBlocks.empty, numComputedTokens: 0 };
@@ -96,7 +121,9 @@ export class Scheduler {
         request.numComputedTokens = 0;
         hit = this.kv.getComputedBlocks(request);
       }
-      const numNew = Math.min(request.numTokens - request.numComputedTokens - hit.numComputedTokens, budget);
+      const remaining = request.numTokens - request.numComputedTokens - hit.numComputedTokens;
+      if (whole && remaining > budget) break;
+      const numNew = Math.min(remaining, budget);
       if (!this.kv.allocateSlots(request, numNew, hit.blocks)) break;
       this.waiting.shift();
       if (resumingSwap) {
@@ -114,9 +141,7 @@ export class Scheduler {
       out.scheduled.push({ request, numNewTokens: numNew, numContextTokens: request.numComputedTokens });
       budget -= numNew;
     }
-
-    out.numScheduledTokens = this.config.maxNumBatchedTokens - budget;
-    return out;
+    return budget;
   }
 
   /** Ends a request wherever it is (running, waiting, swapped) and frees its blocks at once. */
