@@ -2,7 +2,9 @@
  * `gpk serve`: the vLLM-style OpenAI server (runtime/serving) on a simulated GPU, in this
  * process. Prints the listening address on stderr and serves until interrupted.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { hfTokenizerFiles } from "../../runtime/serving/engine/hf-tokenizer";
 import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/args";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
@@ -12,6 +14,7 @@ import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type
 
 const REPLAY_FLAGS = {
   replay: { type: "string" },
+  "write-tokenizer": { type: "string" },
   "request-rate": { type: "string" },
   "max-concurrency": { type: "string" },
   seed: { type: "string" },
@@ -43,11 +46,18 @@ reports for a run against a server, with its definitions.
                                    "inputTokensPerS","outputTokensPerS","ttftMs":{"mean","p50","p99"},
                                    "tpotMs":{...},"itlMs":{...},"preemptions"}; same file and seed, same bytes
 A malformed line is exit 2 naming file:line.
+
+Tokenizer: gpk serve --write-tokenizer <dir> [--model <preset>] [--json]
+writes gpk-wordpiece-v1 as a Hugging Face tokenizer (tokenizer.json, tokenizer_config.json) that
+transformers.AutoTokenizer.from_pretrained(<dir>) loads offline and that counts tokens exactly as
+the server does (ids differ), for benchmark clients that count with transformers. --json prints
+{"dir","files","modelMaxLength"}.
 `,
   async run(argv) {
     const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...REPLAY_FLAGS, json: { type: "boolean", default: false } }, false);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const { json, replay, "request-rate": rate, "max-concurrency": concurrency, seed, ...values } = flags;
+    const { json, replay, "request-rate": rate, "max-concurrency": concurrency, seed, "write-tokenizer": tokenizerDir, ...values } = flags;
+    if (tokenizerDir !== undefined) return writeTokenizer(tokenizerDir as string, values, Boolean(json));
     if (replay !== undefined) return runReplay(replay as string, values, { rate, concurrency, seed }, Boolean(json));
     for (const [flag, v] of Object.entries({ "request-rate": rate, "max-concurrency": concurrency, seed })) {
       if (v !== undefined) throw new UsageError(`--${flag} goes with --replay`);
@@ -120,5 +130,25 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
       d("TTFT", report.ttftMs), d("TPOT", report.tpotMs), d("ITL", report.itlMs),
     ].join("\n") + "\n");
   }
+  return ExitCode.Ok;
+}
+
+function writeTokenizer(dir: string, values: Record<string, string | boolean | undefined>, json: boolean): number {
+  let config;
+  try {
+    config = resolveEngineConfig(serveSettings(values).engine);
+  } catch (err) {
+    if (err instanceof EngineConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const files = hfTokenizerFiles(config.maxModelLen);
+  try {
+    mkdirSync(dir, { recursive: true });
+    for (const [name, body] of Object.entries(files)) writeFileSync(path.join(dir, name), `${JSON.stringify(body, null, 2)}\n`);
+  } catch (err) {
+    throw new UsageError(`--write-tokenizer: cannot write ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  progress(`wrote gpk-wordpiece-v1 in Hugging Face format to ${dir} (model_max_length ${config.maxModelLen})`);
+  if (json) printJson({ dir, files: Object.keys(files), modelMaxLength: config.maxModelLen });
   return ExitCode.Ok;
 }

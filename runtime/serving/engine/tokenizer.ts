@@ -9,14 +9,23 @@
  * 1. special markers `<|...|>` are one token each;
  * 2. the rest splits GPT-style into pieces: an optional space plus a run of letters, a space
  *    plus up to 3 digits, a space plus a run of punctuation, or whitespace;
- * 3. pieces longer than 7 UTF-16 units (a space and 6 letters) split into 7-unit chunks;
+ * 3. pieces longer than 7 characters (code points; a space and 6 letters) split into 7-character chunks;
  * 4. a chunk's id is FNV-1a of its text modulo the model's vocabulary size.
  * Ids cannot be turned back into text; generated text comes from `SimulatedModel`, whose words
  * are single chunks, so re-tokenizing an output gives the same count.
+ *
+ * The same rules export to a Hugging Face `tokenizer.json` (hf-tokenizer.ts) that counts exactly
+ * as this does, for benchmark clients that count tokens with `transformers`.
  */
 
-const SPECIAL = /<\|[a-z_]+\|>/g;
-const PIECE = / ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
+/** Regex sources (valid in JavaScript with the `u` flag and in Oniguruma, which HF tokenizers uses). */
+export const SPECIAL_SOURCE = String.raw`<\|[a-z_]+\|>`;
+export const LETTERS_SOURCE = String.raw` ?\p{L}+`;
+export const DIGITS_SOURCE = String.raw` ?\p{N}{1,3}`;
+export const PUNCTUATION_CLASS = String.raw`[^\s\p{L}\p{N}]`;
+export const WHITESPACE_SOURCE = String.raw`\s+`;
+const SPECIAL = new RegExp(SPECIAL_SOURCE, "g");
+const PIECE = new RegExp([LETTERS_SOURCE, DIGITS_SOURCE, ` ?${PUNCTUATION_CLASS}+`, WHITESPACE_SOURCE].join("|"), "gu");
 export const MAX_CHUNK = 7;
 
 export function fnv1a(text: string): number {
@@ -55,7 +64,13 @@ export class Tokenizer {
   private encodePlain(text: string, out: number[]): void {
     for (const m of text.matchAll(PIECE)) {
       const piece = m[0];
-      for (let i = 0; i < piece.length; i += MAX_CHUNK) out.push(this.idOf(piece.slice(i, i + MAX_CHUNK)));
+      // At most 7 UTF-16 units is at most 7 characters: one chunk, the common case.
+      if (piece.length <= MAX_CHUNK) {
+        out.push(this.idOf(piece));
+        continue;
+      }
+      const chars = Array.from(piece);
+      for (let i = 0; i < chars.length; i += MAX_CHUNK) out.push(this.idOf(chars.slice(i, i + MAX_CHUNK).join("")));
     }
   }
 }
