@@ -25,33 +25,26 @@ export interface ModelSpec {
   defaultTensorParallel: number;
 }
 
+// meta-llama/Meta-Llama-3-8B-Instruct config.json; 8.03B parameters.
+const LLAMA_3_8B: ModelSpec = {
+  id: "meta-llama/Meta-Llama-3-8B-Instruct", alias: "llama-3-8b", params: 8.03e9,
+  numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
+  intermediateSize: 14336, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 1,
+};
+// meta-llama/Meta-Llama-3-70B-Instruct config.json; 70.6B parameters (141 GB in bf16: needs TP).
+const LLAMA_3_70B: ModelSpec = {
+  id: "meta-llama/Meta-Llama-3-70B-Instruct", alias: "llama-3-70b", params: 70.6e9,
+  numLayers: 80, hiddenSize: 8192, numAttentionHeads: 64, numKvHeads: 8, headDim: 128,
+  intermediateSize: 28672, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 4,
+};
+
 export const MODEL_PRESETS: readonly ModelSpec[] = [
-  {
-    // meta-llama/Meta-Llama-3-8B-Instruct config.json; 8.03B parameters.
-    id: "meta-llama/Meta-Llama-3-8B-Instruct", alias: "llama-3-8b", params: 8.03e9,
-    numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
-    intermediateSize: 14336, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 1,
-  },
-  {
-    // meta-llama/Meta-Llama-3-70B-Instruct config.json; 70.6B parameters (141 GB in bf16: needs TP).
-    id: "meta-llama/Meta-Llama-3-70B-Instruct", alias: "llama-3-70b", params: 70.6e9,
-    numLayers: 80, hiddenSize: 8192, numAttentionHeads: 64, numKvHeads: 8, headDim: 128,
-    intermediateSize: 28672, vocabSize: 128256, maxPositionEmbeddings: 8192, weightBytes: 2, defaultTensorParallel: 4,
-  },
-  {
-    // meta-llama/Llama-3.1-8B-Instruct config.json: Llama-3-8B's architecture with a 128k
-    // context (max_position_embeddings 131072, rope_scaling "llama3"); 8.03B parameters.
-    id: "meta-llama/Llama-3.1-8B-Instruct", alias: "llama-3.1-8b", params: 8.03e9,
-    numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
-    intermediateSize: 14336, vocabSize: 128256, maxPositionEmbeddings: 131072, weightBytes: 2, defaultTensorParallel: 1,
-  },
-  {
-    // meta-llama/Llama-3.1-70B-Instruct config.json: Llama-3-70B's architecture with a 128k
-    // context (max_position_embeddings 131072); 70.6B parameters.
-    id: "meta-llama/Llama-3.1-70B-Instruct", alias: "llama-3.1-70b", params: 70.6e9,
-    numLayers: 80, hiddenSize: 8192, numAttentionHeads: 64, numKvHeads: 8, headDim: 128,
-    intermediateSize: 28672, vocabSize: 128256, maxPositionEmbeddings: 131072, weightBytes: 2, defaultTensorParallel: 4,
-  },
+  LLAMA_3_8B,
+  LLAMA_3_70B,
+  // meta-llama/Llama-3.1-{8B,70B}-Instruct config.json: Llama 3's architecture, sizes and
+  // vocabulary with a 128k context (max_position_embeddings 131072, rope_scaling "llama3").
+  { ...LLAMA_3_8B, id: "meta-llama/Llama-3.1-8B-Instruct", alias: "llama-3.1-8b", maxPositionEmbeddings: 131072 },
+  { ...LLAMA_3_70B, id: "meta-llama/Llama-3.1-70B-Instruct", alias: "llama-3.1-70b", maxPositionEmbeddings: 131072 },
   {
     // mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25B parameters.
     id: "mistralai/Mistral-7B-Instruct-v0.3", alias: "mistral-7b", params: 7.25e9,
