@@ -12,7 +12,8 @@ import { startServer } from "../../runtime/serving/http";
 import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
-const REPLAY_FLAGS = {
+/** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
+const OFFLINE_FLAGS = {
   replay: { type: "string" },
   "write-tokenizer": { type: "string" },
   "request-rate": { type: "string" },
@@ -54,9 +55,10 @@ the server does (ids differ), for benchmark clients that count with transformers
 {"dir","files","modelMaxLength"}.
 `,
   async run(argv) {
-    const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...REPLAY_FLAGS, json: { type: "boolean", default: false } }, false);
+    const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...OFFLINE_FLAGS, json: { type: "boolean", default: false } }, false);
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const { json, replay, "request-rate": rate, "max-concurrency": concurrency, seed, "write-tokenizer": tokenizerDir, ...values } = flags;
+    if (tokenizerDir !== undefined && replay !== undefined) throw new UsageError("--write-tokenizer and --replay exclude each other");
     if (tokenizerDir !== undefined) return writeTokenizer(tokenizerDir as string, values, Boolean(json));
     if (replay !== undefined) return runReplay(replay as string, values, { rate, concurrency, seed }, Boolean(json));
     for (const [flag, v] of Object.entries({ "request-rate": rate, "max-concurrency": concurrency, seed })) {
@@ -107,17 +109,15 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
   } catch (err) {
     throw new UsageError(`--replay: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  let config;
   let requests;
   try {
     requests = parseReplayFile(file, text);
     if (rawRate !== undefined && requests.some((r) => r.arrivalS !== undefined)) throw new UsageError("--request-rate: the workload's lines carry arrival_s; drop one or the other");
-    config = resolveEngineConfig(serveSettings(values).engine);
   } catch (err) {
     if (err instanceof ReplayInputError) throw new UsageError(`--replay: ${err.message}`);
-    if (err instanceof EngineConfigError) throw new UsageError(err.message);
     throw err;
   }
+  const config = engineConfig(values);
   progress(describeConfig(config));
   progress(`replaying ${requests.length} request(s) from ${file} on the virtual clock`);
   const report = replayWorkload(config, requests, { requestRate, maxConcurrency, seed });
@@ -133,14 +133,18 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
   return ExitCode.Ok;
 }
 
-function writeTokenizer(dir: string, values: Record<string, string | boolean | undefined>, json: boolean): number {
-  let config;
+/** The engine configuration the flags describe; a bad flag is a UsageError naming it. */
+function engineConfig(values: Record<string, string | boolean | undefined>) {
   try {
-    config = resolveEngineConfig(serveSettings(values).engine);
+    return resolveEngineConfig(serveSettings(values).engine);
   } catch (err) {
     if (err instanceof EngineConfigError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+function writeTokenizer(dir: string, values: Record<string, string | boolean | undefined>, json: boolean): number {
+  const config = engineConfig(values);
   const files = hfTokenizerFiles(config.maxModelLen);
   try {
     mkdirSync(dir, { recursive: true });

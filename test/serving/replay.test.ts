@@ -138,6 +138,7 @@ describe("gpk serve --replay", () => {
       [["--replay", file, "--max-concurrency", "0"], "--max-concurrency"],
       [["--replay", file, "--request-rate", "fast"], '--request-rate: expected a number, got "fast"'],
       [["--request-rate", "2"], "--request-rate goes with --replay"],
+      [["--replay", file, "--write-tokenizer", dir], "--write-tokenizer and --replay exclude each other"],
     ] as const) {
       const run = runGpk(["serve", ...args]);
       expect(run.status, args.join(" ")).toBe(2);
