@@ -33,7 +33,7 @@ import { freeWholeGpus, planForPendingPod, type PlacedPod } from "../scheduling/
 import { assign, fits, unassign } from "../scheduling/feasibility";
 import { createPolicy, type PolicyName } from "../scheduling/registry";
 import { mulberry32, shuffle } from "../scheduling/rng";
-import { place, selectNode } from "../scheduling/score";
+import { selectNode } from "../scheduling/score";
 import { MILLI, isSharePod, podGpuMilli, type NodeState, type PodRequest } from "../scheduling/types";
 import { targetWorkload } from "../scheduling/workload";
 

@@ -9,7 +9,8 @@
  * A node that `gpk defrag` holds (annotation `gpk.dev/defrag-hold`) refuses every pod but the
  * one it is reserved for, at filter and at bind.
  *
- * The taint, selector and affinity rules are kube-scheduler's own filter semantics (k8s.io/kubernetes pkg/scheduler/framework/plugins: TaintToleration, NodeAffinity; the
+ * The taint, selector and affinity rules are kube-scheduler's own filter semantics
+ * (k8s.io/kubernetes pkg/scheduler/framework/plugins: TaintToleration, NodeAffinity; the
  * toleration and selector matching of k8s.io/api core/v1 and component-helpers): a pod must
  * tolerate every NoSchedule and NoExecute taint; nodeSelector labels must all be equal;
  * required affinity terms are ORed, the requirements inside a term ANDed, and an empty term
@@ -17,6 +18,7 @@
  */
 import { KIT_ANNOTATIONS, KIT_LABELS, toleratesTaint } from "../../gpu";
 import type { PodRequest } from "../scheduling";
+import { podKey } from "./translate";
 import { BadRequest, type K8sNode, type K8sPod } from "./wire";
 
 export type RefusalReason = "not-filtered" | "node-not-passed" | "taint" | "node-selector" | "node-affinity" | "dedicated-pool" | "defrag-hold";
@@ -148,17 +150,14 @@ export function defragHoldOf(node: K8sNode): DefragHold | undefined {
 }
 
 /**
- * Why a node that `gpk defrag` holds refuses this pod, or undefined. A node reserved for a
- * pending pod takes only that pod, so the pods moved off it do not land back; a draining
- * (hot) node takes none.
+ * Why a node that `gpk defrag` holds refuses the pod `<namespace>/<name>`, or undefined. A node
+ * reserved for a pending pod takes only that pod, so the pods moved off it do not land back; a
+ * draining (hot) node takes none. The extender's filter passes the hold its cache read.
  */
-export function defragHoldRefusal(pod: K8sPod, node: K8sNode): BindRefused | undefined {
-  const hold = defragHoldOf(node);
-  if (!hold) return undefined;
-  const key = `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`;
-  if (hold.kind === "reserved-for" && hold.pod === key) return undefined;
+export function defragHoldRefusal(pod: string, nodeName: string, hold: DefragHold | undefined): BindRefused | undefined {
+  if (!hold || (hold.kind === "reserved-for" && hold.pod === pod)) return undefined;
   const why = hold.kind === "draining" ? "is being drained (hot)" : `is reserved for pod ${hold.pod}`;
-  return new BindRefused("defrag-hold", `node ${node.metadata.name} ${why} by gpk defrag (annotation ${KIT_ANNOTATIONS.defragHold})`);
+  return new BindRefused("defrag-hold", `node ${nodeName} ${why} by gpk defrag (annotation ${KIT_ANNOTATIONS.defragHold})`);
 }
 
 /**
@@ -182,5 +181,5 @@ export function placementRefusal(pod: K8sPod, node: K8sNode): BindRefused | unde
   if (tenant !== undefined && tenant !== pod.metadata.namespace) {
     return new BindRefused("dedicated-pool", `node ${nodeName} is in a pool dedicated to tenant ${tenant}; namespace ${pod.metadata.namespace} may not use it`);
   }
-  return defragHoldRefusal(pod, node);
+  return defragHoldRefusal(podKey(pod), nodeName, defragHoldOf(node));
 }

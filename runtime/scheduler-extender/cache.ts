@@ -16,6 +16,7 @@ import {
   assign, bestFitGpus, MILLI, type GpuAssignment, type GpuTelemetry, type NodeState, type PodRequest,
 } from "../scheduling";
 import { KIT_LABELS } from "../../gpu";
+import { defragHoldOf, type DefragHold } from "./bind-guard";
 import { decodeAssignment, nodeToState, podHoldsResources, podKey, podToRequest } from "./translate";
 import type { K8sNode, K8sPod } from "./wire";
 
@@ -46,6 +47,8 @@ export interface NodeSlot {
   hostJson: string;
   /** Indexed by the verdict cache's shape slot. */
   verdicts: unknown[];
+  /** gpk defrag's hold on the node, read once per node change rather than per filter. */
+  hold: DefragHold | undefined;
 }
 
 interface NodeEntry extends NodeSlot {
@@ -119,13 +122,14 @@ export class ClusterCache {
     const fresh = nodeToState(node);
     if (!existing) {
       const nameJson = JSON.stringify(name);
-      const entry: NodeEntry = { signature, source: node, state: fresh, uuids: [], nameJson, hostJson: `{"Host":${nameJson},"Score":`, verdicts: [] };
+      const entry: NodeEntry = { signature, source: node, state: fresh, uuids: [], nameJson, hostJson: `{"Host":${nameJson},"Score":`, verdicts: [], hold: defragHoldOf(node) };
       this.nodes.set(name, entry);
       this.refill(entry);
       return fresh;
     }
     existing.signature = signature;
     existing.source = node;
+    existing.hold = defragHoldOf(node);
     this.refill(existing);
     return existing.state;
   }

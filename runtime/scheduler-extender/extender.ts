@@ -18,7 +18,7 @@ import { extenderScoresWith, fits, unfitReason } from "../scheduling";
 import { FilterLedger, defragHoldRefusal } from "./bind-guard";
 import type { ClusterCache, NodeSlot } from "./cache";
 import type { PolicyHolder } from "./placement";
-import { encodeAssignment, podToRequest } from "./translate";
+import { encodeAssignment, podKey, podToRequest } from "./translate";
 import { VerdictCache } from "./verdicts";
 import {
   BadRequest, type ExtenderArgs, type ExtenderBindingArgs, type ExtenderBindingResult, type FilterOutcome,
@@ -56,9 +56,10 @@ export class Extender {
     const passingJson: string[] = [];
     const failed: string[] = [];
     const unresolvable: string[] = [];
+    const key = podKey(args.Pod);
     for (const slot of slots) {
       // A node gpk defrag holds for another pod (or drains) fails for this one, whatever fits.
-      const held = defragHoldRefusal(args.Pod, this.cache.nodeObject(slot.state.name)!);
+      const held = slot.hold && defragHoldRefusal(key, slot.state.name, slot.hold);
       if (held) {
         failed.push(`${slot.nameJson}:${JSON.stringify(held.message)}`);
         continue;
