@@ -19,7 +19,6 @@
  */
 import { GPK_SCHEDULER_NAME, KIT_ANNOTATIONS } from "../../gpu";
 import { formatDefragHold, placementRefusal, type DefragHold } from "../../runtime/scheduler-extender/bind-guard";
-import { ClusterCache } from "../../runtime/scheduler-extender/cache";
 import { PolicyHolder } from "../../runtime/scheduler-extender/placement";
 import { podKey } from "../../runtime/scheduler-extender/translate";
 import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
@@ -27,7 +26,7 @@ import { planForPendingPod, planOffNode, type PlacedPod } from "../../runtime/sc
 import { assign, unassign } from "../../runtime/scheduling/feasibility";
 import type { NodeState, PodRequest } from "../../runtime/scheduling/types";
 import type { GpuTelemetry } from "../../runtime/telemetry/parse";
-import { diagnose } from "../diagnose/diagnosis";
+import { clusterCacheOf, diagnose } from "../diagnose/diagnosis";
 
 /** The parts of a policy/v1 PodDisruptionBudget the plan reads. */
 export interface K8sPodDisruptionBudget {
@@ -132,10 +131,8 @@ export function unmovableReason(pod: K8sPod, pdbs: readonly K8sPodDisruptionBudg
 const created = (pod: K8sPod) => String((pod.metadata as { creationTimestamp?: string }).creationTimestamp ?? "");
 
 export function planDefrag(input: DefragPlanInput): DefragPlan {
-  const found = diagnose({ nodes: input.nodes, pods: input.pods, telemetry: input.telemetry, hotTemperatureC: input.hotTemperatureC });
-  const cache = new ClusterCache();
-  for (const node of input.nodes) cache.upsertNode(node);
-  for (const pod of input.pods) cache.upsertPod(pod);
+  const cache = clusterCacheOf(input.nodes, input.pods);
+  const found = diagnose({ nodes: input.nodes, pods: input.pods, telemetry: input.telemetry, hotTemperatureC: input.hotTemperatureC }, cache);
   const policy = new PolicyHolder(cache, { policy: "gpk" }).current();
   const states = cache.nodesWithPool().filter((n) => input.pool === undefined || n.pool === input.pool).map((n) => n.node).sort((a, b) => a.name.localeCompare(b.name));
   const inScope = new Set(states.map((s) => s.name));

@@ -110,10 +110,16 @@ function pendingReason(pod: K8sPod, request: PodRequest, nodes: { object: K8sNod
   return elsewhere ?? { reason: "insufficient-gpus", detail: `needs ${request.numGpu} GPU(s); ${where}` };
 }
 
-export function diagnose(input: DiagnoseInput): Diagnosis {
+/** The extender's view of the objects read: placement state per node, pods bound and pending. */
+export function clusterCacheOf(nodes: readonly K8sNode[], pods: readonly K8sPod[]): ClusterCache {
   const cache = new ClusterCache();
-  for (const node of input.nodes) cache.upsertNode(node);
-  for (const pod of input.pods) cache.upsertPod(pod);
+  for (const node of nodes) cache.upsertNode(node);
+  for (const pod of pods) cache.upsertPod(pod);
+  return cache;
+}
+
+/** `cache` must hold exactly `input`'s nodes and pods; gpk defrag passes the one it plans on. */
+export function diagnose(input: DiagnoseInput, cache: ClusterCache = clusterCacheOf(input.nodes, input.pods)): Diagnosis {
   const pooled = cache.nodesWithPool().sort((a, b) => a.name.localeCompare(b.name));
   const nodes = pooled.map((n) => ({ object: cache.nodeObject(n.name)!, state: n.node }));
 
