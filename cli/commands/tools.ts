@@ -8,7 +8,7 @@ import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } f
 import { ToolBuildError, ensureTools } from "../tools/build";
 import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
 import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
-import { PYTHON_REQUIREMENTS, PythonToolsError, ensurePythonTools } from "../tools/python";
+import { PYTHON_TOOLSETS, PythonToolsError, ensurePythonTools } from "../tools/python";
 import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
 
 const usage = `Usage: gpk tools [build|status|python|system] [--only <tool,…>] [--json]
@@ -16,8 +16,10 @@ const usage = `Usage: gpk tools [build|status|python|system] [--only <tool,…>]
 build   (default) build every pinned tool that is not found yet; idempotent, and a
         tool that is found anywhere below is used as it is
 status  say where each binary is found, building nothing (exit 1 if any is missing)
-python  create the Python virtualenv of the tests' Python tools (moto's S3 server, Ray)
-        from ${PYTHON_REQUIREMENTS}, exact pins, in the same cache; idempotent
+python  create the Python virtualenvs, exact pins, in the same cache; idempotent:
+        ${PYTHON_TOOLSETS.map((t) => `${t.name}: ${t.requirements}`).join("\n        ")}
+        (the tests' tools: moto's S3 server, Ray, transformers; the benchmark clients
+        guidellm and inference-perf)
 system  install the Debian packages the e2e tests start (Redis) with apt-get where their
         command is missing (needs root); list in ${DEBIAN_PACKAGES}; idempotent
 
@@ -29,7 +31,8 @@ takes about 35 minutes on 2 cores (docs/real-engines.md has the measured times).
 
   --only <list>   comma-separated subset of the tools
   --json          print [{"tool","version","built","seconds","binaries":[{"name","path","source"}]}]
-                  (status: [{"tool","version","binaries","missing"}])`;
+                  (status: [{"tool","version","binaries","missing"}];
+                  python: [{"name","dir","created","seconds","requirements"}])`;
 
 function selected(raw: string | undefined): ToolName[] {
   if (raw === undefined) return TOOL_NAMES;
@@ -72,9 +75,12 @@ export const command: Command = {
           else for (const r of reports) progress(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
           return;
         }
-        const tools = ensurePythonTools(toolLog);
-        if (values.json) printJson({ dir: tools.dir, created: tools.created, seconds: tools.seconds, requirements: PYTHON_REQUIREMENTS });
-        else if (!tools.created) progress(`python tools: ${tools.dir} (already complete)`);
+        const made = PYTHON_TOOLSETS.map((toolset) => {
+          const tools = ensurePythonTools(toolLog, process.env, toolset);
+          if (!values.json && !tools.created) progress(`python ${toolset.name}: ${tools.dir} (already complete)`);
+          return { name: toolset.name, dir: tools.dir, created: tools.created, seconds: tools.seconds, requirements: toolset.requirements };
+        });
+        if (values.json) printJson(made);
       });
     }
     const tools = selected(values.only);

@@ -1,9 +1,14 @@
 /**
- * The Python tools the tests run, in a virtualenv of the tools cache: moto's S3 server, the
- * S3-protocol peer of `gpk checkpoints` (test/checkpoints). tools/python-requirements.txt pins
- * every package exactly; they are installed with `--no-deps`, so the set is the file, nothing
- * resolved on the day. The folder is keyed by the file and the interpreter's version, created
- * once and reused (a `.complete` marker is written last; a half-made folder is made again).
+ * The Python tools the tests run, each set in its own virtualenv of the tools cache:
+ * - the test tools (tools/python-requirements.txt): moto's S3 server, the S3-protocol peer of
+ *   `gpk checkpoints`; Ray; transformers, to load the exported tokenizer;
+ * - the benchmark clients (tools/python-bench-requirements.txt): guidellm and inference-perf,
+ *   run against `gpk serve`. They pin packages the test tools pin otherwise (click,
+ *   transformers), hence a set of their own.
+ * A requirements file pins every package exactly; they are installed with `--no-deps`, so the
+ * set is the file, nothing resolved on the day. The folder is keyed by the file and the
+ * interpreter's version, created once and reused (a `.complete` marker is written last; a
+ * half-made folder is made again).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -12,6 +17,22 @@ import * as path from "node:path";
 import { KIT_TOOLS_DIR, toolsCacheRoot } from "./resolve";
 
 export const PYTHON_REQUIREMENTS = path.join(KIT_TOOLS_DIR, "python-requirements.txt");
+export const BENCH_CLIENT_REQUIREMENTS = path.join(KIT_TOOLS_DIR, "python-bench-requirements.txt");
+
+/** One virtualenv: its folder's name prefix, its requirements, and how pip installs them. */
+export interface PythonToolset {
+  name: string;
+  requirements: string;
+  /**
+   * pip's `--ignore-requires-python`: install a package whose metadata asks for a newer Python
+   * than the one here, because the tests show it runs (inference-perf declares ≥ 3.12).
+   */
+  ignoreRequiresPython?: boolean;
+}
+
+export const TEST_TOOLS: PythonToolset = { name: "python", requirements: PYTHON_REQUIREMENTS };
+export const BENCH_CLIENTS: PythonToolset = { name: "bench-clients", requirements: BENCH_CLIENT_REQUIREMENTS, ignoreRequiresPython: true };
+export const PYTHON_TOOLSETS: readonly PythonToolset[] = [TEST_TOOLS, BENCH_CLIENTS];
 const COMPLETE = ".complete";
 /** How long a process waits for another to finish creating the environment. */
 const LOCK_WAIT_MS = 10 * 60_000;
@@ -43,17 +64,17 @@ function run(file: string, args: string[], what: string): string {
   }
 }
 
-/** The environment's folder: `python-<hash of the requirements and the interpreter version>`. */
-export function pythonToolsDir(env: NodeJS.ProcessEnv = process.env, requirements = PYTHON_REQUIREMENTS): string {
+/** The environment's folder: `<set name>-<hash of the requirements and the interpreter version>`. */
+export function pythonToolsDir(env: NodeJS.ProcessEnv = process.env, toolset: PythonToolset = TEST_TOOLS): string {
   const version = run(python(env), ["-c", "import sys; print(sys.version.split()[0])"], `${python(env)} --version`).trim();
-  const hash = createHash("sha256").update(fs.readFileSync(requirements)).update(`\npython ${version}\n`).digest("hex").slice(0, 12);
-  return path.join(toolsCacheRoot(env), `python-${hash}`);
+  const hash = createHash("sha256").update(fs.readFileSync(toolset.requirements)).update(`\npython ${version}\n`).digest("hex").slice(0, 12);
+  return path.join(toolsCacheRoot(env), `${toolset.name}-${hash}`);
 }
 
-/** Creates the environment unless it is complete already; idempotent. */
-export function ensurePythonTools(log: (line: string) => void = () => {}, env: NodeJS.ProcessEnv = process.env): PythonTools {
+/** Creates the toolset's environment unless it is complete already; idempotent. */
+export function ensurePythonTools(log: (line: string) => void = () => {}, env: NodeJS.ProcessEnv = process.env, toolset: PythonToolset = TEST_TOOLS): PythonTools {
   const started = performance.now();
-  const dir = pythonToolsDir(env);
+  const dir = pythonToolsDir(env, toolset);
   const tools = (created: boolean): PythonTools => ({
     dir,
     created,
@@ -82,9 +103,10 @@ export function ensurePythonTools(log: (line: string) => void = () => {}, env: N
   try {
     if (fs.existsSync(path.join(dir, COMPLETE))) return tools(false);
     fs.rmSync(dir, { recursive: true, force: true });
-    log(`creating ${dir} from ${PYTHON_REQUIREMENTS}`);
+    log(`creating ${dir} from ${toolset.requirements}`);
     run(python(env), ["-m", "venv", dir], `${python(env)} -m venv`);
-    run(path.join(dir, "bin", "pip"), ["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r", PYTHON_REQUIREMENTS], "pip install");
+    const pipArgs = ["install", "--quiet", "--disable-pip-version-check", "--no-deps", ...(toolset.ignoreRequiresPython ? ["--ignore-requires-python"] : []), "-r", toolset.requirements];
+    run(path.join(dir, "bin", "pip"), pipArgs, "pip install");
     fs.writeFileSync(path.join(dir, COMPLETE), `${new Date().toISOString()}\n`);
     log(`python tools ready in ${dir}`);
   } finally {

@@ -9,7 +9,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { hfTokenizerFiles } from "../../runtime/serving/engine/hf-tokenizer";
+import { HF_UNKNOWN_WORD, hfTokenizerFiles, hfVocabulary } from "../../runtime/serving/engine/hf-tokenizer";
+import { MODEL_WORDS } from "../../runtime/serving/engine/simulated-model";
+import { mulberry32 } from "../../runtime/scheduling/rng";
 import { Tokenizer } from "../../runtime/serving/engine/tokenizer";
 import { runGpk } from "../cli/run-gpk";
 import { tokenizerCorpus } from "./tokenizer-corpus";
@@ -33,10 +35,25 @@ function splitIsolated(pieces: string[], source: string): string[] {
 describe("gpk-wordpiece-v1 in Hugging Face format", () => {
   const json = hfTokenizerFiles(2048)["tokenizer.json"] as any;
 
-  it("is a WordLevel model behind two Split pre-tokenizers, with no added tokens", () => {
-    expect(json.model).toEqual({ type: "WordLevel", vocab: { "<unk>": 0 }, unk_token: "<unk>" });
+  it("is a WordLevel model behind two Split pre-tokenizers, with no added tokens and a Fuse decoder", () => {
+    expect(json.model).toEqual({ type: "WordLevel", vocab: hfVocabulary(), unk_token: HF_UNKNOWN_WORD });
+    expect(json.model.vocab[HF_UNKNOWN_WORD]).toBe(0);
+    expect(Object.keys(json.model.vocab).slice(1)).toEqual(MODEL_WORDS);
     expect(json.added_tokens).toEqual([]);
+    expect(json.decoder).toEqual({ type: "Fuse" });
     expect(json.pre_tokenizer.pretokenizers.map((p: any) => [p.type, p.behavior])).toEqual([["Split", "Isolated"], ["Split", "Isolated"]]);
+  });
+
+  it("decodes any run of ids to text the server counts as that many tokens", () => {
+    // A Fuse decoder concatenates the ids' strings; clients send that text as an N-token prompt.
+    const tok = new Tokenizer(128256);
+    const words = Object.entries(json.model.vocab as Record<string, number>).sort((a, b) => a[1] - b[1]).map(([w]) => w);
+    expect(words.every((w) => tok.count(w) === 1)).toBe(true);
+    const rng = mulberry32(11);
+    for (const n of [1, 2, 17, 64, 500]) {
+      const ids = Array.from({ length: n }, () => Math.floor(rng.next() * words.length));
+      expect(tok.count(ids.map((id) => words[id]).join(""))).toBe(n);
+    }
   });
 
   it("splits every corpus text into as many pieces as the server counts tokens", () => {

@@ -12,11 +12,26 @@
  * - a WordLevel model maps every chunk to one id. The ids are not the server's (its ids are
  *   hashes, which no vocabulary lists); only counts are meant to agree.
  * Oniguruma, which `tokenizers` uses, reads these patterns as JavaScript does with the `u` flag.
+ *
+ * Clients also decode: guidellm and inference-perf build a prompt of N tokens by encoding a
+ * corpus (or drawing random ids), decoding N ids and sending the text. So every id decodes to a
+ * space-led word of one chunk (the simulated model's words; chunks outside them are the unknown
+ * word " unk"), and a Fuse decoder joins them as they are: any decoded run of N ids is N words,
+ * which the server counts as N tokens. The text is not the corpus's, but its length is exact.
  */
 import { DIGITS_SOURCE, LETTERS_SOURCE, MAX_CHUNK, PUNCTUATION_CLASS, SPECIAL_SOURCE, WHITESPACE_SOURCE } from "./tokenizer";
+import { MODEL_WORDS } from "./simulated-model";
 
 export const HF_TOKENIZER_NAME = "gpk-wordpiece-v1";
-const UNK = "<unk>";
+/** Id 0: every chunk outside the vocabulary. A space-led word, so it decodes to one server token like the others. */
+export const HF_UNKNOWN_WORD = " unk";
+
+/** The WordLevel vocabulary: the unknown word, then the model's words. */
+export function hfVocabulary(): Record<string, number> {
+  const vocab: Record<string, number> = { [HF_UNKNOWN_WORD]: 0 };
+  for (const word of MODEL_WORDS) vocab[word] ??= Object.keys(vocab).length;
+  return vocab;
+}
 
 export interface HfTokenizerFiles {
   "tokenizer.json": unknown;
@@ -34,13 +49,13 @@ export function hfTokenizerFiles(modelMaxLength: number): HfTokenizerFiles {
       truncation: null,
       padding: null,
       // No added tokens: an added (special) token would be matched in text before pre-tokenizing,
-      // and "<unk>" in a prompt would then count 1 instead of the server's 3.
+      // and count 1 where the server counts its chunks.
       added_tokens: [],
       normalizer: null,
       pre_tokenizer: { type: "Sequence", pretokenizers: [split(pieces), split(chunks)] },
       post_processor: null,
-      decoder: null,
-      model: { type: "WordLevel", vocab: { [UNK]: 0 }, unk_token: UNK },
+      decoder: { type: "Fuse" },
+      model: { type: "WordLevel", vocab: hfVocabulary(), unk_token: HF_UNKNOWN_WORD },
     },
     "tokenizer_config.json": {
       tokenizer_class: "PreTrainedTokenizerFast",

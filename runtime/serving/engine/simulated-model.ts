@@ -6,8 +6,12 @@
  */
 import { fnv1a, type Tokenizer } from "./tokenizer";
 
-// Each word is one tokenizer chunk (at most 7 characters with its leading space).
-const WORDS = (
+/**
+ * The model's words, each with its leading space and each one tokenizer chunk (at most 7
+ * characters). Any run of them re-tokenizes to one token per word, which is also why the
+ * Hugging Face export (hf-tokenizer.ts) decodes its ids to these words.
+ */
+export const MODEL_WORDS: readonly string[] = (
   " the of and to in is that for it as with on be by this are from at an or we can which not " +
   "model token cache block batch GPU queue memory serve step page prefix decode stream tensor kernel " +
   "layer weight value key time load rate fast small large every each many more less new its their"
@@ -21,7 +25,7 @@ export class SimulatedModel {
   private readonly byId = new Map<number, string>();
 
   constructor(private readonly tokenizer: Tokenizer) {
-    const vocab = [...WORDS, ".", ","];
+    const vocab = [...MODEL_WORDS, ".", ","];
     this.wordIds = vocab.map((w) => tokenizer.idOf(w));
     vocab.forEach((w, i) => this.byId.set(this.wordIds[i]!, w));
   }
@@ -40,10 +44,10 @@ export class SimulatedModel {
 
   /** The token at output position `index`: a word, with a full stop every 12th and a comma every 7th. */
   tokenAt(seed: number, index: number): number {
-    if (index % 12 === 11) return this.wordIds[WORDS.length]!;
+    if (index % 12 === 11) return this.wordIds[MODEL_WORDS.length]!;
     // No comma next to a full stop: adjacent punctuation would tokenize as one chunk.
-    if (index % 7 === 6 && index % 12 !== 10 && index % 12 !== 0) return this.wordIds[WORDS.length + 1]!;
-    return this.wordIds[fnv1a(`${seed}:${index}`) % WORDS.length]!;
+    if (index % 7 === 6 && index % 12 !== 10 && index % 12 !== 0) return this.wordIds[MODEL_WORDS.length + 1]!;
+    return this.wordIds[fnv1a(`${seed}:${index}`) % MODEL_WORDS.length]!;
   }
 
   /** Text of tokens this model produced (ids it did not produce decode to nothing). */
