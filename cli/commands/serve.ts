@@ -9,7 +9,7 @@ import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/a
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
-import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
+import { FRONT_END_SECONDS_PER_REQUEST, ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
 /** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
@@ -37,7 +37,8 @@ ${SERVE_USAGE}
 Replay (no server): gpk serve --replay <workload.jsonl> [engine flags] [--request-rate R] [--max-concurrency C]
                     [--seed 0] [--json]
 runs a workload on the virtual clock and reports what vLLM's serving benchmark (vllm bench serve)
-reports for a run against a server, with its definitions.
+reports for a run against a server, with its definitions. Latencies include the server's front end
+(${FRONT_END_SECONDS_PER_REQUEST * 1000} ms per request, taken in turns with the engine's steps; docs/serving.md).
   --replay <file>                  one request per line: {"input_tokens","output_tokens","arrival_s"?}
                                    (no arrival_s: sent at --request-rate, or all at t=0)
   --request-rate R                 Poisson arrivals at R requests/s, seeded (default inf: all at once)

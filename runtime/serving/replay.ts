@@ -130,9 +130,23 @@ export function arrivalTimes(requests: readonly ReplayRequest[], options: Replay
   });
 }
 
+/**
+ * Host time the server spends on each request before its engine can schedule it (HTTP, request
+ * parsing, tokenization, request setup), taken in turns with the engine's steps on one thread:
+ * between two steps, every request that has arrived is taken in, this long each, and only then
+ * does the next step start. So a burst of N requests reaches the engine N × this after it was
+ * sent. Why in turns, not beside the engine: in the published runs of docs/serving-fidelity.md
+ * the engine's first step after a burst came late, in proportion to the burst (8B, 80 requests:
+ * the first tokens at 267 ms, after a first prefill of about 45 ms; per-request `ttfts` in the
+ * source file). Fitted on their calibration runs with the executor's constants (executor.ts;
+ * `npm run bench:fidelity -- --fit`).
+ */
+export const FRONT_END_SECONDS_PER_REQUEST = 0.0015;
+
 export function replayWorkload(config: EngineConfig, requests: readonly ReplayRequest[], options: ReplayOptions = {}): ReplayReport {
   const clock = new VirtualClock();
   const engine = new LLMEngine({ ...config, maxWaiting: Math.max(config.maxWaiting, requests.length) }, () => clock.now());
+  const frontEndS = config.timing?.frontEndSecondsPerRequest ?? FRONT_END_SECONDS_PER_REQUEST;
   const arrivals = arrivalTimes(requests, options)
     .map((t, index) => ({ t, index }))
     .sort((a, b) => a.t - b.t || a.index - b.index);
@@ -141,18 +155,41 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
   const tokenTimes: number[][] = requests.map(() => []);
   const finishedAt = new Array<number>(requests.length).fill(NaN);
   const failed = new Set<number>();
+  /** Arrived, waiting for a concurrency slot (the client's semaphore), in arrival order. */
   const ready: number[] = [];
+  /** Sent by the client, not yet taken in by the server's front end, in send order. */
+  const sent: number[] = [];
   let next = 0;
   let inFlight = 0;
+  /** Requests that finished at the end of the last step: their slots were still taken before it. */
+  let finishedAtStepEnd = 0;
   let nextId = 0;
 
-  const send = (index: number) => {
+  const send = (index: number, at: number) => {
+    sentAt[index] = at;
+    inFlight++;
+    sent.push(index);
+  };
+  // The client's side. A request that arrived during the last step was sent when it arrived if a
+  // slot was free then, before that step's finishes; the rest go out as slots free, in order.
+  const clientSends = () => {
+    const now = clock.now();
+    while (next < arrivals.length && arrivals[next]!.t <= now) {
+      const { t, index } = arrivals[next++]!;
+      if (ready.length === 0 && t < now && inFlight + finishedAtStepEnd < limit) send(index, t);
+      else ready.push(index);
+    }
+    while (ready.length > 0 && inFlight < limit) send(ready.shift()!, now);
+    finishedAtStepEnd = 0;
+  };
+  // The server's front end: takes in what was sent, in turns with the engine's steps.
+  const takeIn = (index: number) => {
+    clock.advance(frontEndS);
     const r = requests[index]!;
     const base = nextId * 7919;
     nextId++;
     const prompt = Array.from({ length: r.inputTokens }, (_, i) => (base + i * 31) % 120_000);
     const now = clock.now();
-    sentAt[index] = now;
     const submitted = engine.submit({
       id: `replay-${index}`,
       promptTokenIds: prompt,
@@ -164,22 +201,23 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
         onFinish: (_reason, at) => {
           finishedAt[index] = at;
           inFlight--;
+          finishedAtStepEnd++;
         },
       },
     });
-    if (submitted.ok) inFlight++;
-    else {
+    if (!submitted.ok) {
       failed.add(index);
       finishedAt[index] = now;
+      inFlight--;
     }
-  };
-  const admitReady = () => {
-    while (next < arrivals.length && arrivals[next]!.t <= clock.now()) ready.push(arrivals[next++]!.index);
-    while (ready.length > 0 && inFlight < limit) send(ready.shift()!);
   };
 
   for (;;) {
-    admitReady();
+    clientSends();
+    if (sent.length > 0) {
+      takeIn(sent.shift()!);
+      continue;
+    }
     if (engine.hasWork()) {
       engine.step((s) => clock.advance(s));
       continue;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { admit } from "../../runtime/serving/engine/admission";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
-import { ALL_REDUCE_LATENCY_S, STEP_OVERHEAD_S, SimulatedExecutor } from "../../runtime/serving/engine/executor";
+import { ALL_REDUCE_LATENCY_S, OVERLAP_PENALTY, STEP_OVERHEAD_S, SimulatedExecutor } from "../../runtime/serving/engine/executor";
 import { MODEL_PRESETS } from "../../runtime/serving/engine/models";
 import { RequestStatus } from "../../runtime/serving/engine/request";
 import { SimulatedModel } from "../../runtime/serving/engine/simulated-model";
@@ -75,6 +75,17 @@ describe("executor roofline", () => {
     // 2·8.03e9·2048 FLOPs of matmuls at least.
     expect(prefill.flops).toBeGreaterThan(2 * 8.03e9 * 2048);
   });
+  it("overlaps compute and memory only in part: a share of the smaller adds to the larger", () => {
+    const at = (overlapPenalty: number) => new SimulatedExecutor({ ...config, timing: { overlapPenalty } });
+    // A decode batch of 512 sits near the ridge: compute and memory within 2× of each other.
+    const nearRidge = step(1, 1000, 512);
+    const [perfect, half, none] = [0, 0.5, 1].map((b) => at(b).stepCost(nearRidge));
+    const smaller = Math.min(perfect!.computeSeconds, perfect!.memorySeconds);
+    expect(Math.max(perfect!.computeSeconds, perfect!.memorySeconds) / smaller).toBeLessThan(2);
+    expect(half!.seconds - perfect!.seconds).toBeCloseTo(0.5 * smaller, 12);
+    expect(none!.seconds - perfect!.seconds).toBeCloseTo(smaller, 12);
+    expect(ex.stepCost(nearRidge).seconds - perfect!.seconds).toBeCloseTo(OVERLAP_PENALTY * smaller, 12);
+  });
   it("divides step time by the tensor-parallel degree", () => {
     const tp2 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", tensorParallelSize: 2 }));
     const one = ex.stepCost(step(2048, 0));
@@ -87,7 +98,7 @@ describe("executor roofline", () => {
     const decode = tp4.stepCost(step(1, 500, 8));
     // 80 layers × 2 calls × (21 µs + 1.5 × 8 tokens × 8192 × 2 bytes / 450 GB/s).
     expect(decode.commSeconds).toBeCloseTo(160 * (ALL_REDUCE_LATENCY_S + (1.5 * 8 * 8192 * 2) / 450e9), 12);
-    expect(decode.seconds).toBeCloseTo(Math.max(decode.computeSeconds, decode.memorySeconds) + decode.commSeconds + STEP_OVERHEAD_S, 12);
+    expect(decode.seconds).toBeCloseTo(Math.max(decode.computeSeconds, decode.memorySeconds) + OVERLAP_PENALTY * Math.min(decode.computeSeconds, decode.memorySeconds) + decode.commSeconds + STEP_OVERHEAD_S, 12);
     // A long prefill moves enough bytes for bandwidth to matter; over PCIe far more than over NVLink.
     const l40s = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "l40s", tensorParallelSize: 2 }));
     const h100 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", tensorParallelSize: 2 }));

@@ -73,8 +73,11 @@ export interface EngineConfig {
   kvBytesPerToken: number;
   /** How the memory was split on each GPU, in bytes (for /v1/models-style introspection and the docs). */
   memory: { usable: number; weights: number; activationReserve: number; kvCache: number };
-  /** The executor's fitted constants, when a fit tries others (executor.ts DEFAULT_TIMING otherwise). */
-  timing?: Partial<{ forwardEfficiency: number; allReduceLatencyS: number }>;
+  /**
+   * The timing model's fitted constants, when a fit tries others: the executor's (executor.ts
+   * DEFAULT_TIMING) and the replay's front end (replay.ts FRONT_END_SECONDS_PER_REQUEST).
+   */
+  timing?: Partial<{ forwardEfficiency: number; memoryEfficiency: number; stepOverheadS: number; allReduceLatencyS: number; overlapPenalty: number; frontEndSecondsPerRequest: number }>;
 }
 
 const GiB = 1024 ** 3;

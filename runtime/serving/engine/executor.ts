@@ -5,9 +5,11 @@
  *   per (new token, context token) pair (QKᵀ and PV), over the GPUs' bf16 dense TFLOPs, and
  * - memory: the weights read once per step plus every scheduled request's KV (context read, new
  *   tokens written), over HBM bandwidth,
- * each divided by the tensor-parallel degree, plus a fixed per-step host overhead and any swap
- * copies over the host↔device link. Large prefills are compute-bound, decode batches are
- * memory-bound, and the crossover falls where the roofline says.
+ * each divided by the tensor-parallel degree, plus a share of the smaller one (the two overlap
+ * only in part: most where one dominates, least near the ridge point, where they are equal),
+ * plus a fixed per-step host overhead and any swap copies over the host↔device link. Large
+ * prefills are compute-bound, decode batches are memory-bound, and the crossover falls where
+ * the roofline says.
  *
  * Under tensor parallelism each layer ends its attention and its MLP with an all-reduce of the
  * step's activations (Megatron-LM's layout, Shoeybi et al. 2019, §3: two per layer in the
@@ -23,35 +25,53 @@ import type { SchedulerOutput } from "./scheduler";
  * an H100 (989 datasheet) held at its 700 W cap, data/h100/thermal_trace.csv.
  */
 export const COMPUTE_EFFICIENCY = 678 / GPU_PRODUCTS.h100.bf16DenseTflops;
+/*
+ * The fitted constants. FORWARD_EFFICIENCY, MEMORY_EFFICIENCY, STEP_OVERHEAD_S,
+ * ALL_REDUCE_LATENCY_S and OVERLAP_PENALTY, with the replay's FRONT_END_SECONDS_PER_REQUEST, are
+ * fitted together on the calibration runs of docs/serving-fidelity.md (published vLLM runs on
+ * H100s) by `npm run bench:fidelity -- --fit`: coordinate descent over a grid each, minimising
+ * the mean |log(sim ÷ published)| of output throughput, median TPOT and mean TTFT.
+ */
 /**
  * The share of that matmul rate a whole forward pass sustains (smaller GEMM shapes, attention,
- * norms, rotary, sampling). Fitted on the calibration runs of docs/serving-fidelity.md
- * (`npm run bench:fidelity -- --fit`, which picks the value minimising the mean |log ratio| of
- * output throughput, median TPOT and mean TTFT); prefills are compute-bound, so it sets TTFT.
+ * norms, rotary, sampling). Prefills are compute-bound, so it sets how long a prompt takes.
  */
-export const FORWARD_EFFICIENCY = 0.52;
-/** Sustained fraction of datasheet HBM bandwidth for weight/KV streaming kernels (an assumption, typical of decode GEMV/attention). */
-export const MEMORY_EFFICIENCY = 0.8;
+export const FORWARD_EFFICIENCY = 0.58;
+/** Sustained fraction of datasheet HBM bandwidth while weights and KV stream: it sets a decode step. */
+export const MEMORY_EFFICIENCY = 0.81;
 /** Host↔device copy bandwidth for swap, bytes/s: pinned copies in data/h100/transfer.json run 51–55 GB/s. */
 export const SWAP_BANDWIDTH_BYTES_PER_S = 55e9;
-/** Per-step host time (scheduling, input preparation, sampling); an estimate of vLLM v1's CPU overhead with CUDA graphs. */
-export const STEP_OVERHEAD_S = 0.0015;
+/** Per-step host time (scheduling, input preparation, sampling, output processing). */
+export const STEP_OVERHEAD_S = 0.0014;
 /**
- * Fixed cost of one tensor-parallel all-reduce of a small message. Fitted on one calibration
- * run (docs/serving-fidelity.md): Llama-3-70B on 4×H100 with 10 requests decodes at a median
- * TPOT of 18.12 ms published against 14.70 ms without this term, 3.42 ms over 160 all-reduces.
+ * Fixed cost of one tensor-parallel all-reduce of a small message. What sets it: Llama-3-70B on
+ * 4×H100 decoding a few requests, where a step's 160 all-reduces are most of what the published
+ * TPOT holds beyond the roofline (18.4 ms published at 20 requests, about 15 ms without them).
  */
 export const ALL_REDUCE_LATENCY_S = 21e-6;
 /** All-reduces per layer in a forward pass under tensor parallelism (attention output, MLP output). */
 export const ALL_REDUCES_PER_LAYER = 2;
 
 /** The fitted constants, overridable for fitting them (bench/fidelity.ts). */
+/**
+ * The share of the smaller of compute and memory time that adds to the larger: a step takes
+ * max(C, M) + this · min(C, M). 0 would be perfect overlap, 1 none. It matters at the large
+ * decode batches of a loaded server, where the two are closest, and hardly at small ones, where
+ * memory time dwarfs compute.
+ */
+export const OVERLAP_PENALTY = 0.1;
+
 export interface TimingConstants {
   forwardEfficiency: number;
+  memoryEfficiency: number;
+  stepOverheadS: number;
   allReduceLatencyS: number;
+  overlapPenalty: number;
 }
 
-export const DEFAULT_TIMING: TimingConstants = { forwardEfficiency: FORWARD_EFFICIENCY, allReduceLatencyS: ALL_REDUCE_LATENCY_S };
+export const DEFAULT_TIMING: TimingConstants = {
+  forwardEfficiency: FORWARD_EFFICIENCY, memoryEfficiency: MEMORY_EFFICIENCY, stepOverheadS: STEP_OVERHEAD_S, allReduceLatencyS: ALL_REDUCE_LATENCY_S, overlapPenalty: OVERLAP_PENALTY,
+};
 
 export interface StepCost {
   seconds: number;
@@ -74,7 +94,7 @@ export class SimulatedExecutor {
     const gpu = GPU_PRODUCTS[config.gpu];
     this.timing = { ...DEFAULT_TIMING, ...config.timing };
     this.flopsPerS = gpu.bf16DenseTflops * 1e12 * COMPUTE_EFFICIENCY * this.timing.forwardEfficiency * config.tensorParallelSize;
-    this.bytesPerS = gpu.memBandwidthGBps * 1e9 * MEMORY_EFFICIENCY * config.tensorParallelSize;
+    this.bytesPerS = gpu.memBandwidthGBps * 1e9 * this.timing.memoryEfficiency * config.tensorParallelSize;
     this.linkBytesPerS = gpu.interconnectGBps * 1e9;
   }
 
@@ -105,7 +125,7 @@ export class SimulatedExecutor {
     // Swaps are per GPU over each GPU's own link, so TP ranks copy in parallel.
     const swapSeconds = (output.swapOutBytes + output.swapInBytes) / this.config.tensorParallelSize / SWAP_BANDWIDTH_BYTES_PER_S;
     const commSeconds = this.commSeconds(output.scheduled.reduce((sum, x) => sum + x.numNewTokens, 0));
-    const seconds = (output.scheduled.length > 0 ? Math.max(computeSeconds, memorySeconds) + commSeconds + STEP_OVERHEAD_S : 0) + swapSeconds;
+    const seconds = (output.scheduled.length > 0 ? Math.max(computeSeconds, memorySeconds) + this.timing.overlapPenalty * Math.min(computeSeconds, memorySeconds) + commSeconds + this.timing.stepOverheadS : 0) + swapSeconds;
     return { seconds, computeSeconds, memorySeconds, commSeconds, swapSeconds, flops, bytes };
   }
 }
