@@ -11,15 +11,13 @@
  * holds a low load (10 requests, so at most 10 in flight) and high ones (320 and 1,280 at once)
  * for both models, on 1 GPU and under TP4.
  *
- * Engine settings are the runs' own (bench/fidelity-runs.ts): the harness that wrote these files
- * (benchmark.py at 29dd18a66f98b7c12ded0a85b603318a2764c7cd, whose output path matches them)
- * started vLLM with `--max-model-len 2048 --gpu-memory-utilization 0.95 --max-num-seqs 1024` and
- * no other engine flag, so chunked prefill was off (vLLM's V0 default below 32k context).
+ * Engine settings are the runs' own: the harness's server flags (bench/fidelity-runs.ts, which
+ * loads and replays the runs for this bench and for test/serving/fidelity.test.ts).
  *
- * `--fit` instead fits the timing model's four constants on the calibration runs, by coordinate
+ * `--fit` instead fits the timing model's six constants on the calibration runs, by coordinate
  * descent over a grid each (FIT_GRID), minimising the mean |log(sim ÷ published)| of the three
- * metrics, and prints each round's point: the executor's forward efficiency, all-reduce latency
- * and overlap penalty, and the replay's front-end time per request.
+ * metrics, and prints each round's point: the executor's forward and memory efficiencies, step
+ * overhead, all-reduce latency and overlap penalty, and the replay's front-end time per request.
  *
  * Compared: output throughput and median TPOT (the issue's ±15% bar) and mean TTFT (±30%).
  * Two things about the published numbers matter here:
@@ -34,9 +32,8 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { ALL_REDUCE_LATENCY_S, DEFAULT_TIMING, FORWARD_EFFICIENCY, MEMORY_EFFICIENCY, OVERLAP_PENALTY, STEP_OVERHEAD_S } from "../runtime/serving/engine/executor";
-import { FRONT_END_SECONDS_PER_REQUEST } from "../runtime/serving/replay";
+import { FRONT_END_SECONDS_PER_REQUEST, type ReplayReport } from "../runtime/serving/replay";
 import { CALIBRATION, PUBLISHED_RUNS, meetsBar, replayPublishedRun, type FidelityRatios, type PublishedRun } from "./fidelity-runs";
-import type { ReplayReport } from "../runtime/serving/replay";
 
 interface Row {
   run: PublishedRun;

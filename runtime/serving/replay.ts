@@ -7,6 +7,8 @@
  *   `--request-rate` (seeded exponential gaps, as the benchmark draws them), else all at t=0;
  * - with `--max-concurrency C`, at most C requests are in flight; the rest wait in arrival
  *   order and are sent as slots free (the benchmark's semaphore), timed from that moment;
+ * - the server's front end takes each sent request in before the engine sees it, in turns with
+ *   the engine's steps (FRONT_END_SECONDS_PER_REQUEST below), and that time counts in TTFT;
  * - TTFT is from send to the first output token; TPOT is (latency − TTFT) / (output tokens − 1),
  *   only for requests with more than one output token; ITL is every gap between consecutive
  *   output tokens; percentiles are linear between closest ranks (numpy's default);
@@ -136,9 +138,10 @@ export function arrivalTimes(requests: readonly ReplayRequest[], options: Replay
  * between two steps, every request that has arrived is taken in, this long each, and only then
  * does the next step start. So a burst of N requests reaches the engine N × this after it was
  * sent. Why in turns, not beside the engine: in the published runs of docs/serving-fidelity.md
- * the engine's first step after a burst came late, in proportion to the burst (8B, 80 requests:
- * the first tokens at 267 ms, after a first prefill of about 45 ms; per-request `ttfts` in the
- * source file). Fitted on their calibration runs with the executor's constants (executor.ts;
+ * the first tokens after a burst came late in proportion to the burst (Llama-3-8B: 10 requests
+ * at once all had theirs at 62–63 ms, a prefill of 1,369 tokens; of 80 at once none before 266 ms,
+ * though the first prefill held only 1,842 tokens; per-request `ttfts` in the source files).
+ * Fitted on their calibration runs with the executor's constants (executor.ts;
  * `npm run bench:fidelity -- --fit`).
  */
 export const FRONT_END_SECONDS_PER_REQUEST = 0.0015;

@@ -52,7 +52,6 @@ export const ALL_REDUCE_LATENCY_S = 21e-6;
 /** All-reduces per layer in a forward pass under tensor parallelism (attention output, MLP output). */
 export const ALL_REDUCES_PER_LAYER = 2;
 
-/** The fitted constants, overridable for fitting them (bench/fidelity.ts). */
 /**
  * The share of the smaller of compute and memory time that adds to the larger: a step takes
  * max(C, M) + this · min(C, M). 0 would be perfect overlap, 1 none. It matters at the large
@@ -61,6 +60,7 @@ export const ALL_REDUCES_PER_LAYER = 2;
  */
 export const OVERLAP_PENALTY = 0.1;
 
+/** The fitted constants, overridable for fitting them (bench/fidelity.ts). */
 export interface TimingConstants {
   forwardEfficiency: number;
   memoryEfficiency: number;
