@@ -77,7 +77,16 @@ export interface EngineConfig {
    * The timing model's fitted constants, when a fit tries others: the executor's (executor.ts
    * DEFAULT_TIMING) and the replay's front end (replay.ts FRONT_END_SECONDS_PER_REQUEST).
    */
-  timing?: Partial<{ forwardEfficiency: number; memoryEfficiency: number; stepOverheadS: number; allReduceLatencyS: number; overlapPenalty: number; frontEndSecondsPerRequest: number }>;
+  timing?: Partial<TimingConstants & { frontEndSecondsPerRequest: number }>;
+}
+
+/** The executor's fitted constants (executor.ts gives each its value and source). */
+export interface TimingConstants {
+  forwardEfficiency: number;
+  memoryEfficiency: number;
+  stepOverheadS: number;
+  allReduceLatencyS: number;
+  overlapPenalty: number;
 }
 
 const GiB = 1024 ** 3;

@@ -17,7 +17,7 @@
  * fixed latency plus a ring all-reduce's 2·(tp−1)/tp of the bytes over the GPU interconnect.
  */
 import { GPU_PRODUCTS } from "../../../gpu";
-import type { EngineConfig } from "./config";
+import type { EngineConfig, TimingConstants } from "./config";
 import type { SchedulerOutput } from "./scheduler";
 
 /**
@@ -61,14 +61,6 @@ export const ALL_REDUCES_PER_LAYER = 2;
 export const OVERLAP_PENALTY = 0.1;
 
 /** The fitted constants, overridable for fitting them (bench/fidelity.ts). */
-export interface TimingConstants {
-  forwardEfficiency: number;
-  memoryEfficiency: number;
-  stepOverheadS: number;
-  allReduceLatencyS: number;
-  overlapPenalty: number;
-}
-
 export const DEFAULT_TIMING: TimingConstants = {
   forwardEfficiency: FORWARD_EFFICIENCY, memoryEfficiency: MEMORY_EFFICIENCY, stepOverheadS: STEP_OVERHEAD_S, allReduceLatencyS: ALL_REDUCE_LATENCY_S, overlapPenalty: OVERLAP_PENALTY,
 };

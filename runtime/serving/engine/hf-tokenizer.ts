@@ -28,9 +28,7 @@ export const HF_UNKNOWN_WORD = " unk";
 
 /** The WordLevel vocabulary: the unknown word, then the model's words. */
 export function hfVocabulary(): Record<string, number> {
-  const vocab: Record<string, number> = { [HF_UNKNOWN_WORD]: 0 };
-  for (const word of MODEL_WORDS) vocab[word] ??= Object.keys(vocab).length;
-  return vocab;
+  return Object.fromEntries([HF_UNKNOWN_WORD, ...MODEL_WORDS].map((word, id) => [word, id]));
 }
 
 export interface HfTokenizerFiles {
