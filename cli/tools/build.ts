@@ -14,6 +14,7 @@ import {
   providerGoMod,
   pulumiWrapperGoMod,
   toolsGoFile,
+  type KubernetesPin,
   type ToolName,
   type ToolPins,
 } from "./recipes";
@@ -61,16 +62,19 @@ function writeFresh(dir: string, files: Record<string, string>): void {
 
 type Recipe = (ctx: GoContext, pins: ToolPins, toolDir: string, binTmp: string) => Promise<void>;
 
+/** k8s.io/kubernetes commands through a wrapper module (the control plane, and the node's binaries). */
+async function buildKubernetes(ctx: GoContext, pin: KubernetesPin, toolDir: string, binTmp: string): Promise<void> {
+  const upstream = await download(ctx, pin.module, pin.version, toolDir);
+  const wrapper = path.join(toolDir, "wrapper");
+  const packages = pin.packages.map((p) => `${pin.module}/${p}`);
+  writeFresh(wrapper, { "go.mod": kubernetesWrapperGoMod(pin, upstream.goMod), "tools.go": toolsGoFile(packages) });
+  await go(ctx, ["mod", "tidy"], wrapper);
+  await go(ctx, ["build", "-tags", pin.tags, "-ldflags", kubernetesLdflags(pin), "-o", `${binTmp}/`, ...packages], wrapper);
+}
+
 const RECIPES: Record<ToolName, Recipe> = {
-  async kubernetes(ctx, pins, toolDir, binTmp) {
-    const pin = pins.kubernetes;
-    const upstream = await download(ctx, pin.module, pin.version, toolDir);
-    const wrapper = path.join(toolDir, "wrapper");
-    const packages = pin.packages.map((p) => `${pin.module}/${p}`);
-    writeFresh(wrapper, { "go.mod": kubernetesWrapperGoMod(pin, upstream.goMod), "tools.go": toolsGoFile(packages) });
-    await go(ctx, ["mod", "tidy"], wrapper);
-    await go(ctx, ["build", "-tags", pin.tags, "-ldflags", kubernetesLdflags(pin), "-o", `${binTmp}/`, ...packages], wrapper);
-  },
+  kubernetes: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubernetes, toolDir, binTmp),
+  kubelet: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubelet, toolDir, binTmp),
   async kine(ctx, pins, toolDir, binTmp) {
     const pin = pins.kine;
     // No replace lines upstream: go install builds it as published. CGO off selects its pure-Go SQLite.

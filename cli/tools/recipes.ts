@@ -41,17 +41,24 @@ export interface PulumiKubernetesPin extends ModulePin {
 }
 export interface ToolPins {
   kubernetes: KubernetesPin;
+  /**
+   * The node's binaries (kubelet, kube-proxy) from the same module and version as the control
+   * plane (test/cli/tools.test.ts holds them equal), in a cache folder of their own so a
+   * machine that needs no real nodes never builds them.
+   */
+  kubelet: KubernetesPin;
   kine: ModulePin;
   kwok: KwokPin;
   pulumi: PulumiPin;
   pulumiKubernetes: PulumiKubernetesPin;
 }
 export type ToolName = keyof ToolPins;
-export const TOOL_NAMES: ToolName[] = ["kubernetes", "kine", "kwok", "pulumi", "pulumiKubernetes"];
+export const TOOL_NAMES: ToolName[] = ["kubernetes", "kubelet", "kine", "kwok", "pulumi", "pulumiKubernetes"];
 
 /** The executables each tool puts in its bin directory. */
 export const TOOL_BINARIES: Record<ToolName, string[]> = {
   kubernetes: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+  kubelet: ["kubelet", "kube-proxy"],
   kine: ["kine"],
   kwok: ["kwok"],
   pulumi: ["pulumi"],

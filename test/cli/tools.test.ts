@@ -50,6 +50,14 @@ describe("tool pins", () => {
     expect(pins.kubernetes.stagingVersion).toBe(pins.kubernetes.version.replace(/^v1\./, "v0."));
   });
 
+  it("build the node's kubelet and kube-proxy from exactly the control plane's module and version", () => {
+    // Version skew: a kubelet newer than its API server is unsupported; the kit runs them equal.
+    const { packages, ...nodeBuild } = pins.kubelet;
+    const { packages: _controlPlane, ...controlPlaneBuild } = pins.kubernetes;
+    expect(nodeBuild).toEqual(controlPlaneBuild);
+    expect(packages).toEqual(["cmd/kubelet", "cmd/kube-proxy"]);
+  });
+
   it("pins the Pulumi CLI at the @pulumi/pulumi SDK version in the lockfile", () => {
     const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "../../package-lock.json"), "utf8"));
     expect(pins.pulumi.version).toBe(`v${lock.packages["node_modules/@pulumi/pulumi"].version}`);
@@ -140,7 +148,7 @@ describe("binary lookup", () => {
     expect(statuses.find((s) => s.tool === "kubernetes")?.missing).toEqual(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
     const bad = runGpk(["tools", "build", "--only", "etcd"]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kine, kwok, pulumi, pulumiKubernetes');
+    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kubelet, kine, kwok, pulumi, pulumiKubernetes');
   });
 });
 
