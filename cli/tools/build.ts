@@ -75,6 +75,10 @@ async function buildKubernetes(ctx: GoContext, pin: KubernetesPin, toolDir: stri
 const RECIPES: Record<ToolName, Recipe> = {
   kubernetes: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubernetes, toolDir, binTmp),
   kubelet: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubelet, toolDir, binTmp),
+  async crictl(ctx, pins, toolDir, binTmp) {
+    const pin = pins.crictl;
+    await go(ctx, ["install", "-ldflags", `-s -w -X ${pin.module}/pkg/version.Version=${pin.version}`, `${pin.module}/cmd/crictl@${pin.version}`], toolDir, { GOBIN: binTmp });
+  },
   async kine(ctx, pins, toolDir, binTmp) {
     const pin = pins.kine;
     // No replace lines upstream: go install builds it as published. CGO off selects its pure-Go SQLite.

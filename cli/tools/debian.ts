@@ -50,6 +50,17 @@ export function onPath(command: string, env: NodeJS.ProcessEnv = process.env): s
   return undefined;
 }
 
+/** A command given by absolute path (a plugin outside PATH, such as a CNI plugin) or looked up on PATH. */
+export function findCommand(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!path.isAbsolute(command)) return onPath(command, env);
+  try {
+    fs.accessSync(command, fs.constants.X_OK);
+    return command;
+  } catch {
+    return undefined;
+  }
+}
+
 function apt(args: string[], log: (line: string) => void): void {
   log(`apt-get ${args.join(" ")}`);
   const r = spawnSync("apt-get", args, { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, maxBuffer: 64 * 1024 * 1024 });
@@ -69,7 +80,7 @@ export interface DebianReport {
 /** Installs the listed packages whose command is missing; idempotent. */
 export function ensureDebianPackages(log: (line: string) => void = () => {}, file = DEBIAN_PACKAGES): DebianReport[] {
   const packages = parseDebianPackages(fs.readFileSync(file, "utf8"), file);
-  const missing = packages.filter((p) => !onPath(p.command));
+  const missing = packages.filter((p) => !findCommand(p.command));
   if (missing.length > 0) {
     const names = missing.map((p) => p.name);
     const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
@@ -80,8 +91,8 @@ export function ensureDebianPackages(log: (line: string) => void = () => {}, fil
     apt(["install", "-y", "-qq", "--no-install-recommends", ...names], log);
   }
   return packages.map((p) => {
-    const found = onPath(p.command);
-    if (!found) throw new DebianToolsError(`${p.name} installed but ${p.command} is not on PATH`);
+    const found = findCommand(p.command);
+    if (!found) throw new DebianToolsError(`${p.name} installed but ${p.command} is not ${path.isAbsolute(p.command) ? "executable" : "on PATH"}`);
     return { package: p.name, command: p.command, path: found, installed: missing.includes(p) };
   });
 }

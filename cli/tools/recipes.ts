@@ -49,16 +49,19 @@ export interface ToolPins {
   kubelet: KubernetesPin;
   kine: ModulePin;
   kwok: KwokPin;
+  /** CRI's command-line client: `gpk local down` stops a real node's pods through it. */
+  crictl: ModulePin;
   pulumi: PulumiPin;
   pulumiKubernetes: PulumiKubernetesPin;
 }
 export type ToolName = keyof ToolPins;
-export const TOOL_NAMES: ToolName[] = ["kubernetes", "kubelet", "kine", "kwok", "pulumi", "pulumiKubernetes"];
+export const TOOL_NAMES: ToolName[] = ["kubernetes", "kubelet", "crictl", "kine", "kwok", "pulumi", "pulumiKubernetes"];
 
 /** The executables each tool puts in its bin directory. */
 export const TOOL_BINARIES: Record<ToolName, string[]> = {
   kubernetes: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
   kubelet: ["kubelet", "kube-proxy"],
+  crictl: ["crictl"],
   kine: ["kine"],
   kwok: ["kwok"],
   pulumi: ["pulumi"],

@@ -17,7 +17,7 @@ import {
   readPins,
   stagingModules,
 } from "../../cli/tools/recipes";
-import { DEBIAN_PACKAGES, ensureDebianPackages, onPath, parseDebianPackages } from "../../cli/tools/debian";
+import { DEBIAN_PACKAGES, ensureDebianPackages, findCommand, onPath, parseDebianPackages } from "../../cli/tools/debian";
 import { locateBinary, toolCacheDir, toolsCacheRoot } from "../../cli/tools/resolve";
 import { runGpk } from "./run-gpk";
 
@@ -148,7 +148,7 @@ describe("binary lookup", () => {
     expect(statuses.find((s) => s.tool === "kubernetes")?.missing).toEqual(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
     const bad = runGpk(["tools", "build", "--only", "etcd"]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kubelet, kine, kwok, pulumi, pulumiKubernetes');
+    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kubelet, crictl, kine, kwok, pulumi, pulumiKubernetes');
   });
 });
 
@@ -166,6 +166,16 @@ describe("Debian packages of the e2e peers", () => {
     fs.writeFileSync(path.join(dir, "data"), "", { mode: 0o644 });
     expect(onPath("tool", { PATH: dir })).toBe(path.join(dir, "tool"));
     expect(onPath("data", { PATH: dir })).toBeUndefined();
+  });
+
+  it("take a command outside PATH by its absolute path (the CNI plugins live in /usr/lib/cni)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-abs-"));
+    fs.writeFileSync(path.join(dir, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "conf"), "", { mode: 0o644 });
+    expect(findCommand(path.join(dir, "bridge"), { PATH: "" })).toBe(path.join(dir, "bridge"));
+    expect(findCommand(path.join(dir, "conf"), { PATH: "" })).toBeUndefined();
+    expect(findCommand("bridge", { PATH: dir })).toBe(path.join(dir, "bridge"));
+    expect(parseDebianPackages(fs.readFileSync(DEBIAN_PACKAGES, "utf8"))).toContainEqual({ name: "containernetworking-plugins", command: "/usr/lib/cni/bridge" });
   });
 
   it("gpk tools system exits 1 naming the install command when it cannot install", () => {
