@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     const stack = `bench-scheduler-${size}`;
     await downCluster(ROOT, stack, log);
     const started = Date.now();
-    const cluster = await upControlPlane({ repoRoot: ROOT, stack, nodes: benchNodes(size), tools, log });
+    const cluster = await upControlPlane({ repoRoot: ROOT, stack, nodes: benchNodes(size), realNodes: [], tools, log });
     try {
       await startGpkScheduler(cluster, stack, tools);
       log(`${size} nodes ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -16,16 +16,17 @@ import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } f
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
-import { kwokNodes } from "../local/binaries/nodes";
+import { planNodes } from "../local/binaries/nodes";
+import { LOCAL_IMAGE_PREFIX } from "../images/kit-images";
 import { layoutOf } from "../local/binaries/plan";
 import { openStack, pulumiSetup } from "../local/binaries/pulumi";
 import { downCluster, readState, startKitProcesses, upControlPlane, type BinariesCluster } from "../local/binaries/runtime";
-import { readPins } from "../tools/recipes";
+import { TOOL_NAMES, readPins } from "../tools/recipes";
 import { resolveTools, type ResolvedTools } from "../tools/resolve";
 import { deployPlatform } from "../../stacks/program";
 
 const usage = `Usage: gpk local up|preview|destroy|down [--stack local] [--runtime auto|kind|binaries]
-                [--stacks-dir <dir>] [--expect-no-changes] [--policy-pack <dir>]... [--json]
+                [--real-nodes 0|1] [--stacks-dir <dir>] [--expect-no-changes] [--policy-pack <dir>]... [--json]
 
 up       starts a local cluster for a kind stack and runs \`pulumi up\` for the stack on it;
          a second \`up\` on a running cluster is an update
@@ -38,18 +39,24 @@ down     destroys the stack's resources, stops the cluster and removes its state
                     labelled and tainted like the pool); needs docker (running), kind and
                     the pulumi CLI on PATH. State: .gpk/state (file backend).
 --runtime binaries  kube-apiserver, kube-controller-manager, kube-scheduler, kine and KWOK as
-                    local processes on 127.0.0.1, one KWOK node per simulated GPU node, the
+                    local processes on 127.0.0.1, one node per simulated GPU node, the
                     stack's gpk-scheduler and \`gpk extender\` as processes, and the Pulumi CLI
                     and Kubernetes provider built by \`npm run tools\`. State: .gpk/binaries/<stack>.
+--real-nodes <n>    (binaries, up) how many nodes run a real kubelet with its own containerd,
+                    CNI and namespaces instead of KWOK: 1 (default) is the first node of the
+                    first GPU pool, where the device plugin, telemetry and GPU pods run in
+                    containers of the kit's locally built images; 0 is KWOK only (no
+                    container runtime needed). Needs root and \`gpk tools system\`.
 --runtime auto      (default) up: kind when docker and kind work, binaries otherwise;
                     other actions: the runtime the stack's cluster was started with
 --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
 --json  up:      {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
-                 "processes":[{"name","pid","port"}],"update":{<resource changes>}}
+                 "processes":[{"name","pid","port"}],"nodes":[{"name","runtime":"kubelet"|"kwok"}],
+                 "images":[{"name","ref"}],"update":{<resource changes>}}
         preview: {"stack","runtime","changeSummary":{<resource changes>}}
         destroy: {"stack","runtime","update":{<resource changes>}}
-        down:    {"stack","runtime","stopped":[names],"portsLeft":[ports]}
+        down:    {"stack","runtime","stopped":[names],"portsLeft":[ports],"leftovers":[what]}
 
 Secrets of the local stack use PULUMI_CONFIG_PASSPHRASE (empty when unset).`;
 
@@ -99,9 +106,11 @@ async function kindUpOrDown(action: "up" | "down", stack: string, config: KindSt
   return ExitCode.Ok;
 }
 
-function binariesTools() {
+/** The tools the binaries runtime runs; the node's (kubelet, crictl) only where nodes are real. */
+function binariesTools(realNodes = false) {
+  const needed = TOOL_NAMES.filter((t) => realNodes || (t !== "kubelet" && t !== "crictl"));
   try {
-    return resolveTools(readPins());
+    return resolveTools(readPins(), process.env, needed);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -118,7 +127,8 @@ interface BinariesRun {
 
 function openBinariesStack(run: BinariesRun, cluster: BinariesCluster, tools: ResolvedTools) {
   const setup = pulumiSetup(layoutOf(REPO_ROOT, run.stack), tools);
-  return { setup, open: () => openStack({ stack: run.stack, stackFile: run.file, kubeconfig: cluster.kubeconfig, setup, tools, program: async () => deployPlatform().outputs }) };
+  const runtimeImage = cluster.images?.find((i) => i.name.startsWith(`${LOCAL_IMAGE_PREFIX}/gpk-runtime:`))?.ref;
+  return { setup, open: () => openStack({ stack: run.stack, stackFile: run.file, kubeconfig: cluster.kubeconfig, runtimeImage, setup, tools, program: async () => deployPlatform().outputs }) };
 }
 
 function runningCluster(stack: string): BinariesCluster {
@@ -133,10 +143,16 @@ function engineFailure(err: unknown): string {
   return (e.stderr?.trim() || e.message || String(err)).split("\n").filter((l) => l.trim()).slice(-12).join("\n");
 }
 
-async function binariesUp(run: BinariesRun, config: KindStackConfig): Promise<number> {
+async function binariesUp(run: BinariesRun, config: KindStackConfig, realNodes: number): Promise<number> {
   const { stack, json } = run;
-  const tools = binariesTools();
-  const cluster = await upControlPlane({ repoRoot: REPO_ROOT, stack, nodes: kwokNodes(config), tools, log });
+  let nodes;
+  try {
+    nodes = planNodes(config, realNodes);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const tools = binariesTools(nodes.real.length > 0);
+  const cluster = await upControlPlane({ repoRoot: REPO_ROOT, stack, nodes: nodes.kwok, realNodes: nodes.real, tools, log });
   const { setup, open } = openBinariesStack(run, cluster, tools);
   const pulumiStack = await open();
   log(`pulumi up (${setup.bin}, backend ${setup.backend})`);
@@ -158,6 +174,11 @@ async function binariesUp(run: BinariesRun, config: KindStackConfig): Promise<nu
       kubeconfig: cluster.kubeconfig,
       pulumi: { bin: setup.bin, home: setup.home, backend: setup.backend, workDir: setup.workDir, env: setup.env },
       processes: cluster.processes.map((p) => ({ name: p.name, pid: p.pid, port: p.port })),
+      nodes: [
+        ...nodes.real.map((n) => ({ name: n.name, runtime: "kubelet" })),
+        ...nodes.kwok.map((n) => ({ name: n.metadata.name, runtime: "kwok" })),
+      ],
+      images: cluster.images ?? [],
       update: result.summary.resourceChanges ?? {},
     });
   } else progress(`cluster up: kubectl --kubeconfig ${cluster.kubeconfig} get nodes`);
@@ -207,10 +228,12 @@ async function binariesDown(run: BinariesRun): Promise<number> {
       log(`pulumi destroy failed (${engineFailure(err).split("\n")[0]}); stopping the cluster anyway`);
     }
   } else log(`no binaries cluster for ${stack} (${layout.root})`);
-  const portsLeft = await downCluster(REPO_ROOT, stack, log);
-  if (json) printJson({ stack, runtime: "binaries", stopped: cluster?.processes.map((p) => p.name) ?? [], portsLeft });
-  if (portsLeft.length > 0) {
-    process.stderr.write(`gpk local: ports still in use after down: ${portsLeft.join(", ")}\n`);
+  const { portsLeft, leftovers } = await downCluster(REPO_ROOT, stack, log);
+  const stopped = [...(cluster?.realNodes ?? []).map((n) => n.name), ...(cluster?.processes.map((p) => p.name) ?? [])];
+  if (json) printJson({ stack, runtime: "binaries", stopped, portsLeft, leftovers });
+  if (portsLeft.length > 0 || leftovers.length > 0) {
+    if (portsLeft.length > 0) process.stderr.write(`gpk local: ports still in use after down: ${portsLeft.join(", ")}\n`);
+    if (leftovers.length > 0) process.stderr.write(`gpk local: left behind after down: ${leftovers.join("; ")}\n`);
     return ExitCode.Finding;
   }
   return ExitCode.Ok;
@@ -237,6 +260,7 @@ export const command: Command = {
       "stacks-dir": { type: "string" },
       "expect-no-changes": { type: "boolean", default: false },
       "policy-pack": { type: "string", multiple: true, default: [] },
+      "real-nodes": { type: "string", default: "1" },
       json: { type: "boolean", default: false },
     });
     const action = positionals[0] as Action;
@@ -261,8 +285,11 @@ export const command: Command = {
       return kindUpOrDown(action, stack, config, values.json!);
     }
     switch (action) {
-      case "up":
-        return binariesUp(run, config);
+      case "up": {
+        const realNodes = values["real-nodes"]!;
+        if (!/^\d+$/.test(realNodes)) throw new UsageError(`--real-nodes: expected a count (0 or 1), got ${JSON.stringify(realNodes)}`);
+        return binariesUp(run, config, Number(realNodes));
+      }
       case "preview":
         return binariesPreview(run, values["expect-no-changes"]!, values["policy-pack"]!);
       case "destroy":

@@ -17,12 +17,18 @@ import { ImageBuildError, writeOciArchive, type BuiltImage } from "./oci";
 
 /** The repository prefix of images built here: never a registry anyone can pull from. */
 export const LOCAL_IMAGE_PREFIX = "gpk.local";
+const ENV_BINARY = "/usr/bin/env";
 /** Runtime packages with a main.ts: each becomes /opt/gpk/<pkg>.js in the runtime image. */
 const RUNTIME_ROOT = path.resolve(__dirname, "..", "..", "runtime");
 
 export interface KitImages {
   runtime: BuiltImage;
   pause: BuiltImage;
+}
+
+/** The kit's version (package.json): the runtime image's tag. */
+export function kitVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
 }
 
 export function imagesCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -71,7 +77,9 @@ export function buildRuntimeImage(version: string, env: NodeJS.ProcessEnv = proc
   const outDir = path.join(imagesCacheRoot(env), "gpk-runtime");
   const rootfs = freshDir(path.join(outDir, "rootfs"));
   copyInto(rootfs, nodeBinary, "/usr/local/bin/node");
-  for (const lib of sharedLibraries(run("ldd", [nodeBinary], "runtime image"))) copyInto(rootfs, lib);
+  // The simulated nvidia-smi the device plugin mounts into GPU containers starts `#!/usr/bin/env node`.
+  copyInto(rootfs, ENV_BINARY);
+  for (const exe of [nodeBinary, ENV_BINARY]) for (const lib of sharedLibraries(run("ldd", [exe], "runtime image"))) copyInto(rootfs, lib);
   const packages = fs.readdirSync(RUNTIME_ROOT).filter((pkg) => fs.existsSync(path.join(RUNTIME_ROOT, pkg, "main.ts"))).sort();
   for (const pkg of packages) {
     const bundle = bundleRuntime(pkg);

@@ -112,12 +112,14 @@ export function writeOciArchive(rootfs: string, repository: string, tag: string,
   fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify({
     schemaVersion: 2,
     mediaType: MEDIA.index,
-    manifests: [{
+    // The manifest twice: under its tag, and under its digest, the name CRI looks up for a pod
+    // that pins `repository:tag@sha256:…` (it drops the tag of a digested reference).
+    manifests: [name, `${repository}@${manifest.digest}`].map((imageName) => ({
       mediaType: MEDIA.manifest,
       ...manifest,
       platform: { architecture: "amd64", os: "linux" },
-      annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag },
-    }],
+      annotations: { "io.containerd.image.name": imageName, "org.opencontainers.image.ref.name": tag },
+    })),
   }));
   const archive = path.join(outDir, "image.tar");
   reproducibleTar(layout, archive);

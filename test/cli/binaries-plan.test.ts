@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { kwokNodes } from "../../cli/local/binaries/nodes";
 import {
+  API_SERVICE_ADDRESS,
   apiserverSpec,
   controllerManagerSpec,
   extenderSpec,
@@ -50,11 +51,20 @@ describe("binaries runtime processes", () => {
     for (const spec of specs) {
       const joined = spec.args.join(" ");
       expect(joined, spec.name).not.toMatch(/0\.0\.0\.0|:::/);
-      const addresses = [...joined.matchAll(/(?:address|host)[= ](\S+)/g)].map((m) => m[1]!);
+      // The advertised address is no listener: it names the real nodes' tunnel (below).
+      const addresses = [...joined.matchAll(/(?<!advertise-)(?:address|host)[= ](\S+)/g)].map((m) => m[1]!);
       expect(addresses.length, spec.name).toBeGreaterThan(0);
       for (const a of addresses) expect(a, spec.name).toMatch(/^127\.0\.0\.1(:\d+)?$/);
     }
     expect(new Set(specs.map((s) => s.port)).size).toBe(specs.length);
+  });
+
+  it("advertise the address real nodes reach the API server at, which Endpoints validation accepts (not loopback)", () => {
+    const apiserver = specs.find((s) => s.name === "kube-apiserver")!;
+    expect(apiserver.args).toContain(`--advertise-address=${API_SERVICE_ADDRESS}`);
+    expect(apiserver.args).toContain("--bind-address=127.0.0.1");
+    expect(API_SERVICE_ADDRESS).not.toMatch(/^127\./);
+    expect(apiserver.args.join(" ")).not.toContain("--endpoint-reconciler-type");
   });
 
   it("run the API server with RBAC, token-signed service accounts and the admission plugins the e2e relies on", () => {
@@ -81,12 +91,13 @@ describe("binaries runtime processes", () => {
   });
 
   it("write one token line per identity, admin alone in system:masters", () => {
-    const lines = tokenFile({ admin: "a", controllerManager: "c", scheduler: "s", kwok: "k" }).trim().split("\n");
+    const lines = tokenFile({ admin: "a", controllerManager: "c", scheduler: "s", kwok: "k", kubeProxy: "p" }).trim().split("\n");
     expect(lines).toEqual([
       'a,gpk-admin,gpk-admin,"system:masters"',
       'c,system:kube-controller-manager,system:kube-controller-manager,""',
       's,system:kube-scheduler,system:kube-scheduler,""',
       'k,gpk-kwok,gpk-kwok,""',
+      'p,system:kube-proxy,system:kube-proxy,""',
     ]);
   });
 

@@ -14,6 +14,8 @@ export interface LocalCluster {
   kubeconfig: string;
   pulumi: { bin: string; home: string; backend: string; workDir: string; env: Record<string, string> };
   processes: { name: string; pid: number; port: number }[];
+  nodes: { name: string; runtime: "kubelet" | "kwok" }[];
+  images: { name: string; ref: string }[];
   update: Record<string, number>;
 }
 
@@ -88,6 +90,13 @@ export async function waitUntil<T>(what: string, probe: () => T | undefined | fa
 export const RESTRICTED_POD_SECURITY = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } };
 export const RESTRICTED_CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
 
+/** The pause image built on this machine: it runs on a real node, which pulls nothing (and on KWOK's alike). */
+export function pauseImage(): string {
+  const built = cluster().images.find((i) => i.name.startsWith("gpk.local/pause:"));
+  if (!built) throw new Error("gpk local up reported no pause image: was it run with --real-nodes 0?");
+  return built.ref;
+}
+
 /** A pod that passes Pod Security `restricted`, with `gpus` whole GPUs and the GPU toleration when gpus > 0. */
 /** A pod asking for `gpus` of `opts.resource` (default whole GPUs, `nvidia.com/gpu`), tolerating the GPU taint when it asks for any. */
 export function gpuPod(name: string, namespace: string, gpus: number, opts: { schedulerName?: string; cpu?: string; memory?: string; nodeSelector?: Record<string, string>; tolerations?: object[]; labels?: Record<string, string>; resource?: string } = {}) {
@@ -101,7 +110,7 @@ export function gpuPod(name: string, namespace: string, gpus: number, opts: { sc
       securityContext: RESTRICTED_POD_SECURITY,
       ...(opts.nodeSelector ? { nodeSelector: opts.nodeSelector } : {}),
       tolerations: [...(gpus > 0 ? [tolerationFor(GPU_TAINT)] : []), ...(opts.tolerations ?? [])],
-      containers: [{ name: "main", image: "registry.k8s.io/pause:3.10", securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { requests: resources, limits: resources } }],
+      containers: [{ name: "main", image: pauseImage(), securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { requests: resources, limits: resources } }],
     },
   };
 }

@@ -9,6 +9,7 @@
 import { poolSummary } from "../../../components/gpu-node-group";
 import type { StackConfig } from "../../../stacks/config";
 import { KWOK_NODE_ANNOTATION } from "./plan";
+import type { RealNodeSpec } from "./real-node-plan";
 
 /** Shape of a simulated GPU node's host: per GPU, as on a p5.48xlarge (192 vCPU, 2 TiB for 8 H100s). */
 export const HOST_PER_GPU = { cpu: 24, memoryGi: 256 };
@@ -66,4 +67,34 @@ export function kwokNodes(config: Extract<StackConfig, { target: "kind" }>): Kwo
     }
   }
   return nodes;
+}
+
+/**
+ * How many of the stack's nodes run a real kubelet instead of KWOK. The first is the first node
+ * of the first GPU pool: the one the device plugin, the GPU pods and serving need for real.
+ */
+export const MAX_REAL_GPU_NODES = 1;
+
+export interface NodePlan {
+  kwok: KwokNode[];
+  real: RealNodeSpec[];
+}
+
+/**
+ * The stack's nodes, `realNodes` of them real (labels and taints from the same pool summary as
+ * the KWOK nodes, less the labels the kubelet sets itself), the rest KWOK.
+ */
+export function planNodes(config: Extract<StackConfig, { target: "kind" }>, realNodes: number): NodePlan {
+  if (!Number.isInteger(realNodes) || realNodes < 0 || realNodes > MAX_REAL_GPU_NODES) {
+    throw new RangeError(`--real-nodes: expected 0 to ${MAX_REAL_GPU_NODES} (the first node of the first GPU pool), got ${realNodes}`);
+  }
+  const all = kwokNodes(config);
+  const firstPool = config.nodePools[0];
+  if (realNodes === 0 || !firstPool) return { kwok: all, real: [] };
+  const summary = poolSummary("kind", firstPool);
+  const name = `${config.cluster.name}-${summary.poolName}-0`;
+  return {
+    kwok: all.filter((n) => n.metadata.name !== name),
+    real: [{ name, index: 0, labels: { ...summary.nodeLabels }, taints: summary.nodeTaints.map((t) => ({ ...t })) }],
+  };
 }

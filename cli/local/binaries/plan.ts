@@ -85,6 +85,8 @@ export const IDENTITIES = {
   scheduler: { user: "system:kube-scheduler", groups: [] },
   // KWOK stands in for every kubelet; its ClusterRole (kwokClusterRole) gives exactly what they do.
   kwok: { user: "gpk-kwok", groups: [] },
+  // A real node's kube-proxy: the bootstrap ClusterRoleBinding system:node-proxier binds this user.
+  kubeProxy: { user: "system:kube-proxy", groups: [] },
 } as const;
 export type Identity = keyof typeof IDENTITIES;
 
@@ -127,6 +129,13 @@ export function serverUrl(ports: Ports): string {
   return `https://127.0.0.1:${ports["kube-apiserver"]}`;
 }
 
+/**
+ * Where the API server is reachable from a real node's network namespace (its tunnel listens
+ * there) and what it publishes as the `kubernetes` Service's endpoint. It is on no host
+ * interface: on the host the API server binds loopback only.
+ */
+export const API_SERVICE_ADDRESS = "10.213.255.1";
+
 /** Service CIDR of the local cluster: addresses for Service objects only, nothing routes them. */
 export const SERVICE_CIDR = "10.96.0.0/16";
 export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -152,7 +161,9 @@ export function apiserverSpec(bin: string, layout: Layout, ports: Ports): Proces
     args: [
       `--etcd-servers=http://127.0.0.1:${ports.kine}`,
       "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      // Pods on real nodes reach the API server at this address through each node's tunnel
+      // (real-node-plan.ts); a loopback address would be refused as the `kubernetes` endpoint.
+      `--advertise-address=${API_SERVICE_ADDRESS}`,
       `--secure-port=${ports["kube-apiserver"]}`,
       `--cert-dir=${layout.certs}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
@@ -164,8 +175,6 @@ export function apiserverSpec(bin: string, layout: Layout, ports: Ports): Proces
       `--service-account-signing-key-file=${layout.serviceAccountKey}`,
       "--enable-admission-plugins=PodSecurity,ResourceQuota,LimitRanger,ServiceAccount,NodeRestriction",
       "--allow-privileged=true",
-      // The `kubernetes` Service would get 127.0.0.1 as its endpoint, which Endpoints validation refuses.
-      "--endpoint-reconciler-type=none",
       "--profiling=false",
     ],
     port: ports["kube-apiserver"],

@@ -8,7 +8,7 @@
  * dynamic-resource provider. State lives in a file backend in the cluster's folder; the
  * workspace holds a Pulumi.yaml and the stack's config with two overrides: the local
  * kubeconfig, and the KubeRay CRDs without the operator chart (no Helm repository is
- * reachable from here).
+ * reachable from here); with real nodes, also the locally built runtime image.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -47,9 +47,11 @@ export function pulumiSetup(layout: Layout, tools: ResolvedTools, env: NodeJS.Pr
  * with `gpk:cluster.kubeconfig` pointing at the local control plane, `gpk:ray.operator` set to
  * `crds-only` and `gpk:telemetry.servingMetrics.source` to `external` (no chart is fetched).
  */
-export function binariesStackConfig(stackFileText: string, kubeconfig: string): Record<string, unknown> {
+export function binariesStackConfig(stackFileText: string, kubeconfig: string, runtimeImage?: string): Record<string, unknown> {
   const doc = (parse(stackFileText) ?? {}) as { config?: Record<string, unknown> };
   const config = { ...(doc.config ?? {}) };
+  // Real nodes pull nothing: the runtime bundles come baked into the locally built image.
+  if (runtimeImage) config["gpk:runtime"] = { ...((config["gpk:runtime"] as object | undefined) ?? {}), image: runtimeImage };
   config["gpk:cluster"] = { ...((config["gpk:cluster"] as object | undefined) ?? {}), kubeconfig };
   if (config["gpk:ray"] !== undefined) config["gpk:ray"] = { ...(config["gpk:ray"] as object), operator: "crds-only" };
   // No chart can be fetched here either: the serving autoscaler's metrics adapter is left out.
@@ -62,7 +64,7 @@ export function binariesStackConfig(stackFileText: string, kubeconfig: string): 
  * Writes the workspace (Pulumi.yaml naming the provider binary and the kit's language host as
  * project plugins, so the engine uses exactly those, and Pulumi.<stack>.yaml) and opens the stack.
  */
-export async function openStack(opts: { stack: string; stackFile: string; kubeconfig: string; setup: PulumiSetup; tools: ResolvedTools; program: automation.PulumiFn }): Promise<automation.Stack> {
+export async function openStack(opts: { stack: string; stackFile: string; kubeconfig: string; runtimeImage?: string; setup: PulumiSetup; tools: ResolvedTools; program: automation.PulumiFn }): Promise<automation.Stack> {
   const { automation } = await import("@pulumi/pulumi");
   const { setup } = opts;
   fs.mkdirSync(setup.workDir, { recursive: true });
@@ -86,7 +88,7 @@ export async function openStack(opts: { stack: string; stackFile: string; kubeco
     },
   };
   fs.writeFileSync(path.join(setup.workDir, "Pulumi.yaml"), stringify(project));
-  const config = binariesStackConfig(fs.readFileSync(opts.stackFile, "utf8"), opts.kubeconfig);
+  const config = binariesStackConfig(fs.readFileSync(opts.stackFile, "utf8"), opts.kubeconfig, opts.runtimeImage);
   fs.writeFileSync(path.join(setup.workDir, `Pulumi.${opts.stack}.yaml`), stringify({ config }));
   const pulumiCommand = await automation.PulumiCommand.get({ root: path.dirname(path.dirname(setup.bin)) });
   return automation.LocalWorkspace.createOrSelectStack(

@@ -17,6 +17,7 @@ import type { ResolvedTools } from "../../tools/resolve";
 import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
 import type { KwokNode } from "./nodes";
 import {
+  API_SERVICE_ADDRESS,
   IDENTITIES,
   apiserverCertFile,
   apiserverSpec,
@@ -41,6 +42,12 @@ import {
   type ProcessName,
 } from "./plan";
 import { freePort, isRunning, portInUse, startProcess, stopProcesses, type RunningProcess } from "./processes";
+import { REAL_NODE_KUBELET_PORTS, type RealNodeSpec } from "./real-node-plan";
+import { startRealNode, stopRealNode, type RealNodeBinaries, type RealNodeState } from "./real-node";
+import { buildPauseImage, buildRuntimeImage, kitVersion } from "../../images/kit-images";
+import { onPath } from "../../tools/debian";
+import { readPins } from "../../tools/recipes";
+import { locateBinary } from "../../tools/resolve";
 
 export interface BinariesCluster {
   stack: string;
@@ -49,6 +56,10 @@ export interface BinariesCluster {
   server: string;
   ports: Ports;
   processes: RunningProcess[];
+  /** Nodes run by a real kubelet (the others are KWOK's). Absent in state written before them. */
+  realNodes?: RealNodeState[];
+  /** The locally built images the real nodes hold, as pods reference them. */
+  images?: { name: string; ref: string }[];
 }
 
 const CONTROL_PLANE: ProcessName[] = ["kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
@@ -71,8 +82,13 @@ function running(cluster: BinariesCluster, names: ProcessName[]): boolean {
   return names.every((n) => cluster.processes.some((p) => p.name === n && isRunning(p.pid, p.command)));
 }
 
+/** A real node's user: the Node authorizer gives `system:node:<name>` in `system:nodes` exactly its node's rights. */
+export function nodeIdentity(name: string): { user: string; groups: string[] } {
+  return { user: `system:node:${name}`, groups: ["system:nodes"] };
+}
+
 /** Keys and tokens are made once per cluster folder, so a restart keeps every credential valid. */
-function ensureCredentials(layout: Layout): Record<Identity, string> {
+function ensureCredentials(layout: Layout, realNodes: string[]): { tokens: Record<Identity, string>; nodeTokens: Record<string, string> } {
   fs.mkdirSync(layout.certs, { recursive: true, mode: 0o700 });
   if (!fs.existsSync(layout.serviceAccountKey)) {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -86,8 +102,16 @@ function ensureCredentials(layout: Layout): Record<Identity, string> {
     tokens = Object.fromEntries((Object.keys(IDENTITIES) as Identity[]).map((id) => [id, randomBytes(24).toString("hex")])) as Record<Identity, string>;
     fs.writeFileSync(tokensJson, JSON.stringify(tokens), { mode: 0o600 });
   }
-  fs.writeFileSync(layout.tokensFile, tokenFile(tokens), { mode: 0o600 });
-  return tokens;
+  const nodeTokensJson = path.join(layout.certs, "node-tokens.json");
+  const nodeTokens: Record<string, string> = fs.existsSync(nodeTokensJson) ? JSON.parse(fs.readFileSync(nodeTokensJson, "utf8")) : {};
+  for (const name of realNodes) nodeTokens[name] ??= randomBytes(24).toString("hex");
+  fs.writeFileSync(nodeTokensJson, JSON.stringify(nodeTokens), { mode: 0o600 });
+  const nodeLines = Object.entries(nodeTokens).map(([name, token]) => {
+    const { user, groups } = nodeIdentity(name);
+    return `${token},${user},${user},"${groups.join(",")}"\n`;
+  });
+  fs.writeFileSync(layout.tokensFile, tokenFile(tokens) + nodeLines.join(""), { mode: 0o600 });
+  return { tokens, nodeTokens };
 }
 
 /** The ports of the last run where still free (so kubeconfigs stay the same), fresh ones otherwise. */
@@ -114,8 +138,10 @@ export interface UpOptions {
   repoRoot: string;
   /** Names the cluster's folder (.gpk/binaries/<stack>). */
   stack: string;
-  /** The KWOK nodes to register (kwokNodes(config) for a stack). */
+  /** The KWOK nodes to register (planNodes(config, n).kwok for a stack). */
   nodes: KwokNode[];
+  /** The nodes to run as real kubelets (planNodes(config, n).real). */
+  realNodes: RealNodeSpec[];
   tools: ResolvedTools;
   log: (line: string) => void;
 }
@@ -127,6 +153,7 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
   if (previous && running(previous, CONTROL_PLANE)) {
     opts.log(`control plane of ${opts.stack} is running (${layout.root}); updating its nodes`);
     await registerNodes(adminEndpoint(layout, previous), opts);
+    if (!sameRealNodes(previous, opts.realNodes)) throw new Error(`the running cluster has real nodes [${(previous.realNodes ?? []).map((n) => n.name).join(", ")}], not [${opts.realNodes.map((n) => n.name).join(", ")}]: run \`gpk local down\` first`);
     return previous;
   }
   if (previous) {
@@ -134,7 +161,7 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
     await stopProcesses(previous.processes);
   }
   for (const dir of [layout.logs, layout.kubeconfigDir, path.dirname(layout.kineDb)]) fs.mkdirSync(dir, { recursive: true });
-  const tokens = ensureCredentials(layout);
+  const { tokens, nodeTokens } = ensureCredentials(layout, opts.realNodes.map((n) => n.name));
   const ports = await choosePorts(previous?.ports);
   const bin = opts.tools.bin;
   const cluster: BinariesCluster = { stack: opts.stack, runtime: "binaries", kubeconfig: layout.kubeconfig, server: serverUrl(ports), ports, processes: [] };
@@ -162,11 +189,82 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
     await start(kwokSpec(bin.kwok!, opts.tools.kwokStages, layout, ports));
     await registerNodes(api, opts);
     await installClusterCrds(api, opts.log);
+    if (opts.realNodes.length > 0) await startRealNodes(cluster, api, nodeTokens, layout, opts);
   } catch (err) {
+    await stopRealNodes(cluster, opts.log);
     await stopProcesses(cluster.processes);
     throw err;
   }
   return cluster;
+}
+
+function sameRealNodes(cluster: BinariesCluster, wanted: RealNodeSpec[]): boolean {
+  const running = (cluster.realNodes ?? []).map((n) => n.name).sort();
+  return JSON.stringify(running) === JSON.stringify(wanted.map((n) => n.name).sort());
+}
+
+/** The host programs of a real node: two the kit builds, the rest from Debian (`gpk tools system`). */
+function realNodeBinaries(tools: ResolvedTools): RealNodeBinaries {
+  const fromPath = (name: string) => {
+    const found = onPath(name);
+    if (!found) throw new Error(`real nodes need ${name}: run \`gpk tools system\` as root (or --real-nodes 0 for KWOK nodes only)`);
+    return found;
+  };
+  return { kubelet: tools.bin.kubelet!, kubeProxy: tools.bin["kube-proxy"]!, crictl: tools.bin.crictl!, containerd: fromPath("containerd"), ctr: fromPath("ctr"), socat: fromPath("socat") };
+}
+
+/** Builds the kit's images, then starts each real node and waits until the API server lists it Ready. */
+async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, nodeTokens: Record<string, string>, layout: Layout, opts: UpOptions): Promise<void> {
+  const bin = realNodeBinaries(opts.tools);
+  opts.log("building the kit's images (runtime bundles on Node.js, pause)");
+  const pause = buildPauseImage(readPins().kubernetes);
+  const runtime = buildRuntimeImage(kitVersion());
+  cluster.images = [pause, runtime].map((i) => ({ name: i.name, ref: i.ref }));
+  cluster.realNodes = [];
+  for (const spec of opts.realNodes) {
+    // Inside the node, the API server is at the tunnel's address (its certificate names it: the advertised address).
+    const server = `https://${API_SERVICE_ADDRESS}:${cluster.ports["kube-apiserver"]}`;
+    const kubeconfig = kubeconfigYaml(server, api.ca, nodeIdentity(spec.name).user, nodeTokens[spec.name]!);
+    const kubeProxyToken = (parse(fs.readFileSync(kubeconfigFile(layout, "kubeProxy"), "utf8")) as { users: { user: { token: string } }[] }).users[0]!.user.token;
+    const node = await startRealNode({
+      clusterRoot: layout.root,
+      spec,
+      bin,
+      images: { pause, others: [runtime] },
+      apiPort: cluster.ports["kube-apiserver"],
+      kubeconfig,
+      kubeProxyKubeconfig: kubeconfigYaml(server, api.ca, IDENTITIES.kubeProxy.user, kubeProxyToken),
+      ports: REAL_NODE_KUBELET_PORTS,
+      logDir: layout.logs,
+      log: opts.log,
+      nodeReady: async () => {
+        try {
+          const node = (await apiRequest(api, "GET", `/api/v1/nodes/${spec.name}`)) as { status?: { conditions?: { type: string; status: string }[] } };
+          return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 404) return false;
+          throw err;
+        }
+      },
+    });
+    cluster.realNodes.push(node);
+    writeState(layout, cluster);
+  }
+}
+
+/** crictl for `down`, which may run where the other tools are not all built. */
+function findCrictl(): string {
+  return locateBinary("crictl", "crictl", readPins())?.path ?? "crictl";
+}
+
+/** Stops every real node of the cluster; returns what they left behind. */
+async function stopRealNodes(cluster: BinariesCluster, log: (line: string) => void): Promise<string[]> {
+  const left: string[] = [];
+  for (const node of cluster.realNodes ?? []) {
+    log(`stopping real node ${node.name}`);
+    left.push(...(await stopRealNode(node, { crictl: findCrictl() }, log)));
+  }
+  return left;
 }
 
 /**
@@ -317,10 +415,14 @@ export async function restartKitProcess(repoRoot: string, cluster: BinariesClust
   return proc;
 }
 
-/** Stops every process of the cluster and removes its folder; returns the ports still in use (none, normally). */
-export async function downCluster(repoRoot: string, stack: string, log: (line: string) => void): Promise<number[]> {
+/**
+ * Stops every process of the cluster (real nodes first) and removes its folder; returns the
+ * ports still in use and what the real nodes left behind (both empty, normally).
+ */
+export async function downCluster(repoRoot: string, stack: string, log: (line: string) => void): Promise<{ portsLeft: number[]; leftovers: string[] }> {
   const layout = layoutOf(repoRoot, stack);
   const cluster = readState(layout);
+  const leftovers = cluster ? await stopRealNodes(cluster, log) : [];
   if (cluster) {
     log(`stopping ${cluster.processes.map((p) => p.name).join(", ")}`);
     await stopProcesses(cluster.processes);
@@ -334,5 +436,5 @@ export async function downCluster(repoRoot: string, stack: string, log: (line: s
     if (leftover.length > 0) await new Promise((r) => setTimeout(r, 250));
   } while (leftover.length > 0 && Date.now() < deadline);
   fs.rmSync(layout.root, { recursive: true, force: true });
-  return leftover;
+  return { portsLeft: leftover, leftovers };
 }
