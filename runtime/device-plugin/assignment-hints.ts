@@ -83,6 +83,12 @@ export function matchAssignment(
   return undefined;
 }
 
+/**
+ * How long a hint request waits for the first pods list: the kubelet's GetPreferredAllocation
+ * call is on the pod's admission path, so the wait is short, and after it the NUMA rule answers.
+ */
+export const FIRST_LIST_WAIT_MS = 3_000;
+
 function byAge(a: PendingAssignment, b: PendingAssignment): number {
   const ta = Number.isNaN(a.createdMs) ? Infinity : a.createdMs;
   const tb = Number.isNaN(b.createdMs) ? Infinity : b.createdMs;
@@ -123,13 +129,16 @@ export class AssignmentHintSource {
     }, (m) => log(`device-plugin: assignments: ${m}`), backoffMs);
   }
 
-  /** Resolves after the first successful list (the hook answers from whatever it has before). */
+  private isSynced = false;
+
+  /** Resolves after the first successful list. */
   get synced(): Promise<void> {
     return this.reflector.synced;
   }
 
   start(): void {
     this.reflector.start();
+    void this.reflector.synced.then(() => (this.isSynced = true), () => undefined);
   }
 
   stop(): void {
@@ -138,7 +147,13 @@ export class AssignmentHintSource {
   }
 
   readonly hints: AllocationHints = async (request, available) => {
-    const match = matchAssignment(this.pending.values(), this.consumed, request.allocation_size, available);
+    let match = matchAssignment(this.pending.values(), this.consumed, request.allocation_size, available);
+    if (!match && !this.isSynced) {
+      // A plugin that just (re)started may be asked before its first list lands, for a pod the
+      // extender placed meanwhile: wait for the list a moment rather than answer blind.
+      await Promise.race([this.synced, new Promise((r) => setTimeout(r, FIRST_LIST_WAIT_MS).unref())]);
+      match = matchAssignment(this.pending.values(), this.consumed, request.allocation_size, available);
+    }
     if (!match) return undefined;
     this.consumed.add(match.pod.key);
     this.log(`device-plugin: allocation of ${request.allocation_size} follows the extender's assignment of ${match.pod.name}: GPUs ${match.pod.gpus.join(",")}`);

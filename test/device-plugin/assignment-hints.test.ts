@@ -160,6 +160,18 @@ describe("the daemon follows the extender's assignment (kubelet and API server o
     expect(await preferred(2)).toEqual([uuid(0), uuid(1)]);
   });
 
+  it("asked before its first pods list lands (a restarted plugin), waits for it and follows the assignment", async () => {
+    api = new ApiPeer();
+    api.objects.pods.push(pod("assigned"));
+    await api.start();
+    const preferred = await start(`http://127.0.0.1:${api.port}`);
+    const answer = preferred(2);
+    // The list is still held: without the wait the NUMA rule would answer [0,1].
+    await new Promise((r) => setTimeout(r, 100));
+    api.releaseLists();
+    expect(await answer).toEqual([uuid(5), uuid(6)]);
+  });
+
   it("answers with the NUMA choice when the API server is unreachable", async () => {
     api = new ApiPeer();
     await api.start();

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME } from "../../gpu";
 import { readPins } from "../../cli/tools/recipes";
+import { simUuid } from "../../runtime/gpu-sim/node";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, cluster, createNamespace, createObject, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
 
 const realNode = () => cluster().nodes.find((n) => n.runtime === "kubelet")!.name;
@@ -94,14 +95,85 @@ describe("the real GPU node", () => {
       expect(done.spec.nodeName).toBe(realNode());
       const assignment = JSON.parse(done.metadata.annotations[KIT_ANNOTATIONS.gpuAssignment]);
       expect(assignment.node).toBe(realNode());
-      expect(assignment.uuids).toHaveLength(2);
+      expect(assignment.gpus).toHaveLength(2);
+      // The simulated GPUs' UUIDs are seeded by the node's name (runtime/gpu-sim/node.ts).
+      const assigned: string[] = assignment.uuids ?? assignment.gpus.map((i: number) => simUuid(realNode(), i));
       const seen = JSON.parse(done.status.containerStatuses[0].state.terminated.message);
       expect(seen.uid).toBe(RESTRICTED_POD_SECURITY.runAsUser);
-      expect(seen.visible.split(",").sort()).toEqual([...assignment.uuids].sort());
+      expect(seen.visible.split(",").sort()).toEqual([...assigned].sort());
       const listed = [...seen.smi.matchAll(/\(UUID: (GPU-[0-9a-f-]+)\)/g)].map((m: RegExpMatchArray) => m[1]);
-      expect(listed.sort()).toEqual([...assignment.uuids].sort());
+      expect(listed.sort()).toEqual([...assigned].sort());
     } finally {
       kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
+  });
+
+  it("runs the stack's serving pod, Ready through its probe, answering a chat completion through its ClusterIP Service", async () => {
+    const chatPods = () => (kubectlOk(["get", "pods", "-n", "team-b", "-l", "app.kubernetes.io/name=chat", "-o", "json"]).items as any[]).filter((p) => !p.metadata.deletionTimestamp);
+    if (!chatPods().some((p) => p.spec.nodeName === realNode())) {
+      // gpk-scheduler may have placed it on the pool's KWOK node: move it the way an operator would.
+      const twins = (kubectlOk(["get", "nodes", "-l", `${KIT_LABELS.pool}=${POOL}`, "-o", "json"]).items as any[]).map((n) => n.metadata.name).filter((n) => n !== realNode());
+      for (const n of twins) kubectlOk(["cordon", n]);
+      try {
+        for (const p of chatPods()) kubectlOk(["delete", "pod", "-n", "team-b", p.metadata.name, "--wait=false"]);
+        await waitUntil("a chat pod on the real node", () => chatPods().some((p) => p.spec.nodeName === realNode()), 120_000, 1000);
+      } finally {
+        for (const n of twins) kubectlOk(["uncordon", n]);
+      }
+    }
+    const pod = await waitUntil("the chat pod Ready on the real node", () => chatPods().find((p) => p.spec.nodeName === realNode() && runningReady(p)), 180_000, 1000);
+    expect(pod.spec.containers[0].image).toBe(runtimeImage());
+    expect(pod.spec.containers[0].readinessProbe.httpGet.path).toBe("/health");
+    const service = kubectlOk(["get", "service", "chat", "-n", "team-b", "-o", "json"]);
+    const url = `http://${service.spec.clusterIP}:${service.spec.ports[0].port}/v1/chat/completions`;
+    const ns = "e2e-real-client";
+    // A tenant's namespace (labelled as an admin would): only those may tolerate the GPU taint.
+    await createNamespace(ns, { gpu: true });
+    const request = [
+      `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json' },`,
+      "body: JSON.stringify({ model: 'qwen2.5-0.5b', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 8 }) })",
+      ".then(async (r) => require('node:fs').writeFileSync('/dev/termination-log', JSON.stringify({ status: r.status, body: await r.json() })))",
+      ".catch((e) => { require('node:fs').writeFileSync('/dev/termination-log', 'ERR ' + e.message); process.exit(1); });",
+    ].join(" ");
+    try {
+      const created = createObject({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "client", namespace: ns },
+        spec: {
+          restartPolicy: "Never",
+          nodeSelector: { "kubernetes.io/hostname": realNode() },
+          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+          securityContext: RESTRICTED_POD_SECURITY,
+          containers: [{ name: "main", image: runtimeImage(), command: ["node", "-e", request], securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { limits: { cpu: "200m", memory: "128Mi" } } }],
+        },
+      });
+      expect(created.status, created.stderr).toBe(0);
+      const done = await waitUntil("the client pod finished", () => {
+        const p = podJson(ns, "client");
+        return (p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed") && p;
+      }, 180_000, 1000);
+      const message = done.status.containerStatuses[0].state.terminated.message;
+      expect(done.status.phase, message).toBe("Succeeded");
+      const answer = JSON.parse(message);
+      expect(answer.status).toBe(200);
+      expect(answer.body.object).toBe("chat.completion");
+      expect(answer.body.usage.completion_tokens).toBeGreaterThan(0);
+      expect(answer.body.usage.total_tokens).toBe(answer.body.usage.prompt_tokens + answer.body.usage.completion_tokens);
+    } finally {
+      kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
+  });
+
+  it("starts every pod of the restricted namespaces it runs: the images' numeric users satisfy runAsNonRoot", () => {
+    const restricted = (kubectlOk(["get", "namespaces", "-l", "pod-security.kubernetes.io/enforce=restricted", "-o", "json"]).items as any[]).map((n) => n.metadata.name);
+    const onNode = (kubectlOk(["get", "pods", "-A", "--field-selector", `spec.nodeName=${realNode()}`, "-o", "json"]).items as any[])
+      .filter((p) => restricted.includes(p.metadata.namespace) && !p.metadata.deletionTimestamp && p.status.phase !== "Succeeded");
+    expect(onNode.length).toBeGreaterThan(0);
+    for (const p of onNode) {
+      const waiting = (p.status.containerStatuses ?? []).map((c: any) => c.state.waiting?.reason).filter(Boolean);
+      expect(waiting, `${p.metadata.namespace}/${p.metadata.name}`).toEqual([]);
+      expect(p.status.phase, `${p.metadata.namespace}/${p.metadata.name}`).toBe("Running");
     }
   });
 });

@@ -2,11 +2,13 @@
  * Runs last (files run in name order): `pulumi destroy` leaves no object of the kit behind,
  * and `gpk local down` stops every process it started and frees every port.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { KIT_LABELS, MANAGED_BY } from "../../gpu";
-import { cluster, gpk, kubectl, kubectlOk, waitUntil } from "./cluster";
+import { REPO_ROOT, cluster, gpk, kubectl, kubectlOk, waitUntil } from "./cluster";
 
 /** Every listable kind, namespaced or not, holding an object labelled as the kit's. */
 function kitObjects(): string[] {
@@ -54,10 +56,27 @@ describe("tearing down", () => {
     expect(processes.map((p) => p.name).sort()).toEqual(["gpk-extender", "gpk-scheduler", "kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]);
     const run = gpk(["local", "down", "--runtime", "binaries", "--json"]);
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    expect(JSON.parse(run.stdout).portsLeft).toEqual([]);
+    const report = JSON.parse(run.stdout);
+    expect(report.portsLeft).toEqual([]);
+    expect(report.leftovers).toEqual([]);
     for (const p of processes) {
       expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
       expect(await listening(p.port), `${p.name} port ${p.port}`).toBe(false);
     }
+    // The real node's pieces, checked from the host as an admin would, not from down's own report.
+    expect(report.stopped).toEqual(expect.arrayContaining(cluster().nodes.filter((n) => n.runtime === "kubelet").map((n) => n.name)));
+    expect(spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout).not.toMatch(/gpkn\d/);
+    expect(fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(path.join(REPO_ROOT, ".gpk", "binaries"));
+    const containerProcesses = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return /containerd-shim|\/pause\b|\bkubelet\b|\/opt\/gpk\//.test(cmd) && !cmd.includes("vitest");
+      } catch {
+        return false;
+      }
+    });
+    expect(containerProcesses).toEqual([]);
+    const cgroups = fs.existsSync("/sys/fs/cgroup/memory") ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup";
+    expect(fs.readdirSync(cgroups).filter((d) => d === "kubepods")).toEqual([]);
   });
 });
