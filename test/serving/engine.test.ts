@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { admit } from "../../runtime/serving/engine/admission";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { SimulatedExecutor } from "../../runtime/serving/engine/executor";
-import { V1_TIMING } from "../../runtime/serving/engine/timing";
+import { V0_TIMING, V1_TIMING } from "../../runtime/serving/engine/timing";
 
 const { allReduceLatencyS: ALL_REDUCE_LATENCY_S, overlapPenalty: OVERLAP_PENALTY, stepOverheadS: STEP_OVERHEAD_S } = V1_TIMING;
 import { MODEL_PRESETS } from "../../runtime/serving/engine/models";
@@ -97,8 +97,16 @@ describe("executor roofline", () => {
     // 2·8.03e9·2048 FLOPs of matmuls at least.
     expect(prefill.flops).toBeGreaterThan(2 * 8.03e9 * 2048);
   });
+  it("streams weights and reads the KV cache at their own shares of HBM bandwidth", () => {
+    const decode = ex.stepCost(step(1, 4000, 32));
+    const kvBytes = config.kvBytesPerToken * 4001 * 32;
+    expect(decode.bytes).toBeCloseTo(8.03e9 * 2 + kvBytes, 0);
+    expect(decode.memorySeconds).toBeCloseTo((8.03e9 * 2) / (3350e9 * V1_TIMING.memoryEfficiency) + kvBytes / (3350e9 * V1_TIMING.kvMemoryEfficiency), 12);
+  });
   it("overlaps compute and memory only in part: a share of the smaller adds to the larger", () => {
-    const at = (overlapPenalty: number) => new SimulatedExecutor({ ...config, timing: { overlapPenalty } });
+    // V0's set: one bandwidth share, so the ridge sits where the test's batch is.
+    const v0 = resolveEngineConfig({ engine: "v0", model: "llama-3-8b", gpu: "h100" });
+    const at = (overlapPenalty: number) => new SimulatedExecutor({ ...v0, timing: { overlapPenalty } });
     // A decode batch of 512 sits near the ridge: compute and memory within 2× of each other.
     const nearRidge = step(1, 1000, 512);
     const [perfect, half, none] = [0, 0.5, 1].map((b) => at(b).stepCost(nearRidge));
@@ -106,7 +114,7 @@ describe("executor roofline", () => {
     expect(Math.max(perfect!.computeSeconds, perfect!.memorySeconds) / smaller).toBeLessThan(2);
     expect(half!.seconds - perfect!.seconds).toBeCloseTo(0.5 * smaller, 12);
     expect(none!.seconds - perfect!.seconds).toBeCloseTo(smaller, 12);
-    expect(ex.stepCost(nearRidge).seconds - perfect!.seconds).toBeCloseTo(OVERLAP_PENALTY * smaller, 12);
+    expect(new SimulatedExecutor(v0).stepCost(nearRidge).seconds - perfect!.seconds).toBeCloseTo(V0_TIMING.overlapPenalty * smaller, 12);
   });
   it("divides step time by the tensor-parallel degree", () => {
     const tp2 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", tensorParallelSize: 2 }));
