@@ -135,7 +135,7 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 // V1: GPUStack's vLLM v0.11.0 runs, calibration first.
 const v1Rows = (["calibration", "validation"] as const).flatMap((set) => V1_RUNS.filter((r) => r.set === set).map((run) => ({ run, ...replayV1Run(run) })));
 const v1Label = (r: PublishedV1Run) =>
-  `${r.model}, ${r.tensorParallelSize}×H100, ${r.dataset === "sharegpt" ? "ShareGPT" : `random ${r.published.total_input_tokens! / r.numPrompts >= 8000 ? "long" : "short"} ${Math.round(r.published.total_input_tokens! / r.numPrompts)} in`}, ` +
+  `${r.model}, ${r.tensorParallelSize}×H100, ${r.dataset === "sharegpt" ? "ShareGPT" : `random, ${Math.round(r.published.total_input_tokens! / r.numPrompts)} tokens in`}, ` +
   (r.maxConcurrency === null ? `${r.numPrompts} at once` : `concurrency ${r.maxConcurrency}`);
 const v1Table = [
   "| run | set | output tok/s published / sim (ratio) | median TPOT ms | median ITL ms | median TTFT ms | in the bar |",
@@ -196,8 +196,9 @@ const doc = [
   "",
   "Not covered, because no published V1 run with the settings and metrics this replay needs was found: tensor parallelism (the all-reduce",
   "latency is V0's fit), long prompts at low concurrency, and Poisson request-rate runs. Found but not replayed: GPUStack's Qwen3-32B runs",
-  "(\"NVIDIA H100 GPUs\", no tensor-parallel size given; on one 80 GB H100 vLLM's defaults leave too little KV cache for its 40,960-token context,",
-  "so the hardware is not known) and the ShareGPT runs at request rate inf (1,000 requests of unpublished lengths).",
+  "(\"NVIDIA H100 GPUs\", no tensor-parallel size given; by the simulator's memory arithmetic one 80 GB H100 at vLLM's defaults holds about",
+  "32k tokens of KV cache, short of the 40,960-token context vLLM would need to start, so the hardware is uncertain) and the ShareGPT runs at",
+  "request rate inf (1,000 requests of unpublished lengths).",
   "",
   "## V0 engine (`--engine v0`)",
   "",

@@ -148,8 +148,7 @@ export function arrivalTimes(requests: readonly ReplayRequest[], options: Replay
  *   N times that, as GPUStack's V1 runs show: 1,000 chat requests of 128 tokens at once had a
  *   median TTFT of 18 s and a p99 of 22.5 s in a run of 22.7 s); then frontEndLatencyS more that
  *   holds nothing up (the hop to the engine core). Each output token takes
- *   frontEndSecondsPerToken of the output stream, one after another, before the client sees it
- *   (the same run's tokens came 0.58 s apart: 1,000 streams at once).
+ *   frontEndSecondsPerToken of the output stream, one after another, before the client sees it.
  * The constants are fitted per engine with the executor's (timing.ts).
  */
 export function replayWorkload(config: EngineConfig, requests: readonly ReplayRequest[], options: ReplayOptions = {}): ReplayReport {

@@ -45,9 +45,11 @@ export const V0_TIMING: TimingConstants = {
  * published V1 run under tensor parallelism was found to fit it on (docs/serving-fidelity.md).
  * What the fit found beyond V0's set: KV-cache reads run at 0.4 of datasheet bandwidth where
  * weights stream at 0.84 (Qwen3-14B decoding 32k-token contexts: 43 ms a step); compute and
- * memory overlap fully (penalty 0); 14 ms of intake per request and 0.4 ms per streamed token
- * (1,000 chat requests at once: first tokens after 18 s, then 0.58 s apart); 30 ms more on a
- * request's way in (a lone request's TTFT of 60 ms over a 10 ms prefill).
+ * memory overlap fully (penalty 0); 14 ms of intake per request (1,000 chat requests at once:
+ * first tokens after 18 s); 30 ms more on a request's way in (a lone request's TTFT of 60 ms over
+ * a 10 ms prefill); 0.4 ms per streamed token, the least certain: the calibration error is 0.030
+ * at 0 and 0.017 at 0.4 ms, but much of that comes from the median TTFT at concurrency 2 and 8,
+ * where the virtual clock fixes the phase at which a request meets the engine's step cycle.
  */
 export const V1_TIMING: TimingConstants = {
   forwardEfficiency: 0.59, memoryEfficiency: 0.84, kvMemoryEfficiency: 0.4, stepOverheadS: 0.0015, allReduceLatencyS: V0_TIMING.allReduceLatencyS, overlapPenalty: 0,
