@@ -33,7 +33,7 @@ export interface PublishedRun {
  */
 export const CALIBRATION: ReadonlySet<number> = new Set([20, 40, 160, 640]);
 /** The harness's server flags (benchmark.py @29dd18a6). */
-const SERVER = { gpuMemoryUtilization: 0.95, maxNumSeqs: 1024, enableChunkedPrefill: false };
+const SERVER = { engine: "v0", gpuMemoryUtilization: 0.95, maxNumSeqs: 1024, enableChunkedPrefill: false } as const;
 
 export const PUBLISHED_RUNS: readonly PublishedRun[] = (JSON.parse(readFileSync(path.join(VLLM_BENCHMARK_DIR, "lambdalabs-h100-2024-09-07.json"), "utf8")) as { runs: PublishedRun[] }).runs;
 

@@ -1,9 +1,14 @@
 /**
  * `npm run bench:fidelity`: replays published vLLM serving-benchmark runs through `gpk serve
  * --replay`'s code (runtime/serving/replay.ts) and compares what the simulator reports with
- * what was published, run by run. Writes docs/serving-fidelity.md and prints the table.
+ * what was published, run by run, for both engines the simulator models. Writes
+ * docs/serving-fidelity.md and prints the tables.
  *
- * The runs (data/vllm-benchmark, LambdaLabsML/vllm-benchmark at a4f9f437): ShareGPT prompts
+ * V1 (`--engine v1`, the default): GPUStack's vLLM v0.11.0 runs on one H100 (bench/fidelity-v1-runs.ts,
+ * data/vllm-v1-benchmark), each marked calibration or validation in the data. Compared: output
+ * throughput, median TPOT and median ITL (±15%) and median TTFT (±30%).
+ *
+ * V0 (`--engine v0`): the runs (data/vllm-benchmark, LambdaLabsML/vllm-benchmark at a4f9f437): ShareGPT prompts
  * with their published per-request input and output token counts, all sent at once, against
  * Llama-3-8B-Instruct on 1×H100 and Llama-3-70B-Instruct on 4×H100 (TP4), max-model-len 2048,
  * 10 to 1,280 requests. Runs with 20, 40, 160 and 640 requests form the calibration set; 10, 80,
@@ -14,10 +19,10 @@
  * Engine settings are the runs' own: the harness's server flags (bench/fidelity-runs.ts, which
  * loads and replays the runs for this bench and for test/serving/fidelity.test.ts).
  *
- * `--fit` instead fits the timing model's six constants on the calibration runs, by coordinate
- * descent over a grid each (FIT_GRID), minimising the mean |log(sim ÷ published)| of the three
- * metrics, and prints each round's point: the executor's forward and memory efficiencies, step
- * overhead, all-reduce latency and overlap penalty, and the replay's front-end time per request.
+ * `--fit [--engine v1|v0]` instead fits that engine's timing constants (runtime/serving/engine/
+ * timing.ts) on its calibration runs, by coordinate descent over a grid each (FIT_GRIDS),
+ * minimising the mean |log(sim ÷ published)| of the compared metrics, and prints each round's
+ * point.
  *
  * Compared: output throughput and median TPOT (the issue's ±15% bar) and mean TTFT (±30%).
  * Two things about the published numbers matter here:
@@ -27,13 +32,15 @@
  * - streamed chunks carried about 10 tokens each, so published ITL is per chunk and is not
  *   compared.
  *
- *   npm run bench:fidelity [-- --fit]
+ *   npm run bench:fidelity [-- --fit [--engine v1|v0]]
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { ALL_REDUCE_LATENCY_S, DEFAULT_TIMING, FORWARD_EFFICIENCY, MEMORY_EFFICIENCY, OVERLAP_PENALTY, STEP_OVERHEAD_S } from "../runtime/serving/engine/executor";
-import { FRONT_END_SECONDS_PER_REQUEST, type ReplayReport } from "../runtime/serving/replay";
+import type { EngineVersion, TimingConstants } from "../runtime/serving/engine/config";
+import { ENGINE_TIMING, V0_TIMING, V1_TIMING } from "../runtime/serving/engine/timing";
+import type { ReplayReport } from "../runtime/serving/replay";
 import { CALIBRATION, PUBLISHED_RUNS, meetsBar, replayPublishedRun, type FidelityRatios, type PublishedRun } from "./fidelity-runs";
+import { V1_RUNS, meetsV1Bar, replayV1Run, type PublishedV1Run, type V1Ratios } from "./fidelity-v1-runs";
 
 interface Row {
   run: PublishedRun;
@@ -44,35 +51,55 @@ interface Row {
   ratios: FidelityRatios;
 }
 
-const meanAbsLog = (ratios: FidelityRatios[]) => ratios.reduce((s, r) => s + Math.abs(Math.log(r.outputTokensPerS)) + Math.abs(Math.log(r.medianTpot)) + Math.abs(Math.log(r.meanTtft)), 0) / (3 * ratios.length);
+const meanAbsLog = (ratios: object[]) => {
+  const logs = ratios.flatMap((r) => Object.values(r).map((x: number) => Math.abs(Math.log(x))));
+  return logs.reduce((a, b) => a + b, 0) / logs.length;
+};
 
-/** The constants `--fit` chooses, each over its grid. */
-const FIT_GRID = {
-  forwardEfficiency: steps(0.4, 1, 0.02),
-  memoryEfficiency: steps(0.6, 0.95, 0.01),
-  stepOverheadS: steps(0.0005, 0.0025, 0.0001),
-  allReduceLatencyS: steps(0, 40e-6, 1e-6),
-  frontEndSecondsPerRequest: steps(0, 0.005, 0.00025),
-  overlapPenalty: steps(0, 1, 0.05),
-} as const;
-type Fitted = { [K in keyof typeof FIT_GRID]: number };
+/** The constants `--fit` chooses for each engine, each over its grid; the others stay as they are. */
+const FIT_GRIDS: Record<EngineVersion, Partial<Record<keyof TimingConstants, number[]>>> = {
+  v0: {
+    forwardEfficiency: steps(0.4, 1, 0.02),
+    memoryEfficiency: steps(0.6, 0.95, 0.01),
+    stepOverheadS: steps(0.0005, 0.0025, 0.0001),
+    allReduceLatencyS: steps(0, 40e-6, 1e-6),
+    frontEndSecondsPerRequest: steps(0, 0.005, 0.00025),
+    overlapPenalty: steps(0, 1, 0.05),
+  },
+  // No V1 run under tensor parallelism: the all-reduce latency stays V0's. Coarser grids: a V1
+  // calibration pass replays long prompts and takes seconds.
+  v1: {
+    forwardEfficiency: steps(0.5, 0.7, 0.03),
+    memoryEfficiency: steps(0.76, 0.9, 0.02),
+    kvMemoryEfficiency: steps(0.35, 0.65, 0.05),
+    stepOverheadS: steps(0.0006, 0.0024, 0.0003),
+    overlapPenalty: steps(0, 0.6, 0.1),
+    frontEndSecondsPerRequest: steps(0.012, 0.024, 0.002),
+    frontEndSecondsPerToken: steps(0.0001, 0.0007, 0.0001),
+    frontEndLatencyS: steps(0.016, 0.046, 0.005),
+  },
+};
 
 function steps(from: number, to: number, step: number): number[] {
-  return Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Math.round((from + i * step) * 1e6) / 1e6);
+  return Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => Math.round((from + i * step) * 1e7) / 1e7);
 }
 
-if (process.argv.includes("--fit")) {
+function fit(engine: EngineVersion): void {
   // Coordinate descent over the calibration runs: each constant in turn is set to the best of
   // its grid with the others held, until a whole round changes none.
-  const calibration = PUBLISHED_RUNS.filter((r) => CALIBRATION.has(r.numPrompts));
-  const errorAt = (point: Fitted) => meanAbsLog(calibration.map((run) => replayPublishedRun(run, point).ratios));
-  let point: Fitted = { ...DEFAULT_TIMING, frontEndSecondsPerRequest: FRONT_END_SECONDS_PER_REQUEST };
+  const v0Calibration = PUBLISHED_RUNS.filter((r) => CALIBRATION.has(r.numPrompts));
+  const v1Calibration = V1_RUNS.filter((r) => r.set === "calibration");
+  const errorAt = (point: TimingConstants) =>
+    engine === "v0" ? meanAbsLog(v0Calibration.map((run) => replayPublishedRun(run, point).ratios)) : meanAbsLog(v1Calibration.map((run) => replayV1Run(run, point).ratios));
+  const grid = FIT_GRIDS[engine];
+  let point: TimingConstants = { ...ENGINE_TIMING[engine] };
   let error = errorAt(point);
-  process.stdout.write(`start ${JSON.stringify(point)}: mean |log ratio| ${error.toFixed(4)} over ${calibration.length} calibration runs\n`);
+  const runs = engine === "v0" ? v0Calibration.length : v1Calibration.length;
+  process.stdout.write(`${engine} start ${JSON.stringify(point)}: mean |log ratio| ${error.toFixed(4)} over ${runs} calibration runs\n`);
   for (let round = 1, changed = true; changed && round <= 10; round++) {
     changed = false;
-    for (const key of Object.keys(FIT_GRID) as (keyof Fitted)[]) {
-      for (const value of FIT_GRID[key]) {
+    for (const key of Object.keys(grid) as (keyof TimingConstants)[]) {
+      for (const value of grid[key]!) {
         const candidate = { ...point, [key]: value };
         const e = errorAt(candidate);
         if (e < error - 1e-9) {
@@ -85,6 +112,16 @@ if (process.argv.includes("--fit")) {
     }
   }
   process.stdout.write(`best: ${JSON.stringify(point)} (mean |log ratio| ${error.toFixed(4)})\n`);
+}
+
+if (process.argv.includes("--fit")) {
+  const at = process.argv.indexOf("--engine");
+  const engine = (at < 0 ? "v1" : process.argv[at + 1]) as EngineVersion;
+  if (engine !== "v0" && engine !== "v1") {
+    process.stderr.write(`bench:fidelity: --engine: expected v1 or v0, got ${JSON.stringify(engine)}\n`);
+    process.exit(2);
+  }
+  fit(engine);
   process.exit(0);
 }
 
@@ -92,45 +129,92 @@ const rows: Row[] = PUBLISHED_RUNS.map((run) => ({ run, set: CALIBRATION.has(run
 
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
+const cell = (published: number, sim: number, ratio: number, digits: (x: number) => string) => `${digits(published)} / ${digits(sim)} (${f2(ratio)})`;
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+// V1: GPUStack's vLLM v0.11.0 runs, calibration first.
+const v1Rows = (["calibration", "validation"] as const).flatMap((set) => V1_RUNS.filter((r) => r.set === set).map((run) => ({ run, ...replayV1Run(run) })));
+const v1Label = (r: PublishedV1Run) =>
+  `${r.model}, ${r.tensorParallelSize}×H100, ${r.dataset === "sharegpt" ? "ShareGPT" : `random, ${Math.round(r.published.total_input_tokens! / r.numPrompts)} tokens in`}, ` +
+  (r.maxConcurrency === null ? `${r.numPrompts} at once` : `concurrency ${r.maxConcurrency}`);
+const v1Table = [
+  "| run | set | output tok/s published / sim (ratio) | median TPOT ms | median ITL ms | median TTFT ms | in the bar |",
+  "|---|---|---|---|---|---|---|",
+  ...v1Rows.map(({ run, sim, ratios }) => {
+    const p = run.published;
+    return `| ${v1Label(run)} | ${run.set} | ${cell(p.output_throughput!, sim.outputTokensPerS, ratios.outputTokensPerS, f1)} | ${cell(p.median_tpot_ms!, sim.tpotMs.p50, ratios.medianTpot, f2)} | ${cell(p.median_itl_ms!, sim.itlMs.p50, ratios.medianItl, f2)} | ${cell(p.median_ttft_ms!, sim.ttftMs.p50, ratios.medianTtft, f1)} | ${meetsV1Bar(ratios) ? "yes" : "no"} |`;
+  }),
+].join("\n");
+const v1Validation = v1Rows.filter((r) => r.run.set === "validation");
+const v1Worst = (key: keyof V1Ratios) => Math.max(...v1Validation.map((r) => Math.abs(r.ratios[key] - 1)));
+const v1Summary = [
+  `V1 validation runs within the bar (output tok/s, median TPOT and median ITL ±15%, median TTFT ±30%): ${v1Validation.filter((r) => meetsV1Bar(r.ratios)).length} of ${v1Validation.length}.`,
+  `Largest V1 validation error: output tok/s ${pct(v1Worst("outputTokensPerS"))}, median TPOT ${pct(v1Worst("medianTpot"))}, median ITL ${pct(v1Worst("medianItl"))}, median TTFT ${pct(v1Worst("medianTtft"))}.`,
+].join("\n");
+
+// V0: LambdaLabs' runs.
 const label = (r: PublishedRun) => `${r.model === "llama-3-70b" ? "70B, 4×H100 TP4" : "8B, 1×H100"}, ${r.numPrompts} req`;
 const table = [
   "| run | set | output tok/s published / sim (ratio) | median TPOT ms published / sim (ratio) | mean TTFT ms published / sim (ratio) |",
   "|---|---|---|---|---|",
   ...rows.map(({ run, set, sim, clientTtftMs, ratios }) => {
     const p = run.published;
-    return `| ${label(run)} | ${set} | ${f1(p.output_throughput!)} / ${f1(sim.outputTokensPerS)} (${f2(ratios.outputTokensPerS)}) | ${f2(p.median_tpot_ms!)} / ${f2(sim.tpotMs.p50)} (${f2(ratios.medianTpot)}) | ${f1(p.mean_ttft_ms!)} / ${f1(clientTtftMs)} (${f2(ratios.meanTtft)}) |`;
+    return `| ${label(run)} | ${set} | ${cell(p.output_throughput!, sim.outputTokensPerS, ratios.outputTokensPerS, f1)} | ${cell(p.median_tpot_ms!, sim.tpotMs.p50, ratios.medianTpot, f2)} | ${cell(p.mean_ttft_ms!, clientTtftMs, ratios.meanTtft, f1)} |`;
   }),
 ].join("\n");
-
 const validation = rows.filter((r) => r.set === "validation");
 const worst = (key: keyof Row["ratios"]) => Math.max(...validation.map((r) => Math.abs(r.ratios[key] - 1)));
 const summary = [
-  `Validation runs within the bar (output tok/s and median TPOT ±15%, mean TTFT ±30%): ${validation.filter((r) => meetsBar(r.ratios)).length} of ${validation.length}.`,
-  `Largest validation error: output tok/s ${(100 * worst("outputTokensPerS")).toFixed(0)}%, median TPOT ${(100 * worst("medianTpot")).toFixed(0)}%, mean TTFT ${(100 * worst("meanTtft")).toFixed(0)}%.`,
+  `V0 validation runs within the bar (output tok/s and median TPOT ±15%, mean TTFT ±30%): ${validation.filter((r) => meetsBar(r.ratios)).length} of ${validation.length}.`,
+  `Largest V0 validation error: output tok/s ${pct(worst("outputTokensPerS"))}, median TPOT ${pct(worst("medianTpot"))}, mean TTFT ${pct(worst("meanTtft"))}.`,
 ].join("\n");
-process.stdout.write(`${table}\n\n${summary}\n`);
+process.stdout.write(`V1\n${v1Table}\n\n${v1Summary}\n\nV0\n${table}\n\n${summary}\n`);
 
+const constants = (t: TimingConstants) =>
+  `forward-pass efficiency ${t.forwardEfficiency}, memory-bandwidth efficiency ${t.memoryEfficiency} (weights) and ${t.kvMemoryEfficiency} (KV cache), ` +
+  `step overhead ${f2(t.stepOverheadS * 1000)} ms, all-reduce latency ${f1(t.allReduceLatencyS * 1e6)} µs, compute/memory overlap penalty ${t.overlapPenalty}, ` +
+  `front end ${f2(t.frontEndSecondsPerRequest * 1000)} ms per request, ${f2(t.frontEndSecondsPerToken * 1000)} ms per streamed token, ${f2(t.frontEndLatencyS * 1000)} ms latency`;
 const doc = [
   "# Serving fidelity: `gpk serve --replay` against published vLLM runs (written by `npm run bench:fidelity`)",
   "",
-  "Each row replays one published run of vLLM's serving benchmark with its own per-request input and output token counts,",
-  "all requests sent at once, on the simulated H100s (runtime/serving/replay.ts), and sets the simulator's figures beside the published ones.",
-  `A ratio is simulated ÷ published. The runs with ${[...CALIBRATION].join(", ")} requests are the calibration set; the others validate.`,
+  "Each row replays one published run of vLLM's serving benchmark on the simulated GPUs (runtime/serving/replay.ts) and sets the simulator's figures",
+  "beside the published ones. A ratio is simulated ÷ published. Each engine has its own timing constants (runtime/serving/engine/timing.ts),",
+  "fitted on that engine's calibration runs only by `npm run bench:fidelity -- --fit --engine <v1|v0>`; the validation runs are not used in any fit.",
+  "",
+  "## V1 engine (`--engine v1`, the default)",
+  "",
+  "Source: gpustack/gpustack's performance-lab pages (data/vllm-v1-benchmark; data/README.md cites each page and commit): vLLM v0.11.0 (V1 engine)",
+  "started as `vllm serve <model>` with no other flag on one H100 SXM, measured with `vllm bench serve --backend openai-chat`. Qwen3-8B on ShareGPT",
+  "at a fixed concurrency of 1 to 8 (100 requests), and Qwen3-14B on the random dataset with all requests at once (32,000, 4,000, 2,000 and 128",
+  "input tokens). The replay runs V1's defaults for that server (chunked prefill, 8,192-token budget and 1,024 sequences on an H100, prefix caching).",
+  "The pages give totals, not per-request lengths: each replayed request gets the mean input length; bench/fidelity-v1-runs.ts says how outputs are shared out.",
+  `V1 constants: ${constants(V1_TIMING)}.`,
+  "",
+  v1Table,
+  "",
+  v1Summary,
+  "",
+  "Not covered, because no published V1 run with the settings and metrics this replay needs was found: tensor parallelism (the all-reduce",
+  "latency is V0's fit), long prompts at low concurrency, and Poisson request-rate runs. Found but not replayed: GPUStack's Qwen3-32B runs",
+  "(\"NVIDIA H100 GPUs\", no tensor-parallel size given; by the simulator's memory arithmetic one 80 GB H100 at vLLM's defaults holds about",
+  "32k tokens of KV cache, short of the 40,960-token context vLLM would need to start, so the hardware is uncertain) and the ShareGPT runs at",
+  "request rate inf (1,000 requests of unpublished lengths).",
+  "",
+  "## V0 engine (`--engine v0`)",
   "",
   "Source: LambdaLabsML/vllm-benchmark, commit a4f9f4371a1ccac781293837fce2bce0cc6d25cc, runs dated 2024-09-07:",
-  "ShareGPT, `--request-rate inf`, Meta-Llama-3-8B-Instruct (TP1) and Meta-Llama-3-70B-Instruct (TP4) on H100-80GB-SXM. Each run's file is named in data/vllm-benchmark.",
+  "ShareGPT, `--request-rate inf`, Meta-Llama-3-8B-Instruct (TP1) and Meta-Llama-3-70B-Instruct (TP4) on H100-80GB-SXM, each request's own input and output token counts.",
   "The harness that wrote them (benchmark.py at 29dd18a66f98b7c12ded0a85b603318a2764c7cd) started vLLM with `--max-model-len 2048 --gpu-memory-utilization 0.95 --max-num-seqs 1024`,",
-  "so chunked prefill was off (V0's default below 32k context); the replay uses the same settings (`--no-enable-chunked-prefill`).",
-  "The timing model's constants, fitted together on the calibration runs by `npm run bench:fidelity -- --fit` (docs/serving.md gives each formula):",
-  `forward-pass efficiency ${FORWARD_EFFICIENCY}, memory-bandwidth efficiency ${MEMORY_EFFICIENCY}, step overhead ${STEP_OVERHEAD_S * 1000} ms, all-reduce latency ${ALL_REDUCE_LATENCY_S * 1e6} µs,`,
-  `compute/memory overlap penalty ${OVERLAP_PENALTY}, front-end time ${FRONT_END_SECONDS_PER_REQUEST * 1000} ms per request. The published runs streamed about 10 tokens per chunk, the mark of V0's`,
-  "multi-step scheduling (`--num-scheduler-steps 10`, though the harness's command line does not show it); the replay steps one token at a time.",
+  "so chunked prefill was off (V0's default below 32k context); the replay uses the same settings (`--engine v0 --no-enable-chunked-prefill`).",
+  `The runs with ${[...CALIBRATION].join(", ")} requests are the calibration set; the others validate. V0 constants: ${constants(V0_TIMING)}.`,
+  "The published runs streamed about 10 tokens per chunk, the mark of V0's multi-step scheduling (`--num-scheduler-steps 10`, though the harness's",
+  "command line does not show it); the replay steps one token at a time.",
   "",
   table,
   "",
   summary,
   "",
-  "Reading the published figures:",
+  "Reading the published V0 figures:",
   "- Requests that produced no text count as completed with a TTFT of 0, which lowers the published TTFT mean (up to a quarter of the 70B requests). The simulated mean TTFT in the table is counted the same way; `gpk serve --replay` itself reports every request's real TTFT.",
   "- Streamed chunks carried about 10 tokens each, so published ITL is per chunk; it is not compared.",
   "",

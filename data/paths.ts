@@ -11,6 +11,8 @@ export const OPENB_DIR = path.join(DATA_DIR, "openb");
 export const H100_DIR = path.join(DATA_DIR, "h100");
 /** Published vLLM serving-benchmark runs (per-request token counts and the reported metrics). */
 export const VLLM_BENCHMARK_DIR = path.join(DATA_DIR, "vllm-benchmark");
+/** Published vLLM V1-engine serving runs (summary metrics and the runs' settings). */
+export const VLLM_V1_BENCHMARK_DIR = path.join(DATA_DIR, "vllm-v1-benchmark");
 /** CRD schemas the preview validates custom resources with, one folder per upstream release. */
 export const CRD_SCHEMA_ROOT = path.join(DATA_DIR, "schemas");
 export const KUBERAY_CRD_DIR = path.join(CRD_SCHEMA_ROOT, "kuberay-v1.7.0");

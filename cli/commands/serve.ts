@@ -9,7 +9,7 @@ import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/a
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
-import { FRONT_END_SECONDS_PER_REQUEST, ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
+import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 
 /** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
@@ -38,7 +38,7 @@ Replay (no server): gpk serve --replay <workload.jsonl> [engine flags] [--reques
                     [--seed 0] [--json]
 runs a workload on the virtual clock and reports what vLLM's serving benchmark (vllm bench serve)
 reports for a run against a server, with its definitions. Latencies include the server's front end
-(${FRONT_END_SECONDS_PER_REQUEST * 1000} ms per request, taken in turns with the engine's steps; docs/serving.md).
+(v1: beside the engine, per request and per streamed token; v0: in turns with its steps; docs/serving.md).
   --replay <file>                  one request per line: {"input_tokens","output_tokens","arrival_s"?}
                                    (no arrival_s: sent at --request-rate, or all at t=0)
   --request-rate R                 Poisson arrivals at R requests/s, seeded (default inf: all at once)

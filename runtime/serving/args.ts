@@ -6,10 +6,11 @@
  */
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { VirtualClock, WallClock, type Clock } from "./engine/clock";
-import { EngineConfigError, type EngineArgs, type KvCacheDtype } from "./engine/config";
+import { ENGINE_VERSIONS, EngineConfigError, type EngineArgs, type EngineVersion, type KvCacheDtype } from "./engine/config";
 import type { PreemptionMode } from "./engine/scheduler";
 
 export const SERVE_FLAGS = {
+  engine: { type: "string" },
   port: { type: "string" },
   host: { type: "string" },
   model: { type: "string" },
@@ -38,25 +39,30 @@ export type ServeFlagName = keyof typeof SERVE_FLAGS;
 export type ServeFlagValues = Partial<Record<ServeFlagName, string | boolean>>;
 
 export const SERVE_USAGE = `Flags (vLLM's names; each also read from GPK_SERVING_<FLAG>, e.g. GPK_SERVING_MAX_NUM_SEQS):
+  --engine v1                      vLLM engine modelled: v1 (default; chunked prefill always, V1's token budget
+                                   per GPU, its own fitted timing) or v0 (prefill-only steps below 32k
+                                   context, swap preemption, V0's fitted timing)
   --port 8000                      listen port (0: any free port)
   --host 0.0.0.0                   listen address
   --model llama-3-8b               preset: llama-3-8b, llama-3-70b, llama-3.1-8b, llama-3.1-70b, mistral-7b,
-                                   qwen2.5-0.5b (or its HF repo id)
+                                   qwen2.5-0.5b, qwen3-8b, qwen3-14b, qwen3-32b (or its HF repo id)
   --served-model-name <name>       name clients pass as "model" (default: the HF repo id)
   --gpu h100                       simulated GPU: ${GPU_PRODUCT_IDS.join(", ")}
   --tensor-parallel-size N         GPUs per replica (default 1; 4 for the 70B presets)
   --gpu-memory-utilization 0.9     fraction of GPU memory for weights, activations and KV cache
   --max-model-len N                longest prompt + output (default: the model's context)
-  --max-num-seqs 256               most requests in a batch
-  --max-num-batched-tokens N       token budget per step (default max(2048, max-num-seqs))
+  --max-num-seqs N                 most requests in a batch (v1: 1024 on H100, 256 on smaller GPUs and A100;
+                                   v0: 256)
+  --max-num-batched-tokens N       token budget per step (v1: 8192 on H100, 2048 on smaller GPUs and A100;
+                                   v0: max(2048, max-num-seqs), or the longest prompt without chunked prefill)
   --block-size 16                  tokens per KV block
   --[no-]enable-prefix-caching     reuse KV blocks of equal prefixes (default on)
-  --[no-]enable-chunked-prefill    mix prompt chunks into decode steps (default on, as vLLM V1); off: whole
-                                   prompts in prefill-only steps, vLLM V0's default below 32k context
+  --[no-]enable-chunked-prefill    mix prompt chunks into decode steps (v1: always; v0: default on only above
+                                   32k context); off: whole prompts in prefill-only steps (v0 only)
   --kv-cache-dtype auto            auto | bfloat16 | fp8 | fp8_e4m3 | fp8_e5m2
   --num-gpu-blocks-override N      use N KV blocks instead of deriving them from memory
   --max-waiting 512                waiting-queue bound; beyond it requests get 429 + Retry-After
-  --preemption-mode recompute      recompute | swap (swap copies KV to host at ~55 GB/s)
+  --preemption-mode recompute      recompute | swap (v0 only; swap copies KV to host at ~55 GB/s)
   --swap-space 4                   host GiB per GPU for swapped KV
   --clock real                     real: wall time (× --speedup); virtual: steps run back to back,
                                    latencies reported in simulated seconds
@@ -107,10 +113,16 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
   const prefixOff = bool("no-enable-prefix-caching");
   if (prefixOn && prefixOff) throw new EngineConfigError("enable-prefix-caching", "given together with --no-enable-prefix-caching");
 
+  const engineVersion = str("engine");
+  if (engineVersion !== undefined && !ENGINE_VERSIONS.includes(engineVersion as EngineVersion)) {
+    throw new EngineConfigError("engine", `expected one of ${ENGINE_VERSIONS.join(", ")}, got ${JSON.stringify(engineVersion)}`);
+  }
+
   const engine: EngineArgs = {};
   const set = <K extends keyof EngineArgs>(key: K, v: EngineArgs[K] | undefined) => {
     if (v !== undefined) engine[key] = v;
   };
+  set("engine", engineVersion as EngineVersion | undefined);
   set("model", str("model"));
   set("gpu", gpu as GpuProduct | undefined);
   set("tensorParallelSize", num("tensor-parallel-size", true));

@@ -7,8 +7,9 @@
  *   `--request-rate` (seeded exponential gaps, as the benchmark draws them), else all at t=0;
  * - with `--max-concurrency C`, at most C requests are in flight; the rest wait in arrival
  *   order and are sent as slots free (the benchmark's semaphore), timed from that moment;
- * - the server's front end takes each sent request in before the engine sees it, in turns with
- *   the engine's steps (FRONT_END_SECONDS_PER_REQUEST below), and that time counts in TTFT;
+ * - the server's front end takes each sent request in before the engine sees it and, in V1,
+ *   streams each token out before the client sees it (replayWorkload below); that time counts
+ *   in TTFT and ITL;
  * - TTFT is from send to the first output token; TPOT is (latency − TTFT) / (output tokens − 1),
  *   only for requests with more than one output token; ITL is every gap between consecutive
  *   output tokens; percentiles are linear between closest ranks (numpy's default);
@@ -24,6 +25,7 @@
 import { LLMEngine } from "./engine/engine";
 import type { EngineConfig } from "./engine/config";
 import { VirtualClock } from "./engine/clock";
+import { timingOf } from "./engine/timing";
 import { mulberry32 } from "../scheduling/rng";
 
 export interface ReplayRequest {
@@ -133,23 +135,27 @@ export function arrivalTimes(requests: readonly ReplayRequest[], options: Replay
 }
 
 /**
- * Host time the server spends on each request before its engine can schedule it (HTTP, request
- * parsing, tokenization, request setup), taken in turns with the engine's steps on one thread:
- * between two steps, every request that has arrived is taken in, this long each, and only then
- * does the next step start. So a burst of N requests reaches the engine N × this after it was
- * sent. Why in turns, not beside the engine: in the published runs of docs/serving-fidelity.md
- * the first tokens after a burst came late in proportion to the burst (Llama-3-8B: 10 requests
- * at once all had theirs at 62–63 ms, a prefill of 1,369 tokens; of 80 at once none before 266 ms,
- * though the first prefill held only 1,842 tokens; per-request `ttfts` in the source files).
- * Fitted on their calibration runs with the executor's constants (executor.ts;
- * `npm run bench:fidelity -- --fit`).
+ * The server's front end (HTTP, request parsing, tokenization, request setup on the way in;
+ * detokenization and streaming on the way out), by engine:
+ * - V0 runs it on the engine's own thread, in turns with the steps: between two steps every
+ *   request that has arrived is taken in, frontEndSecondsPerRequest each, and only then does the
+ *   next step start. So a burst of N requests reaches the engine N × that after it was sent
+ *   (LambdaLabs' V0 runs: of 80 requests at once none had a first token before 266 ms, though
+ *   the first prefill held only 1,842 tokens; per-request `ttfts` in data/vllm-benchmark).
+ * - V1 runs it in a process of its own beside the engine core, while the engine steps on. Each
+ *   sent request takes frontEndSecondsPerRequest of its intake, which the requests in intake
+ *   share (an event loop interleaves their handlers: a burst of N comes through together after
+ *   N times that, as GPUStack's V1 runs show: 1,000 chat requests of 128 tokens at once had a
+ *   median TTFT of 18 s and a p99 of 22.5 s in a run of 22.7 s); then frontEndLatencyS more that
+ *   holds nothing up (the hop to the engine core). Each output token takes
+ *   frontEndSecondsPerToken of the output stream, one after another, before the client sees it.
+ * The constants are fitted per engine with the executor's (timing.ts).
  */
-export const FRONT_END_SECONDS_PER_REQUEST = 0.0015;
-
 export function replayWorkload(config: EngineConfig, requests: readonly ReplayRequest[], options: ReplayOptions = {}): ReplayReport {
   const clock = new VirtualClock();
   const engine = new LLMEngine({ ...config, maxWaiting: Math.max(config.maxWaiting, requests.length) }, () => clock.now());
-  const frontEndS = config.timing?.frontEndSecondsPerRequest ?? FRONT_END_SECONDS_PER_REQUEST;
+  const { frontEndSecondsPerRequest: intakeS, frontEndSecondsPerToken: tokenS, frontEndLatencyS: latencyS } = timingOf(config);
+  const ownProcess = config.engine === "v1";
   const arrivals = arrivalTimes(requests, options)
     .map((t, index) => ({ t, index }))
     .sort((a, b) => a.t - b.t || a.index - b.index);
@@ -160,22 +166,33 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
   const failed = new Set<number>();
   /** Arrived, waiting for a concurrency slot (the client's semaphore), in arrival order. */
   const ready: number[] = [];
-  /** Sent by the client, not yet taken in by the server's front end, in send order. */
+  /** V0: sent by the client, not yet taken in by the front end, in send order. */
   const sent: number[] = [];
+  /** V1: taken in by the front end at `at`, not yet seen by the engine, in order. */
+  const intake: { index: number; at: number }[] = [];
+  /** V1: when the client saw a request's last token (its slot frees then), ascending. */
+  const slotsFreeing: number[] = [];
+  /** V1: the front end's intake, shared by the requests in it; each then travels latencyS more. */
+  const intakes = new SharedIntake(intakeS, (index, at) => intake.push({ index, at: at + latencyS }));
+  /** V1: when the front end's output stream is next free. */
+  let outputFree = 0;
   let next = 0;
   let inFlight = 0;
-  /** Requests that finished at the end of the last step: their slots were still taken before it. */
+  /** V0: requests that finished at the end of the last step: their slots were still taken before it. */
   let finishedAtStepEnd = 0;
   let nextId = 0;
 
   const send = (index: number, at: number) => {
     sentAt[index] = at;
     inFlight++;
-    sent.push(index);
+    if (!ownProcess) return void sent.push(index);
+    intakes.add(index, at);
   };
-  // The client's side. A request that arrived during the last step was sent when it arrived if a
-  // slot was free then, before that step's finishes; the rest go out as slots free, in order.
-  const clientSends = () => {
+  /** When the client sees a token the engine produced at `at`. */
+  const deliver = (at: number) => (ownProcess ? (outputFree = Math.max(at, outputFree) + tokenS) : at);
+  // The client's side, V0. A request that arrived during the last step was sent when it arrived
+  // if a slot was free then, before that step's finishes; the rest go out as slots free, in order.
+  const clientSendsInTurns = () => {
     const now = clock.now();
     while (next < arrivals.length && arrivals[next]!.t <= now) {
       const { t, index } = arrivals[next++]!;
@@ -185,48 +202,76 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
     while (ready.length > 0 && inFlight < limit) send(ready.shift()!, now);
     finishedAtStepEnd = 0;
   };
-  // The server's front end: takes in what was sent, in turns with the engine's steps.
-  const takeIn = (index: number) => {
-    clock.advance(frontEndS);
+  // The client's side, V1: arrivals and freed slots up to now, in time order; a waiting request
+  // goes out the moment a slot frees.
+  const clientSendsBeside = () => {
+    const now = clock.now();
+    for (;;) {
+      const arrival = next < arrivals.length && arrivals[next]!.t <= now ? arrivals[next]!.t : Infinity;
+      const freed = slotsFreeing.length > 0 && slotsFreeing[0]! <= now ? slotsFreeing[0]! : Infinity;
+      if (arrival === Infinity && freed === Infinity) return;
+      if (arrival <= freed) {
+        const { t, index } = arrivals[next++]!;
+        if (ready.length === 0 && inFlight < limit) send(index, t);
+        else ready.push(index);
+      } else {
+        slotsFreeing.shift();
+        inFlight--;
+        if (ready.length > 0) send(ready.shift()!, freed);
+      }
+    }
+  };
+  const submit = (index: number, at: number) => {
     const r = requests[index]!;
     const base = nextId * 7919;
     nextId++;
     const prompt = Array.from({ length: r.inputTokens }, (_, i) => (base + i * 31) % 120_000);
-    const now = clock.now();
     const submitted = engine.submit({
       id: `replay-${index}`,
       promptTokenIds: prompt,
       maxTokens: Math.max(1, r.outputTokens),
       ignoreEos: true,
-      arrivalTime: now,
+      arrivalTime: at,
       sink: {
-        onToken: (_id, at) => tokenTimes[index]!.push(at),
-        onFinish: (_reason, at) => {
-          finishedAt[index] = at;
-          inFlight--;
-          finishedAtStepEnd++;
+        onToken: (_id, t) => tokenTimes[index]!.push(deliver(t)),
+        onFinish: (_reason, t) => {
+          finishedAt[index] = tokenTimes[index]!.at(-1) ?? t;
+          if (ownProcess) insertSorted(slotsFreeing, finishedAt[index]!);
+          else {
+            inFlight--;
+            finishedAtStepEnd++;
+          }
         },
       },
     });
     if (!submitted.ok) {
       failed.add(index);
-      finishedAt[index] = now;
-      inFlight--;
+      finishedAt[index] = at;
+      if (ownProcess) insertSorted(slotsFreeing, at);
+      else inFlight--;
     }
   };
 
   for (;;) {
-    clientSends();
-    if (sent.length > 0) {
-      takeIn(sent.shift()!);
-      continue;
+    if (!ownProcess) {
+      clientSendsInTurns();
+      if (sent.length > 0) {
+        clock.advance(intakeS);
+        submit(sent.shift()!, clock.now());
+        continue;
+      }
+    } else {
+      clientSendsBeside();
+      intakes.advance(clock.now());
+      while (intake.length > 0 && intake[0]!.at <= clock.now()) submit(intake[0]!.index, intake.shift()!.at);
     }
     if (engine.hasWork()) {
       engine.step((s) => clock.advance(s));
       continue;
     }
-    if (next < arrivals.length) {
-      clock.advanceTo(arrivals[next]!.t);
+    const upcoming = Math.min(arrivals[next]?.t ?? Infinity, intake[0]?.at ?? Infinity, intakes.nextDone(), slotsFreeing[0] ?? Infinity);
+    if (upcoming < Infinity) {
+      clock.advanceTo(Math.max(upcoming, clock.now()));
       continue;
     }
     if (ready.length === 0) break;
@@ -268,4 +313,50 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
     itlMs: distribution(itls),
     preemptions: engine.scheduler.numPreemptions,
   };
+}
+
+function insertSorted(xs: number[], x: number): void {
+  let i = xs.length;
+  while (i > 0 && xs[i - 1]! > x) i--;
+  xs.splice(i, 0, x);
+}
+
+/**
+ * Egalitarian processor sharing of a fixed amount of work per job: with k jobs in, each
+ * progresses at 1/k. `onDone` gets each job as it completes, in time order.
+ */
+class SharedIntake {
+  private active: { index: number; left: number }[] = [];
+  private t = 0;
+
+  constructor(private readonly work: number, private readonly onDone: (index: number, at: number) => void) {}
+
+  add(index: number, at: number): void {
+    this.advance(at);
+    this.active.push({ index, left: this.work });
+  }
+
+  /** Runs the shared work up to `to`, completing the jobs that finish by then. */
+  advance(to: number): void {
+    while (this.active.length > 0) {
+      const k = this.active.length;
+      const least = Math.min(...this.active.map((a) => a.left));
+      const doneAt = this.t + least * k;
+      if (doneAt > to) break;
+      this.t = doneAt;
+      for (const a of this.active) a.left -= least;
+      const [done, rest] = [this.active.filter((a) => a.left <= 1e-12), this.active.filter((a) => a.left > 1e-12)];
+      this.active = rest;
+      for (const a of done) this.onDone(a.index, doneAt);
+    }
+    if (to > this.t) {
+      for (const a of this.active) a.left -= (to - this.t) / this.active.length;
+      this.t = to;
+    }
+  }
+
+  nextDone(): number {
+    if (this.active.length === 0) return Infinity;
+    return this.t + Math.min(...this.active.map((a) => a.left)) * this.active.length;
+  }
 }

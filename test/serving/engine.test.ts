@@ -2,7 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { admit } from "../../runtime/serving/engine/admission";
 import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
-import { ALL_REDUCE_LATENCY_S, OVERLAP_PENALTY, STEP_OVERHEAD_S, SimulatedExecutor } from "../../runtime/serving/engine/executor";
+import { SimulatedExecutor } from "../../runtime/serving/engine/executor";
+import { V0_TIMING, V1_TIMING } from "../../runtime/serving/engine/timing";
+
+const { allReduceLatencyS: ALL_REDUCE_LATENCY_S, overlapPenalty: OVERLAP_PENALTY, stepOverheadS: STEP_OVERHEAD_S } = V1_TIMING;
 import { MODEL_PRESETS } from "../../runtime/serving/engine/models";
 import { RequestStatus } from "../../runtime/serving/engine/request";
 import { SimulatedModel } from "../../runtime/serving/engine/simulated-model";
@@ -46,6 +49,25 @@ describe("capacity from the model and GPU", () => {
     expect(() => resolveEngineConfig({ tensorParallelSize: 3 })).toThrow(/--tensor-parallel-size: 3 does not divide/);
     expect(() => resolveEngineConfig({ numGpuBlocksOverride: 10, maxModelLen: 8192 })).toThrow(/--max-model-len: 8192 tokens do not fit/);
     expect(() => resolveEngineConfig({ maxNumSeqs: 4096, maxNumBatchedTokens: 2048 })).toThrow(/--max-num-batched-tokens/);
+    expect(() => resolveEngineConfig({ engine: "v2" as never })).toThrow(/^--engine: expected one of v1, v0, got "v2"$/);
+    expect(() => resolveEngineConfig({ enableChunkedPrefill: false })).toThrow(/^--enable-chunked-prefill: vLLM V1 always chunks prefills/);
+    expect(() => resolveEngineConfig({ preemptionMode: "swap" as never })).toThrow(/^--preemption-mode: vLLM V1 only recomputes/);
+  });
+});
+
+describe("engine modes", () => {
+  it("V1 (the default) takes its token budget and sequence cap per GPU, always chunks and caches prefixes", () => {
+    const at = (gpu: "h100" | "a100" | "l40s") => resolveEngineConfig({ model: "llama-3-8b", gpu, maxModelLen: 4096 });
+    expect(at("h100")).toMatchObject({ engine: "v1", maxNumBatchedTokens: 8192, maxNumSeqs: 1024, enableChunkedPrefill: true, enablePrefixCaching: true });
+    // vLLM keeps A100s and GPUs under 70 GiB at the smaller budget.
+    expect(at("a100")).toMatchObject({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+    expect(at("l40s")).toMatchObject({ maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+    expect(resolveEngineConfig({ gpu: "h100", maxNumSeqs: 2048 }).maxNumBatchedTokens).toBe(8192);
+    expect(resolveEngineConfig({ gpu: "h100", maxNumSeqs: 9000 }).maxNumBatchedTokens).toBe(9000);
+  });
+  it("V0 keeps prefill-only steps below 32k context and chunks above it, with its own budget", () => {
+    expect(resolveEngineConfig({ engine: "v0", model: "llama-3-8b", maxModelLen: 2048 })).toMatchObject({ engine: "v0", enableChunkedPrefill: false, maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+    expect(resolveEngineConfig({ engine: "v0", model: "llama-3.1-8b", maxModelLen: 65536 })).toMatchObject({ enableChunkedPrefill: true, maxNumBatchedTokens: 2048 });
   });
 });
 
@@ -75,8 +97,16 @@ describe("executor roofline", () => {
     // 2·8.03e9·2048 FLOPs of matmuls at least.
     expect(prefill.flops).toBeGreaterThan(2 * 8.03e9 * 2048);
   });
+  it("streams weights and reads the KV cache at their own shares of HBM bandwidth", () => {
+    const decode = ex.stepCost(step(1, 4000, 32));
+    const kvBytes = config.kvBytesPerToken * 4001 * 32;
+    expect(decode.bytes).toBeCloseTo(8.03e9 * 2 + kvBytes, 0);
+    expect(decode.memorySeconds).toBeCloseTo((8.03e9 * 2) / (3350e9 * V1_TIMING.memoryEfficiency) + kvBytes / (3350e9 * V1_TIMING.kvMemoryEfficiency), 12);
+  });
   it("overlaps compute and memory only in part: a share of the smaller adds to the larger", () => {
-    const at = (overlapPenalty: number) => new SimulatedExecutor({ ...config, timing: { overlapPenalty } });
+    // V0's set: one bandwidth share, so the ridge sits where the test's batch is.
+    const v0 = resolveEngineConfig({ engine: "v0", model: "llama-3-8b", gpu: "h100" });
+    const at = (overlapPenalty: number) => new SimulatedExecutor({ ...v0, timing: { overlapPenalty } });
     // A decode batch of 512 sits near the ridge: compute and memory within 2× of each other.
     const nearRidge = step(1, 1000, 512);
     const [perfect, half, none] = [0, 0.5, 1].map((b) => at(b).stepCost(nearRidge));
@@ -84,7 +114,7 @@ describe("executor roofline", () => {
     expect(Math.max(perfect!.computeSeconds, perfect!.memorySeconds) / smaller).toBeLessThan(2);
     expect(half!.seconds - perfect!.seconds).toBeCloseTo(0.5 * smaller, 12);
     expect(none!.seconds - perfect!.seconds).toBeCloseTo(smaller, 12);
-    expect(ex.stepCost(nearRidge).seconds - perfect!.seconds).toBeCloseTo(OVERLAP_PENALTY * smaller, 12);
+    expect(new SimulatedExecutor(v0).stepCost(nearRidge).seconds - perfect!.seconds).toBeCloseTo(V0_TIMING.overlapPenalty * smaller, 12);
   });
   it("divides step time by the tensor-parallel degree", () => {
     const tp2 = new SimulatedExecutor(resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", tensorParallelSize: 2 }));
@@ -125,7 +155,7 @@ describe("tokenizer and simulated model", () => {
 
 describe("scheduler", () => {
   it("without chunked prefill (V0): whole prompts in prefill-only steps that stall decoding", () => {
-    const { engine } = virtualEngine({ model: "llama-3-8b", maxModelLen: 2048, enableChunkedPrefill: false });
+    const { engine } = virtualEngine({ engine: "v0", model: "llama-3-8b", maxModelLen: 2048, enableChunkedPrefill: false });
     expect(engine.config.maxNumBatchedTokens).toBe(2048);
     const sink = new RecordingSink();
     engine.submit({ promptTokenIds: promptOf(1500, 1), maxTokens: 4, ignoreEos: true, sink });
@@ -145,7 +175,7 @@ describe("scheduler", () => {
     // 1500 + 1000 exceed the 2048-token step: the second prompt waits whole for the next step.
     expect(steps.slice(0, 4)).toEqual([{ prefill: 1, decode: 0 }, { prefill: 1, decode: 0 }, { prefill: 0, decode: 2 }, { prefill: 1, decode: 0 }]);
     expect(steps.every((x) => x.prefill === 0 || x.decode === 0)).toBe(true);
-    expect(() => resolveEngineConfig({ model: "llama-3-8b", maxModelLen: 4096, maxNumBatchedTokens: 2048, enableChunkedPrefill: false })).toThrow(
+    expect(() => resolveEngineConfig({ engine: "v0", model: "llama-3-8b", maxModelLen: 4096, maxNumBatchedTokens: 2048, enableChunkedPrefill: false })).toThrow(
       "--max-num-batched-tokens: 2048 is below --max-model-len 4096; without chunked prefill a whole prompt must fit one step",
     );
   });
@@ -192,7 +222,7 @@ describe("scheduler", () => {
   });
 
   it("swap preemption keeps computed tokens and charges the copy time to the step", () => {
-    const { engine } = virtualEngine({ numGpuBlocksOverride: 12, maxModelLen: 192, preemptionMode: "swap" });
+    const { engine } = virtualEngine({ engine: "v0", numGpuBlocksOverride: 12, maxModelLen: 192, preemptionMode: "swap" });
     for (let i = 0; i < 4; i++) engine.submit({ promptTokenIds: promptOf(16, i + 1), maxTokens: 48, ignoreEos: true, sink: new RecordingSink() });
     let swapSeconds = 0;
     let swappedKept = false;
@@ -225,7 +255,7 @@ describe("scheduler", () => {
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 50 }), fc.constantFrom("recompute", "swap"), (ops, mode) => {
-        const { engine, runUntilIdle } = virtualEngine({ numGpuBlocksOverride: 20, maxModelLen: 320, maxNumSeqs: 6, maxNumBatchedTokens: 64, maxWaiting: 8, preemptionMode: mode as "recompute" | "swap" });
+        const { engine, runUntilIdle } = virtualEngine({ engine: mode === "swap" ? "v0" : "v1", enableChunkedPrefill: true, numGpuBlocksOverride: 20, maxModelLen: 320, maxNumSeqs: 6, maxNumBatchedTokens: 64, maxWaiting: 8, preemptionMode: mode as "recompute" | "swap" });
         const ids: string[] = [];
         for (const o of ops) {
           if (o.kind === "submit") {

@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveEngineConfig } from "../../runtime/serving/engine/config";
-import { STEP_OVERHEAD_S } from "../../runtime/serving/engine/executor";
+import { V1_TIMING } from "../../runtime/serving/engine/timing";
+
+const STEP_OVERHEAD_S = V1_TIMING.stepOverheadS;
 import { arrivalTimes, parseReplayFile, percentile, replayWorkload } from "../../runtime/serving/replay";
 import { runGpk } from "../cli/run-gpk";
 
@@ -93,9 +95,36 @@ describe("arrivals and concurrency", () => {
 });
 
 describe("the server's front end", () => {
-  const withFrontEnd = (seconds: number) => ({ ...config, timing: { frontEndSecondsPerRequest: seconds } });
+  const v0Config = resolveEngineConfig({ engine: "v0", model: "llama-3-8b", gpu: "h100", maxModelLen: 2048 });
+  const withFrontEnd = (seconds: number) => ({ ...v0Config, timing: { frontEndSecondsPerRequest: seconds } });
+  const v1With = (perRequest: number, perToken: number, latency: number) => ({
+    ...config, timing: { frontEndSecondsPerRequest: perRequest, frontEndSecondsPerToken: perToken, frontEndLatencyS: latency },
+  });
 
-  it("takes a burst in before the engine's first step: every latency moves by the burst's front-end time", () => {
+  it("V1: a lone request pays its intake and the way to the engine; a burst shares the intake and arrives together", () => {
+    const lone = [{ inputTokens: 200, outputTokens: 10 }];
+    expect(replayWorkload(v1With(0.01, 0, 0.02), lone).ttftMs.p50 - replayWorkload(v1With(0, 0, 0), lone).ttftMs.p50).toBeCloseTo(30, 6);
+    const burst = Array.from({ length: 30 }, () => ({ inputTokens: 100, outputTokens: 20 }));
+    const none = replayWorkload(v1With(0, 0, 0), burst);
+    const some = replayWorkload(v1With(0.01, 0, 0.02), burst);
+    // 30 handlers interleaved: all done after 30 × 10 ms, then 20 ms on the way; the same schedule, later.
+    expect(some.ttftMs.p50 - none.ttftMs.p50).toBeCloseTo(320, 6);
+    expect(some.ttftMs.p99 - some.ttftMs.p50).toBeCloseTo(none.ttftMs.p99 - none.ttftMs.p50, 6);
+    expect(some.tpotMs).toEqual(none.tpotMs);
+  });
+
+  it("V1: streamed tokens queue on the front end while the engine steps on, so many streams space each one's tokens", () => {
+    const burst = Array.from({ length: 50 }, () => ({ inputTokens: 100, outputTokens: 20 }));
+    const engineOnly = replayWorkload(v1With(0, 0, 0), burst);
+    const streamed = replayWorkload(v1With(0, 0.002, 0), burst);
+    // 50 streams × 2 ms per token: a stream's next token comes about 100 ms after its last, far slower than a step.
+    expect(engineOnly.itlMs.p50).toBeLessThan(20);
+    expect(streamed.itlMs.p50).toBeGreaterThan(95);
+    expect(streamed.itlMs.p50).toBeLessThan(105);
+    expect(streamed.durationS).toBeGreaterThan(50 * 20 * 0.002);
+  });
+
+  it("V0: takes a burst in before the engine's first step: every latency moves by the burst's front-end time", () => {
     const burst = Array.from({ length: 30 }, (_, i) => ({ inputTokens: 100 + i, outputTokens: 20 }));
     const none = replayWorkload(withFrontEnd(0), burst);
     const some = replayWorkload(withFrontEnd(0.004), burst);
@@ -106,8 +135,8 @@ describe("the server's front end", () => {
     expect(some.durationS - none.durationS).toBeCloseTo(0.12, 9);
   });
 
-  it("times a request from its arrival, also when it arrives while a step runs", () => {
-    const v0 = { ...resolveEngineConfig({ model: "llama-3-8b", gpu: "h100", maxModelLen: 2048, enableChunkedPrefill: false }), timing: { frontEndSecondsPerRequest: 0 } };
+  it("V0: times a request from its arrival, also when it arrives while a step runs", () => {
+    const v0 = { ...resolveEngineConfig({ engine: "v0", model: "llama-3-8b", gpu: "h100", maxModelLen: 2048, enableChunkedPrefill: false }), timing: { frontEndSecondsPerRequest: 0 } };
     const ttfts: number[] = [];
     const alone = replayWorkload(v0, [{ inputTokens: 300, outputTokens: 1 }]);
     // The second arrives 12.3 ms into the first's decoding, in the middle of a step: it waits for
@@ -133,10 +162,17 @@ describe("gpk serve --replay", () => {
     expect(Object.keys(doc.ttftMs)).toEqual(["mean", "p50", "p99"]);
     expect(doc).toMatchObject({ requests: 30, completed: 30, failed: 0 });
     expect(runGpk(args).stdout).toBe(first.stdout);
-    // vLLM's flag names reach the engine: V0 scheduling changes the figures.
-    const v0 = JSON.parse(runGpk([...args, "--no-enable-chunked-prefill"]).stdout);
+    // vLLM's flag names reach the engine: V0 and its scheduling change the figures, and V1
+    // refuses prefill-only steps, naming the flag.
+    const v0 = JSON.parse(runGpk([...args, "--engine", "v0", "--no-enable-chunked-prefill"]).stdout);
     expect(v0.completed).toBe(30);
     expect(v0).not.toEqual(doc);
+    const refused = runGpk([...args, "--no-enable-chunked-prefill"]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--enable-chunked-prefill: vLLM V1 always chunks prefills/);
+    const unknown = runGpk([...args, "--engine", "v2"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/--engine: expected one of v1, v0, got "v2"/);
   });
 
   it("exits 2 naming the line of a malformed request, and for flags that do not go together", () => {

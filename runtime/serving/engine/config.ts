@@ -9,8 +9,17 @@ import { PreemptionMode } from "./scheduler";
 
 export const KV_CACHE_DTYPES = ["auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"] as const;
 export type KvCacheDtype = (typeof KV_CACHE_DTYPES)[number];
+/** vLLM's engines: V1 (the default since vLLM 0.8, the only one since 0.11) and V0 (0.6–0.10). */
+export const ENGINE_VERSIONS = ["v1", "v0"] as const;
+export type EngineVersion = (typeof ENGINE_VERSIONS)[number];
 
 export interface EngineArgs {
+  /**
+   * Which vLLM engine to model: `v1` (default) always chunks prefills, has its token budget per
+   * GPU and runs its API server beside the engine core; `v0` keeps prefill-only steps below 32k
+   * context and takes requests in turns with the steps. Each has its own fitted timing (timing.ts).
+   */
+  engine?: EngineVersion;
   /** Model preset, by Hugging Face repo id or alias. Default `llama-3-8b`. */
   model?: string;
   /** Simulated GPU product (gpu/index.ts ids). Default `h100`. */
@@ -21,13 +30,17 @@ export interface EngineArgs {
   gpuMemoryUtilization?: number;
   /** Longest prompt + output. Default: the model's max_position_embeddings. */
   maxModelLen?: number;
-  /** Most requests running at once. Default 256 (vLLM's). */
+  /** Most requests running at once. Default: V1's per GPU (1024 on GPUs of 70 GiB or more but A100, else 256); V0 256. */
   maxNumSeqs?: number;
-  /** Token budget per step. Default max(2048, maxNumSeqs) (vLLM v1 chunked-prefill default); without chunked prefill max(2048, maxModelLen) (V0's). */
+  /**
+   * Token budget per step. Default: V1's per GPU (8192 on GPUs of 70 GiB or more but A100, else
+   * 2048), at least maxNumSeqs; V0 with chunked prefill max(2048, maxNumSeqs), without it
+   * max(2048, maxNumSeqs, maxModelLen).
+   */
   maxNumBatchedTokens?: number;
   /**
-   * Mix prompt chunks into decode steps (vLLM V1, and `--enable-chunked-prefill` in V0). False
-   * gives V0's default below 32k context: whole prompts in prefill-only steps. Default true.
+   * Mix prompt chunks into decode steps. V1 always does (false is refused); in V0 the default is
+   * on only above 32k context, as V0 chose: below it, whole prompts in prefill-only steps.
    */
   enableChunkedPrefill?: boolean;
   /** Tokens per KV block. Default 16 (vLLM's). */
@@ -40,7 +53,7 @@ export interface EngineArgs {
   numGpuBlocksOverride?: number;
   /** Bound of the waiting queue; a full queue refuses with 429. Default 512. gpk's addition (vLLM queues without bound). */
   maxWaiting?: number;
-  /** What a preemption does to the victim's KV. Default `recompute` (vLLM v1's only mode). */
+  /** What a preemption does to the victim's KV. Default `recompute`, V1's only mode (`swap` needs V0). */
   preemptionMode?: PreemptionMode;
   /** Host memory per GPU for swapped KV, GiB. Default 4 (vLLM's `swap_space`). */
   swapSpaceGiB?: number;
@@ -54,6 +67,7 @@ export class EngineConfigError extends Error {
 }
 
 export interface EngineConfig {
+  engine: EngineVersion;
   model: ModelSpec;
   gpu: GpuProduct;
   tensorParallelSize: number;
@@ -73,20 +87,24 @@ export interface EngineConfig {
   kvBytesPerToken: number;
   /** How the memory was split on each GPU, in bytes (for /v1/models-style introspection and the docs). */
   memory: { usable: number; weights: number; activationReserve: number; kvCache: number };
-  /**
-   * The timing model's fitted constants, when a fit tries others: the executor's (executor.ts
-   * DEFAULT_TIMING) and the replay's front end (replay.ts FRONT_END_SECONDS_PER_REQUEST).
-   */
-  timing?: Partial<TimingConstants & { frontEndSecondsPerRequest: number }>;
+  /** Overrides of the engine's fitted timing constants (timing.ts), when a fit tries others. */
+  timing?: Partial<TimingConstants>;
 }
 
-/** The executor's fitted constants (executor.ts gives each its value and source). */
+/**
+ * The timing model's fitted constants, one set per engine (timing.ts gives each its value and
+ * source): the executor's step cost and the API server's front end (replay.ts).
+ */
 export interface TimingConstants {
   forwardEfficiency: number;
   memoryEfficiency: number;
+  kvMemoryEfficiency: number;
   stepOverheadS: number;
   allReduceLatencyS: number;
   overlapPenalty: number;
+  frontEndSecondsPerRequest: number;
+  frontEndSecondsPerToken: number;
+  frontEndLatencyS: number;
 }
 
 const GiB = 1024 ** 3;
@@ -103,8 +121,21 @@ function int(flag: string, v: number | undefined, fallback: number, min: number,
   return x;
 }
 
+/**
+ * V1's scheduler defaults for an API server (vLLM's OPENAI_API_SERVER usage context), from
+ * vllm/engine/arg_utils.py `EngineArgs.get_batch_defaults`: GPUs with at least 70 GiB that are
+ * not A100s (H100, H200, MI300X) get a budget of 8192 tokens and 1024 sequences; the rest 2048
+ * and 256 (vLLM measured the larger budget slowing A100s, PR #17885).
+ */
+function v1BatchDefaults(gpu: GpuProduct): { maxNumBatchedTokens: number; maxNumSeqs: number } {
+  const large = GPU_PRODUCTS[gpu].memoryMiB >= 70 * 1024 && gpu !== "a100";
+  return large ? { maxNumBatchedTokens: 8192, maxNumSeqs: 1024 } : { maxNumBatchedTokens: 2048, maxNumSeqs: 256 };
+}
+
 /** Validates the arguments and derives the KV capacity; throws EngineConfigError naming the flag. */
 export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
+  const engine = args.engine ?? "v1";
+  if (!ENGINE_VERSIONS.includes(engine)) throw new EngineConfigError("engine", `expected one of ${ENGINE_VERSIONS.join(", ")}, got ${JSON.stringify(engine)}`);
   const model = findModel(args.model ?? DEFAULT_MODEL);
   if (!model) throw new EngineConfigError("model", `unknown model ${JSON.stringify(args.model)}; presets: ${modelNames().join(", ")}`);
   const gpu = args.gpu ?? "h100";
@@ -115,10 +146,16 @@ export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
   }
   const util = args.gpuMemoryUtilization ?? 0.9;
   if (!(util > 0 && util <= 1)) throw new EngineConfigError("gpu-memory-utilization", `expected a number in (0, 1], got ${util}`);
-  const maxNumSeqs = int("max-num-seqs", args.maxNumSeqs, 256, 1);
-  const enableChunkedPrefill = args.enableChunkedPrefill ?? true;
+  const v1 = engine === "v1" ? v1BatchDefaults(gpu) : undefined;
+  const maxNumSeqs = int("max-num-seqs", args.maxNumSeqs, v1?.maxNumSeqs ?? 256, 1);
+  if (v1 && args.enableChunkedPrefill === false) throw new EngineConfigError("enable-chunked-prefill", "vLLM V1 always chunks prefills; prefill-only steps need --engine v0");
+  if (v1 && args.preemptionMode === PreemptionMode.Swap) throw new EngineConfigError("preemption-mode", "vLLM V1 only recomputes preempted requests; swap needs --engine v0");
+  // V0 turned chunked prefill on by itself only above 32k context (vllm v0.6.0 arg_utils.py).
+  const enableChunkedPrefill = args.enableChunkedPrefill ?? (v1 !== undefined || (args.maxModelLen ?? model.maxPositionEmbeddings) > 32768);
   // V0 without chunked prefill sizes the step for the longest prompt (vllm v0.6.0 config.py, SchedulerConfig).
-  const batchedDefault = enableChunkedPrefill ? Math.max(2048, maxNumSeqs) : Math.max(2048, maxNumSeqs, args.maxModelLen ?? model.maxPositionEmbeddings);
+  const batchedDefault = v1
+    ? Math.max(v1.maxNumBatchedTokens, maxNumSeqs)
+    : enableChunkedPrefill ? Math.max(2048, maxNumSeqs) : Math.max(2048, maxNumSeqs, args.maxModelLen ?? model.maxPositionEmbeddings);
   const maxNumBatchedTokens = int("max-num-batched-tokens", args.maxNumBatchedTokens, batchedDefault, 1);
   if (maxNumBatchedTokens < maxNumSeqs) {
     throw new EngineConfigError("max-num-batched-tokens", `${maxNumBatchedTokens} is below --max-num-seqs ${maxNumSeqs}`);
@@ -175,7 +212,7 @@ export function resolveEngineConfig(args: EngineArgs = {}): EngineConfig {
     throw new EngineConfigError("max-num-batched-tokens", `${maxNumBatchedTokens} is below --max-model-len ${maxModelLen}; without chunked prefill a whole prompt must fit one step`);
   }
   return {
-    model, gpu, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen, maxNumSeqs, maxNumBatchedTokens, enableChunkedPrefill,
+    engine, model, gpu, tensorParallelSize: tp, gpuMemoryUtilization: util, maxModelLen, maxNumSeqs, maxNumBatchedTokens, enableChunkedPrefill,
     blockSize, enablePrefixCaching: args.enablePrefixCaching ?? true, kvCacheDtype, maxWaiting, preemptionMode,
     swapSpaceBytes: swapSpaceGiB * GiB * tp, numGpuBlocks, kvBytesPerToken: kvBytesPerTokenPerRank * tp,
     memory: { usable, weights, activationReserve, kvCache: numGpuBlocks * blockBytesPerRank },

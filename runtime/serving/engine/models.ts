@@ -51,6 +51,24 @@ export const MODEL_PRESETS: readonly ModelSpec[] = [
     numLayers: 32, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
     intermediateSize: 14336, vocabSize: 32768, maxPositionEmbeddings: 32768, weightBytes: 2, defaultTensorParallel: 1,
   },
+  // Qwen/Qwen3-{8B,14B,32B} config.json (head_dim 128, 8 KV heads, vocab 151936, untied
+  // embeddings, max_position_embeddings 40960); parameters from the model cards: 8.2B, 14.8B, 32.8B.
+  // The published vLLM V1 runs of data/vllm-v1-benchmark serve them.
+  {
+    id: "Qwen/Qwen3-8B", alias: "qwen3-8b", params: 8.2e9,
+    numLayers: 36, hiddenSize: 4096, numAttentionHeads: 32, numKvHeads: 8, headDim: 128,
+    intermediateSize: 12288, vocabSize: 151936, maxPositionEmbeddings: 40960, weightBytes: 2, defaultTensorParallel: 1,
+  },
+  {
+    id: "Qwen/Qwen3-14B", alias: "qwen3-14b", params: 14.8e9,
+    numLayers: 40, hiddenSize: 5120, numAttentionHeads: 40, numKvHeads: 8, headDim: 128,
+    intermediateSize: 17408, vocabSize: 151936, maxPositionEmbeddings: 40960, weightBytes: 2, defaultTensorParallel: 1,
+  },
+  {
+    id: "Qwen/Qwen3-32B", alias: "qwen3-32b", params: 32.8e9,
+    numLayers: 64, hiddenSize: 5120, numAttentionHeads: 64, numKvHeads: 8, headDim: 128,
+    intermediateSize: 25600, vocabSize: 151936, maxPositionEmbeddings: 40960, weightBytes: 2, defaultTensorParallel: 1,
+  },
   {
     // Qwen/Qwen2.5-0.5B-Instruct config.json; 0.49B parameters (tied embeddings).
     id: "Qwen/Qwen2.5-0.5B-Instruct", alias: "qwen2.5-0.5b", params: 0.494e9,
