@@ -7,7 +7,7 @@
  *   CPU), placed one by one by gpk. CPU, memory, GPU models and per-GPU share limits are all
  *   enforced (the same feasibility code as the simulator). CPU-only tasks are left out: they
  *   add no GPU allocation. Also tried on the default trace, seed 42, all lower than its 98.87:
- *   gpk-scarcity priced on the whole multiset on the same order (lower), plain best-fit
+ *   gpk-scarcity priced on the whole multiset on the same order (not higher), plain best-fit
  *   decreasing (96.58) and a packing that realises the LP's share patterns first (96.85); the
  *   last two run out of CPU on the 8-GPU nodes.
  * - `patternUpperBound`: an LP relaxation over GPUs, ignoring CPU, memory, models and node

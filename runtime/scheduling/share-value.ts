@@ -34,8 +34,10 @@ import { MILLI, isSharePod, type PodRequest } from "./types";
 export const SHARE_STEP = 10;
 /** Sizes rarer than this share of the observed shared pods are left out of the LP. */
 export const MIN_SIZE_SHARE = 0.005;
-/** Upper bound on patterns (the openb mixes have a few hundred maximal ones). */
+/** Default cap of `maximalPatterns` (the offline bound lists them all; openb mixes have about 175). */
 const MAX_PATTERNS = 20_000;
+/** Above this many maximal patterns, prices come from column generation instead of the full list. */
+const LISTED_PATTERNS = 1000;
 const LEVELS = MILLI / SHARE_STEP;
 
 /**
@@ -119,6 +121,59 @@ export function maximalPatterns(sizes: readonly number[], capacity: number, limi
   return { patterns: out, complete: out.length < limit };
 }
 
+/**
+ * V(r) for r = 0..LEVELS steps (into `value`): the most price a leftover of r can collect, by the
+ * unbounded knapsack over the sizes. Returns the pattern that collects V(LEVELS).
+ */
+function knapsack(sizes: readonly number[], prices: readonly number[], value: Float64Array): number[] {
+  const last = new Int32Array(LEVELS + 1).fill(-1);
+  value[0] = 0;
+  for (let r = 1; r <= LEVELS; r++) {
+    let v = value[r - 1]!;
+    let pick = -2; // -2: same as r − 1 (one step left unused)
+    for (let i = 0; i < sizes.length; i++) {
+      if (sizes[i]! > r) continue;
+      const w = value[r - sizes[i]!]! + prices[i]!;
+      if (w > v) {
+        v = w;
+        pick = i;
+      }
+    }
+    value[r] = v;
+    last[r] = pick;
+  }
+  const pattern = new Array<number>(sizes.length).fill(0);
+  for (let r = LEVELS; r > 0; ) {
+    const i = last[r]!;
+    if (i === -2) r--;
+    else {
+      pattern[i]!++;
+      r -= sizes[i]!;
+    }
+  }
+  return pattern;
+}
+
+/**
+ * Optimal dual prices of the pattern LP without listing every pattern (a mix of many small
+ * sizes has thousands; the dense simplex would not keep up): start from the one-size patterns, solve, and add the pattern the prices
+ * value most (the knapsack) while it is worth more than one GPU. This is Gilmore-Gomory column
+ * generation, seen from the dual; the LP stays a few dozen rows.
+ */
+function dualPrices(sizes: readonly number[], counts: readonly number[]): number[] {
+  const patterns = sizes.map((s, i) => sizes.map((_, j) => (j === i ? Math.floor(LEVELS / s) : 0)));
+  const value = new Float64Array(LEVELS + 1);
+  let y = solveLp(patterns, patterns.map(() => 1), counts)!;
+  for (let round = 0; round < 1000; round++) {
+    const best = knapsack(sizes, y, value);
+    if (value[LEVELS]! <= 1 + 1e-9) break;
+    patterns.push(best);
+    // A ≥ 0 and every size has its own one-size row, so the LP stays bounded.
+    y = solveLp(patterns, patterns.map(() => 1), counts)!;
+  }
+  return y;
+}
+
 /** Prices and the leftover value function learned from a set of observed pods. */
 export class ShareValue {
   /** y per size in steps (0 for sizes not priced). */
@@ -148,16 +203,13 @@ export class ShareValue {
     this.learnedFrom = kept.length > 0 ? shared : 0;
     if (kept.length === 0) return;
     const sizes = kept.map(([s]) => s);
-    // Past the limit the prices come from the patterns found: still feasible, maybe not optimal.
-    const { patterns } = maximalPatterns(sizes, LEVELS);
+    const demand = kept.map(([, n]) => n);
+    // Few patterns (openb: about 175): the LP over all of them. Many: column generation.
+    const listed = maximalPatterns(sizes, LEVELS, LISTED_PATTERNS);
     // A ≥ 0 and every size fits some pattern, so the LP is bounded.
-    const y = solveLp(patterns, patterns.map(() => 1), kept.map(([, n]) => n))!;
+    const y = listed.complete ? solveLp(listed.patterns, listed.patterns.map(() => 1), demand)! : dualPrices(sizes, demand);
     sizes.forEach((s, i) => (this.price[s] = y[i]!));
-    for (let r = 1; r <= LEVELS; r++) {
-      let v = this.value[r - 1]!;
-      for (let i = 0; i < sizes.length; i++) if (sizes[i]! <= r) v = Math.max(v, this.value[r - sizes[i]!]! + y[i]!);
-      this.value[r] = v;
-    }
+    knapsack(sizes, y, this.value);
   }
 
   /** Price of a share size (milli-GPU), in GPUs. */

@@ -183,3 +183,19 @@ describe("offline bounds", () => {
     );
   });
 });
+
+describe("prices for a mix with too many patterns to list", () => {
+  it("come from column generation, and are dual feasible and optimal like the full LP's", () => {
+    // 20 sizes from 0.05 to 0.43: far more than 1000 maximal patterns.
+    const sizes = Array.from({ length: 20 }, (_, i) => 50 + 20 * i);
+    expect(maximalPatterns(sizes.map((s) => s / 10), 100, 1000).complete).toBe(false);
+    const pods = sizes.flatMap((s, i) => shares(s, 5 + ((i * 7) % 11)));
+    const value = new ShareValue();
+    value.learn(pods);
+    expect(value.valueOf(1000)).toBeLessThanOrEqual(1 + 1e-9); // no pattern is worth more than a GPU
+    // Optimal: the priced demand equals the LP bound on GPUs, Σ n_s y_s = min GPUs (fractional).
+    const priced = pods.reduce((sum, p) => sum + value.priceOf(p.gpuMilli), 0);
+    const totalMilli = pods.reduce((sum, p) => sum + p.gpuMilli, 0);
+    expect(priced).toBeGreaterThanOrEqual(totalMilli / 1000 - 1e-6); // at least the volume bound
+  });
+});
