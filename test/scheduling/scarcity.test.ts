@@ -157,6 +157,14 @@ describe("gpk-scarcity", () => {
     );
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ policy: "gpk-scarcity", nodes: 60 });
+    // With departures, and as the policy the gpk defragmenter re-places pods with.
+    const replay = spawnSync(
+      process.execPath,
+      [path.join(repoRoot, "bin/gpk.js"), "simulate", "--mode", "replay", "--defrag", "gpk", "--nodes", path.join(dir, "nodes.csv"), "--pods", path.join(dir, "pods.csv"), "--policy", "gpk-scarcity", "--json"],
+      { encoding: "utf8", cwd: repoRoot },
+    );
+    expect(replay.status, replay.stderr).toBe(0);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ policy: "gpk-scarcity", defrag: "gpk" });
   });
 });
 
