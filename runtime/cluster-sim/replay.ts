@@ -28,7 +28,7 @@
  */
 import type { TimedPod } from "./csv";
 import { steadyArrivals } from "./arrivals";
-import { cloneNode } from "./simulate";
+import { cloneNode, feedArrivals } from "./simulate";
 import { freeWholeGpus, planForPendingPod, type PlacedPod } from "../scheduling/defrag";
 import { assign, fits, unassign } from "../scheduling/feasibility";
 import { createPolicy, type PolicyName } from "../scheduling/registry";
@@ -286,6 +286,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     drain(t);
   };
 
+  const requests = pods.map((p) => p.request);
   let nextHnu = start + REPLAY_DEFAULTS.hnu.intervalS;
   let arrivedCount = 0;
   const every = 1000;
@@ -309,6 +310,7 @@ export function replay(options: ReplayOptions): ReplayResult {
       departAt[i] = Infinity;
       drain(t, node);
     } else {
+      feedArrivals(policy, requests, a); // a learning policy sees the pods that arrived before this one
       queue.push(a);
       drain(t);
       a++;

@@ -17,6 +17,7 @@
 import { Fragmenter } from "../scheduling/fragmentation";
 import { createPolicy, type PolicyName } from "../scheduling/registry";
 import { mulberry32, shuffle } from "../scheduling/rng";
+import type { PlacementPolicy } from "../scheduling/policy";
 import { place } from "../scheduling/score";
 import { MILLI, podGpuMilli, type NodeState, type PodRequest } from "../scheduling/types";
 import { targetWorkload } from "../scheduling/workload";
@@ -89,6 +90,25 @@ export function arrivalSequence(pods: readonly PodRequest[], capacityMilli: numb
   return tasks;
 }
 
+/** First task count at which a learning policy re-solves; then at every doubling (100, 200, 400, ...). */
+export const FIRST_LEARNING_POINT = 100;
+
+/** True before task `i` (0-based) when a learning policy re-solves: i = 100 · 2^k. */
+export function isLearningPoint(i: number): boolean {
+  if (i < FIRST_LEARNING_POINT || i % FIRST_LEARNING_POINT !== 0) return false;
+  const k = i / FIRST_LEARNING_POINT;
+  return (k & (k - 1)) === 0;
+}
+
+/**
+ * Before task `i` is placed: a policy that learns from the workload gets the tasks that have
+ * arrived, tasks[0..i), at geometric intervals (the dynamic-learning schedule of online LP,
+ * Agrawal-Wang-Ye 2014). It never sees task i or later.
+ */
+export function feedArrivals(policy: PlacementPolicy, tasks: readonly PodRequest[], i: number): void {
+  if (policy.learn && isLearningPoint(i)) policy.learn(tasks.slice(0, i));
+}
+
 export function simulate(options: SimulationOptions): SimulationResult {
   const now = options.now ?? (() => performance.now());
   const started = now();
@@ -131,6 +151,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let failed = 0;
   const every = options.progressEvery ?? 1000;
   tasks.forEach((pod, i) => {
+    feedArrivals(policy, tasks, i);
     arrived += podGpuMilli(pod);
     const placed = place(nodes, pod, policy);
     if (placed) {

@@ -35,6 +35,10 @@ export interface PolicyHolderOptions {
   workload?: TargetWorkload;
   /** How often the observed workload may be recomputed, ms. Default 60 s. */
   refreshMs?: number;
+  /** How often a learning policy (gpk-scarcity) may re-learn from the known pods, ms. Default 10 s. */
+  learnMs?: number;
+  /** Runs a learning step off the request path (injected for tests). Default: setImmediate. */
+  defer?: (work: () => void) => void;
   /** Clock in ms (injected for tests). */
   now?: () => number;
 }
@@ -46,6 +50,10 @@ export class PolicyHolder {
   private seenPodsVersion: number;
   private lastRefresh: number;
   private readonly now: () => number;
+  /** Pods version and time of the last learning step; whether one is queued. */
+  private learnedVersion = -1;
+  private lastLearn = -Infinity;
+  private learnQueued = false;
 
   constructor(private readonly cache: ClusterCache, private readonly options: PolicyHolderOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -54,6 +62,7 @@ export class PolicyHolder {
     const workload = this.workload();
     this.workloadKey = JSON.stringify(workload);
     this.policy = this.build(workload);
+    this.learnNow(); // at startup, not on a request
   }
 
   get name(): PolicyName {
@@ -62,6 +71,7 @@ export class PolicyHolder {
 
   /** The policy to use for this request (cheap: a version compare on the hot path). */
   current(): PlacementPolicy {
+    this.maybeLearn();
     if (this.options.workload || this.cache.podsVersion === this.seenPodsVersion) return this.policy;
     const now = this.now();
     if (now - this.lastRefresh < (this.options.refreshMs ?? 60_000)) return this.policy;
@@ -72,8 +82,31 @@ export class PolicyHolder {
     if (key !== this.workloadKey) {
       this.workloadKey = key;
       this.policy = this.build(workload);
+      // The new policy object has learned nothing yet: learn at the next chance.
+      this.learnedVersion = -1;
+      this.lastLearn = -Infinity;
     }
     return this.policy;
+  }
+
+  /**
+   * A learning policy re-learns from the pods the extender knows (bound and pending: the
+   * arrivals so far) when they changed and `learnMs` has passed. The step is deferred, so the
+   * request that noticed it is answered with the prices it started with.
+   */
+  private maybeLearn(): void {
+    if (!this.policy.learn || this.learnQueued || this.cache.podsVersion === this.learnedVersion) return;
+    if (this.now() - this.lastLearn < (this.options.learnMs ?? 10_000)) return;
+    this.learnQueued = true;
+    (this.options.defer ?? setImmediate)(() => this.learnNow());
+  }
+
+  /** Learns from the known pods now (startup, tests; otherwise deferred by `current`). */
+  learnNow(): void {
+    this.learnQueued = false;
+    this.lastLearn = this.now();
+    this.learnedVersion = this.cache.podsVersion;
+    this.policy.learn?.(this.cache.podRequests());
   }
 
   /** The target workload the policy measures fragmentation against. */

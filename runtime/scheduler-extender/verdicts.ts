@@ -5,8 +5,9 @@
  * verdict of every other node can be reused — the FragDeltas idea one level up. A verdict is
  * valid only for the same NodeState object at the same `version` (the cache bumps it on every
  * change: usage, capacity, telemetry), so a reused verdict is exactly what computing it fresh
- * would give. Raw policy scores are reused only for the same policy object, and never for a
- * policy whose score is not a function of node and shape (`random` draws from its rng).
+ * would give. Raw policy scores are reused only for the same policy object at the same learning
+ * epoch, and never for a policy whose score is not a function of node and shape (`random` draws
+ * from its rng).
  */
 import { deviceAccepted, fits, unfitReason, type NodeState, type PlacementPolicy, type PodRequest } from "../scheduling";
 import type { NodeSlot } from "./cache";
@@ -20,9 +21,10 @@ export interface NodeVerdict {
   failedJson: string;
   /** Filter: no eviction could make the node fit (FailedAndUnresolvableNodes). */
   unresolvable: boolean;
-  /** Prioritize: the raw score of `scoredBy`. */
+  /** Prioritize: the raw score of `scoredBy` at its `scoredEpoch`. */
   raw: number;
   scoredBy: PlacementPolicy | null;
+  scoredEpoch: number;
 }
 
 /** A remembered pod shape: verdicts live in each NodeSlot at `index`, tagged with this object. */
@@ -74,6 +76,7 @@ export class VerdictCache {
       unresolvable: !passes && !curableByPreemption(node, pod),
       raw: 0,
       scoredBy: null,
+      scoredEpoch: 0,
     };
     slot.verdicts[shape.index] = v;
     return v;
@@ -82,9 +85,12 @@ export class VerdictCache {
   /** The policy's raw score of a node the pod fits, reused while node and policy are unchanged. */
   static raw(v: NodeVerdict, pod: PodRequest, policy: PlacementPolicy): number {
     if (IMPURE_SCORE.has(policy.name)) return policy.score(v.node, pod);
-    if (v.scoredBy !== policy) {
+    // A learning policy (gpk-scarcity) bumps its epoch when it re-learns: its scores moved.
+    const epoch = policy.epoch ?? 0;
+    if (v.scoredBy !== policy || v.scoredEpoch !== epoch) {
       v.raw = policy.score(v.node, pod);
       v.scoredBy = policy;
+      v.scoredEpoch = epoch;
     }
     return v.raw;
   }

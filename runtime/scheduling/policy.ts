@@ -17,6 +17,17 @@ export interface PlacementPolicy {
   score(node: NodeState, pod: PodRequest): number;
   /** The GPU indices the pod gets on the feasible `node` ([] for a CPU-only pod). */
   chooseGpus(node: NodeState, pod: PodRequest): GpuAssignment;
+  /**
+   * Policies that learn from the workload (gpk-scarcity) take the arrivals seen so far here:
+   * never a pod that has not arrived yet. Callers invoke it off the request path (the simulator
+   * between tasks, the extender on a timer); it may take milliseconds.
+   */
+  learn?(arrived: readonly PodRequest[]): void;
+  /**
+   * Bumped by `learn` whenever scores may have changed for an unchanged node, so callers that
+   * cache raw scores per node version (the extender) know to recompute. Absent: never changes.
+   */
+  readonly epoch?: number;
 }
 
 export interface PolicyContext {

@@ -12,6 +12,7 @@ import {
 } from "./policies/baselines";
 import { fgdPolicy } from "./policies/fgd";
 import { gpkPolicy } from "./policies/gpk";
+import { scarcityPolicy } from "./policies/scarcity";
 
 interface PolicyEntry {
   summary: string;
@@ -28,6 +29,7 @@ export const POLICIES = {
   "best-fit": { summary: "Least free CPU/GPU left after placement", paperName: "BestFit", create: bestFitPolicy },
   fgd: { summary: "Fragmentation Gradient Descent (USENIX ATC'23)", paperName: "FGD", create: fgdPolicy },
   gpk: { summary: "Ours: FGD plus CPU stranding, thermal/power and NUMA aware", paperName: null, create: gpkPolicy },
+  "gpk-scarcity": { summary: "Ours: gpk, with shared pods placed by learned prices of GPU-share sizes (pattern-LP duals over arrivals seen so far)", paperName: null, create: scarcityPolicy },
 } as const satisfies Record<string, PolicyEntry>;
 
 export type PolicyName = keyof typeof POLICIES;

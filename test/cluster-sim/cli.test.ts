@@ -46,7 +46,7 @@ describe("gpk simulate", () => {
 
   it.each([
     [["--policy", "fgd", "--frobnicate"], /^gpk simulate: Unknown option '--frobnicate'/],
-    [["--policy", "tetris"], /^gpk simulate: --policy: unknown policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk$/],
+    [["--policy", "tetris"], /^gpk simulate: --policy: unknown policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity$/],
     [["--policy", "fgd", "--seed", "x"], /^gpk simulate: --seed: expected an integer, got "x"$/],
     [["--policy", "fgd", "--arrival", "0"], /^gpk simulate: --arrival: expected a number between 0.01 and 10, got 0$/],
   ])("exits 2 with a one-line reason for bad flags %j", (flags, message) => {

@@ -57,7 +57,7 @@ describe("gpk extender", () => {
     expect(flag.stderr).toBe('gpk extender: --port: expected an integer between 0 and 65535, got "eighty"\n');
     const policy = runGpk(["extender", "--policy", "tetris"]);
     expect(policy.status).toBe(2);
-    expect(policy.stderr).toBe('gpk extender: --policy: unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk\n');
+    expect(policy.stderr).toBe('gpk extender: --policy: unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity\n');
     const both = runGpk(["extender", "--snapshot", "x.json", "--in-cluster"]);
     expect(both.stderr).toBe("gpk extender: --snapshot and --in-cluster: give at most one cluster state source\n");
     const dir = mkdtempSync(path.join(tmpdir(), "gpk-bad-snap-"));
@@ -72,7 +72,7 @@ describe("gpk extender", () => {
     const help = runGpk(["extender", "--help"]);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain("--snapshot <json>");
-    expect(help.stdout).toContain("random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk");
+    expect(help.stdout).toContain("random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity");
   });
 });
 

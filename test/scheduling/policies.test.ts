@@ -93,6 +93,6 @@ describe("extender scores", () => {
   it("leaves infeasible nodes out and names unknown policies with the valid ones", () => {
     const tiny = makeNode({ name: "tiny", cpuMilli: 1000, memoryMiB: 1024, gpuCount: 1, gpuModel: "T4" });
     expect(scoreNodes([tiny, g2("a")], share(500), policy("fgd")).map((s) => s.node)).toEqual(["a"]);
-    expect(() => parsePolicyName("tetris")).toThrow(/unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk/);
+    expect(() => parsePolicyName("tetris")).toThrow(/unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity/);
   });
 });
