@@ -8,7 +8,9 @@ import { parse } from "yaml";
 import { kwokNodes } from "../../cli/local/binaries/nodes";
 import {
   API_SERVICE_ADDRESS,
+  KUBELET_CLIENT_USER,
   apiserverSpec,
+  kubeletClientRoleBinding,
   controllerManagerSpec,
   extenderSpec,
   gpkSchedulerSpec,
@@ -65,6 +67,18 @@ describe("binaries runtime processes", () => {
     expect(apiserver.args).toContain("--bind-address=127.0.0.1");
     expect(API_SERVICE_ADDRESS).not.toMatch(/^127\./);
     expect(apiserver.args.join(" ")).not.toContain("--endpoint-reconciler-type");
+  });
+
+  it("give the API server a kubelet client certificate, and call kubelets at their InternalIP", () => {
+    const apiserver = specs.find((s) => s.name === "kube-apiserver")!;
+    const layout = layoutOf("/repo", "local");
+    expect(apiserver.args).toContain(`--kubelet-client-certificate=${layout.kubeletClient.cert}`);
+    expect(apiserver.args).toContain(`--kubelet-client-key=${layout.kubeletClient.key}`);
+    expect(apiserver.args).toContain("--kubelet-preferred-address-types=InternalIP");
+    // Bound to the bootstrap role for the kubelet API only, not to system:masters.
+    const binding = kubeletClientRoleBinding();
+    expect(binding.roleRef.name).toBe("system:kubelet-api-admin");
+    expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: KUBELET_CLIENT_USER }]);
   });
 
   it("run the API server with RBAC, token-signed service accounts and the admission plugins the e2e relies on", () => {

@@ -67,7 +67,7 @@ describe("a real node's configuration", () => {
   });
 
   it("configures the kubelet for cgroup v1 under cgroupfs, never anonymous, keeping local images", () => {
-    const kc = parse(kubeletConfiguration(spec, layout, { kubelet: 10250, healthz: 10248 }));
+    const kc = parse(kubeletConfiguration(spec, layout, { kubelet: 10250, healthz: 10248 }, "/c/certs/kubelet-client-ca.crt"));
     expect(kc).toMatchObject({
       kind: "KubeletConfiguration",
       failCgroupV1: false,
@@ -75,7 +75,7 @@ describe("a real node's configuration", () => {
       containerRuntimeEndpoint: `unix:///c/nodes/${spec.name}/containerd.sock`,
       address: "10.213.0.2",
       readOnlyPort: 0,
-      authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: "/c/certs/kubelet-client-ca.crt" } },
       authorization: { mode: "Webhook" },
       imageGCHighThresholdPercent: 100,
     });

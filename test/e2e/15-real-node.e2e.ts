@@ -5,6 +5,7 @@
  * that kubelet, which advertises and allocates the GPUs; a pod placed by gpk-scheduler sees the
  * GPUs the extender assigned it.
  */
+import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME } from "../../gpu";
 import { readPins } from "../../cli/tools/recipes";
@@ -162,6 +163,36 @@ describe("the real GPU node", () => {
       expect(answer.body.usage.total_tokens).toBe(answer.body.usage.prompt_tokens + answer.body.usage.completion_tokens);
     } finally {
       kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
+  });
+
+  it("serves kubectl logs, exec and port-forward for its pods, with the kubeconfig from up --json", async () => {
+    const plugin = pluginPods().find(runningReady)!;
+    const logs = kubectl(["logs", "-n", NODE_AGENT_NAMESPACE, plugin.metadata.name]);
+    expect(logs.status, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain("registered nvidia.com/gpu with kubelet");
+    const chat = (kubectlOk(["get", "pods", "-n", "team-b", "-l", "app.kubernetes.io/name=chat", "-o", "json"]).items as any[]).find((p) => p.spec.nodeName === realNode() && runningReady(p))!;
+    const exec = kubectl(["exec", "-n", "team-b", chat.metadata.name, "--", "node", "-e", "process.stdout.write(String(process.getuid()))"]);
+    expect(exec.status, exec.stderr).toBe(0);
+    expect(exec.stdout).toBe(String(chat.spec.securityContext?.runAsUser ?? chat.spec.containers[0].securityContext.runAsUser));
+    const forward = spawn("kubectl", ["--kubeconfig", cluster().kubeconfig, "port-forward", "-n", "team-b", `pod/${chat.metadata.name}`, ":8000"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        forward.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        forward.on("exit", (code) => reject(new Error(`kubectl port-forward exited ${code}`)));
+        setTimeout(() => reject(new Error(`kubectl port-forward: no port after 30 s: ${out}`)), 30_000).unref();
+      });
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toContain("qwen2.5-0.5b");
+    } finally {
+      forward.kill();
     }
   });
 

@@ -29,6 +29,8 @@ export interface Layout {
   workspace: string;
   /** The stack's TLS Secrets as files, one folder per kit process (tls.crt, tls.key, ca.crt). */
   tls: string;
+  /** The API server's client certificate for kubelets (logs, exec, port-forward), and its CA, which real kubelets trust. */
+  kubeletClient: { ca: string; cert: string; key: string };
 }
 
 export function layoutOf(repoRoot: string, stack: string): Layout {
@@ -42,6 +44,11 @@ export function layoutOf(repoRoot: string, stack: string): Layout {
     tokensFile: path.join(root, "certs", "tokens.csv"),
     serviceAccountKey: path.join(root, "certs", "service-account.key"),
     serviceAccountPub: path.join(root, "certs", "service-account.pub"),
+    kubeletClient: {
+      ca: path.join(root, "certs", "kubelet-client-ca.crt"),
+      cert: path.join(root, "certs", "kubelet-client.crt"),
+      key: path.join(root, "certs", "kubelet-client.key"),
+    },
     kubeconfigDir,
     kubeconfig: path.join(kubeconfigDir, "admin.yaml"),
     schedulerConfig: path.join(root, "gpk-scheduler.yaml"),
@@ -175,6 +182,11 @@ export function apiserverSpec(bin: string, layout: Layout, ports: Ports): Proces
       `--service-account-signing-key-file=${layout.serviceAccountKey}`,
       "--enable-admission-plugins=PodSecurity,ResourceQuota,LimitRanger,ServiceAccount,NodeRestriction",
       "--allow-privileged=true",
+      // Logs, exec and port-forward on real nodes: the API server calls the kubelet at the node's
+      // InternalIP (no DNS knows node names here) with a certificate the kubelets trust.
+      "--kubelet-preferred-address-types=InternalIP",
+      `--kubelet-client-certificate=${layout.kubeletClient.cert}`,
+      `--kubelet-client-key=${layout.kubeletClient.key}`,
       "--profiling=false",
     ],
     port: ports["kube-apiserver"],
@@ -305,6 +317,20 @@ export function localSchedulerConfig(inCluster: Record<string, unknown>, extende
     ...inCluster,
     clientConnection: { ...(inCluster.clientConnection as object | undefined), kubeconfig },
     extenders: [{ ...extender, urlPrefix: url.toString().replace(/\/$/, ""), ...(tlsConfig ? { tlsConfig } : {}) }],
+  };
+}
+
+/** The API server's identity toward kubelets (the subject of its kubelet client certificate). */
+export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
+
+/** Binds the API server's kubelet client to the bootstrap role for the kubelet API, and nothing more. */
+export function kubeletClientRoleBinding() {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name: "gpk-kubelet-api-admin" },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: KUBELET_CLIENT_USER }],
   };
 }
 

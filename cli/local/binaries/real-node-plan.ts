@@ -160,11 +160,12 @@ export interface KubeletPorts {
 export const REAL_NODE_KUBELET_PORTS: KubeletPorts = { kubelet: 10250, healthz: 10248 };
 
 /**
- * The KubeletConfiguration (kubelet.config.k8s.io/v1beta1). The kubelet serves only inside its
- * network namespace; it authenticates callers with the API server's TokenReview and
- * authorizes them with SubjectAccessReview, never anonymously.
+ * The KubeletConfiguration (kubelet.config.k8s.io/v1beta1). The kubelet serves on its node
+ * address; it authenticates callers by a certificate from `clientCaFile` (the API server's
+ * kubelet client) or by TokenReview, authorizes them with SubjectAccessReview, and never lets
+ * an anonymous caller in.
  */
-export function kubeletConfiguration(spec: RealNodeSpec, layout: RealNodeLayout, ports: KubeletPorts): string {
+export function kubeletConfiguration(spec: RealNodeSpec, layout: RealNodeLayout, ports: KubeletPorts, clientCaFile: string): string {
   return stringify({
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -176,7 +177,7 @@ export function kubeletConfiguration(spec: RealNodeSpec, layout: RealNodeLayout,
     readOnlyPort: 0,
     healthzBindAddress: "127.0.0.1",
     healthzPort: ports.healthz,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: {} },
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: clientCaFile } },
     authorization: { mode: "Webhook" },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,

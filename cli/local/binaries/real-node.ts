@@ -106,6 +106,8 @@ export interface StartRealNodeOptions {
   /** kube-proxy's kubeconfig (user system:kube-proxy, which the bootstrap RBAC binds). */
   kubeProxyKubeconfig: string;
   ports: KubeletPorts;
+  /** The CA of the API server's kubelet client certificate: the one caller the kubelet trusts by certificate. */
+  kubeletClientCa: string;
   logDir: string;
   log: (line: string) => void;
   /** Resolves once the API server lists the node as Ready. */
@@ -118,7 +120,7 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
   for (const dir of [layout.kubeletDir, layout.gpkDir, layout.containerdRoot, layout.containerdState, layout.cniConfDir, layout.cniIpamDir, layout.podLogsDir]) fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(layout.containerdConfig, containerdConfig(layout, o.images.pause.ref));
   fs.writeFileSync(path.join(layout.cniConfDir, "10-gpk.conflist"), JSON.stringify(cniConflist(o.spec, layout), null, 2));
-  fs.writeFileSync(layout.kubeletConfig, kubeletConfiguration(o.spec, layout, o.ports));
+  fs.writeFileSync(layout.kubeletConfig, kubeletConfiguration(o.spec, layout, o.ports, o.kubeletClientCa));
   fs.writeFileSync(layout.kubeconfig, o.kubeconfig, { mode: 0o600 });
   fs.writeFileSync(layout.kubeProxyKubeconfig, o.kubeProxyKubeconfig, { mode: 0o600 });
   fs.writeFileSync(layout.kubeProxyConfig, kubeProxyConfiguration(o.spec, layout));

@@ -16,9 +16,12 @@ import { TLS_FILES } from "../../../runtime/scheduler-extender/options";
 import type { ResolvedTools } from "../../tools/resolve";
 import { ApiError, apiRequest, applyObject, serviceAccountToken, waitFor, type ApiEndpoint } from "./kube-api";
 import type { KwokNode } from "./nodes";
+import { issueCertificate } from "../../../components/kit-pki";
 import {
   API_SERVICE_ADDRESS,
   IDENTITIES,
+  KUBELET_CLIENT_USER,
+  kubeletClientRoleBinding,
   apiserverCertFile,
   apiserverSpec,
   controllerManagerSpec,
@@ -111,8 +114,23 @@ function ensureCredentials(layout: Layout, realNodes: string[]): { tokens: Recor
     return `${token},${user},${user},"${groups.join(",")}"\n`;
   });
   fs.writeFileSync(layout.tokensFile, tokenFile(tokens) + nodeLines.join(""), { mode: 0o600 });
+  ensureKubeletClientCertificate(layout);
   return { tokens, nodeTokens };
 }
+
+/** The API server's kubelet client certificate and its CA, issued once per cluster folder (components/kit-pki.ts). */
+function ensureKubeletClientCertificate(layout: Layout): void {
+  const files = layout.kubeletClient;
+  if ([files.ca, files.cert, files.key].every((f) => fs.existsSync(f))) return;
+  const ca = issueCertificate({ commonName: "gpk-local-kubelet-client-ca", usage: "ca", validityHours: KUBELET_CLIENT_VALIDITY_HOURS });
+  const client = issueCertificate({ commonName: KUBELET_CLIENT_USER, usage: "client", validityHours: KUBELET_CLIENT_VALIDITY_HOURS }, ca);
+  fs.writeFileSync(files.ca, ca.certPem);
+  fs.writeFileSync(files.cert, client.certPem);
+  fs.writeFileSync(files.key, client.keyPem, { mode: 0o600 });
+}
+
+/** A local cluster lives for a working session; a year keeps a long-lived one working. */
+const KUBELET_CLIENT_VALIDITY_HOURS = 24 * 365;
 
 /** The ports of the last run where still free (so kubeconfigs stay the same), fresh ones otherwise. */
 async function choosePorts(previous: Ports | undefined): Promise<Ports> {
@@ -186,6 +204,7 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
     await start(schedulerSpec(bin["kube-scheduler"]!, layout, ports));
     await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterroles/gpk-kwok", kwokClusterRole());
     await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/gpk-kwok", kwokClusterRoleBinding());
+    await applyObject(api, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/gpk-kubelet-api-admin", kubeletClientRoleBinding());
     await start(kwokSpec(bin.kwok!, opts.tools.kwokStages, layout, ports));
     await registerNodes(api, opts);
     await installClusterCrds(api, opts.log);
@@ -235,6 +254,7 @@ async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, nodeTo
       kubeconfig,
       kubeProxyKubeconfig: kubeconfigYaml(server, api.ca, IDENTITIES.kubeProxy.user, kubeProxyToken),
       ports: REAL_NODE_KUBELET_PORTS,
+      kubeletClientCa: layout.kubeletClient.ca,
       logDir: layout.logs,
       log: opts.log,
       nodeReady: async () => {
