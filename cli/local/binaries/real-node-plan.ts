@@ -16,7 +16,7 @@
  * Killing the namespace holder and everything started inside removes the bridge, the veth, the
  * CNI iptables chains and every mount at once: they belong to namespaces nothing else uses.
  *
- * What this machine needed, each checked on it (../shared/design/REAL-NODES.md):
+ * What this machine needed, each checked on it (the project's real-node design notes):
  * - kubelet 1.35 refuses cgroup v1 unless `failCgroupV1: false`; systemd is not PID 1, so
  *   `cgroupDriver: cgroupfs`;
  * - containerd's CRI `restrict_oom_score_adj`: without CAP_SYS_RESOURCE runc cannot write the

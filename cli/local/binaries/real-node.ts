@@ -2,7 +2,7 @@
  * Starting and stopping a real node (real-node-plan.ts says what one is): a namespace holder,
  * the API server tunnel (socat on both sides of a unix socket), containerd with the kit's
  * images imported, and the kubelet. Teardown follows what a hard stop was seen to leave behind
- * (../shared/design/REAL-NODES.md): pods first through CRI (so the CNI plugins undo their
+ * (the project's real-node design notes): pods first through CRI (so the CNI plugins undo their
  * veths, addresses and iptables rules), then the kubelet and containerd, then the namespaces,
  * and it checks that nothing of the node is left.
  */
