@@ -18,6 +18,8 @@ import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
 import { planNodes } from "../local/binaries/nodes";
 import { LOCAL_IMAGE_PREFIX } from "../images/kit-images";
+import { CONFIG as POLICY_CONFIG } from "../../policies/lib/config";
+import { allowedImageRegistries } from "../../policies/tenancy/images";
 import { layoutOf } from "../local/binaries/plan";
 import { openStack, pulumiSetup } from "../local/binaries/pulumi";
 import { downCluster, readState, startKitProcesses, upControlPlane, type BinariesCluster } from "../local/binaries/runtime";
@@ -185,13 +187,28 @@ async function binariesUp(run: BinariesRun, config: KindStackConfig, realNodes: 
   return ExitCode.Ok;
 }
 
+/**
+ * The images a real node runs are built on this machine under LOCAL_IMAGE_PREFIX, a registry no
+ * stack config names: the preview tells the tenancy pack's registry policy to accept them (and
+ * still every default registry), through a policy-pack config file, one per pack (the engine
+ * ignores a policy a pack does not have). Undefined when the cluster has no local images.
+ */
+function localImagesPolicyConfig(stack: string, cluster: BinariesCluster, packs: number): string[] | undefined {
+  if (packs === 0 || !cluster.images?.length) return undefined;
+  const file = path.join(layoutOf(REPO_ROOT, stack).root, "policy-pack-config.json");
+  const allowedRegistries = [...POLICY_CONFIG.allowedRegistries.default, `${LOCAL_IMAGE_PREFIX}/`];
+  fs.writeFileSync(file, JSON.stringify({ [allowedImageRegistries.name]: { allowedRegistries } }, null, 2));
+  return Array.from({ length: packs }, () => file);
+}
+
 async function binariesPreview(run: BinariesRun, expectNoChanges: boolean, policyPacks: string[]): Promise<number> {
   const cluster = runningCluster(run.stack);
   const { open } = openBinariesStack(run, cluster, binariesTools());
   const pulumiStack = await open();
   log(`pulumi preview${expectNoChanges ? " --expect-no-changes" : ""}${policyPacks.map((p) => ` --policy-pack ${p}`).join("")}`);
   try {
-    const result = await pulumiStack.preview({ expectNoChanges, policyPacks: policyPacks.map((p) => path.resolve(p)), onOutput: toStderr, color: "never" });
+    const policyPackConfigs = localImagesPolicyConfig(run.stack, cluster, policyPacks.length);
+    const result = await pulumiStack.preview({ expectNoChanges, policyPacks: policyPacks.map((p) => path.resolve(p)), policyPackConfigs, onOutput: toStderr, color: "never" });
     if (run.json) printJson({ stack: run.stack, runtime: "binaries", changeSummary: result.changeSummary });
     return ExitCode.Ok;
   } catch (err) {
