@@ -90,7 +90,7 @@ describe("the real GPU node", () => {
       expect(created.status, created.stderr).toBe(0);
       const done = await waitUntil("the GPU pod Succeeded", () => {
         const p = podJson(ns, "sees-gpus");
-        if (p?.status?.phase === "Failed") throw new Error(`the GPU pod failed: ${JSON.stringify(p.status.containerStatuses)}`);
+        if (p?.status?.phase === "Failed") throw new Error(`the GPU pod failed: ${p.status.reason ?? ""} ${p.status.message ?? ""} ${JSON.stringify(p.status.containerStatuses ?? [])}`);
         return p?.status?.phase === "Succeeded" && p;
       }, 180_000, 1000);
       expect(done.spec.nodeName).toBe(realNode());
