@@ -10,8 +10,10 @@ import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes
 import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
 import { PYTHON_TOOLSETS, PythonToolsError, ensurePythonTools } from "../tools/python";
 import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
+import { buildPauseImage, buildRuntimeImage, imagesCacheRoot, kitVersion } from "../images/kit-images";
+import { ImageBuildError } from "../images/oci";
 
-const usage = `Usage: gpk tools [build|status|python|system] [--only <tool,…>] [--json]
+const usage = `Usage: gpk tools [build|status|python|system|images] [--only <tool,…>] [--json]
 
 build   (default) build every pinned tool that is not found yet; idempotent, and a
         tool that is found anywhere below is used as it is
@@ -32,7 +34,8 @@ takes about 35 minutes on 2 cores (docs/real-engines.md has the measured times).
   --only <list>   comma-separated subset of the tools
   --json          print [{"tool","version","built","seconds","binaries":[{"name","path","source"}]}]
                   (status: [{"tool","version","binaries","missing"}];
-                  python: [{"name","dir","created","seconds","requirements"}])`;
+                  python: [{"name","dir","created","seconds","requirements"}];
+                  images: [{"name","ref","archive"}])`;
 
 function selected(raw: string | undefined): ToolName[] {
   if (raw === undefined) return TOOL_NAMES;
@@ -52,7 +55,7 @@ async function runSetup(work: () => void | Promise<void>): Promise<ExitCode> {
     await work();
     return ExitCode.Ok;
   } catch (err) {
-    if (err instanceof ToolBuildError || err instanceof PythonToolsError || err instanceof DebianToolsError) {
+    if (err instanceof ToolBuildError || err instanceof PythonToolsError || err instanceof DebianToolsError || err instanceof ImageBuildError) {
       process.stderr.write(`gpk tools: ${err.message}\n`);
       return ExitCode.Finding;
     }
@@ -65,7 +68,15 @@ export const command: Command = {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
     const action = positionals[0] ?? "build";
-    if (positionals.length > 1 || !["build", "status", "python", "system"].includes(action)) throw new UsageError("expected `build`, `status`, `python` or `system`");
+    if (positionals.length > 1 || !["build", "status", "python", "system", "images"].includes(action)) throw new UsageError("expected `build`, `status`, `python`, `system` or `images`");
+    if (action === "images") {
+      if (values.only !== undefined) throw new UsageError("--only goes with build and status");
+      return runSetup(() => {
+        const images = [buildPauseImage(readPins().kubernetes), buildRuntimeImage(kitVersion())];
+        if (values.json) printJson(images.map((i) => ({ name: i.name, ref: i.ref, archive: i.archive })));
+        else for (const i of images) progress(`${i.ref}: ${i.archive}`);
+      });
+    }
     if (action === "system" || action === "python") {
       if (values.only !== undefined) throw new UsageError("--only goes with build and status");
       return runSetup(() => {

@@ -197,3 +197,25 @@ function withPath<T>(env: NodeJS.ProcessEnv, fn: () => T): T {
     process.env.PATH = saved;
   }
 }
+
+describe("gpk tools images", () => {
+  it("builds the pause and runtime images as OCI archives and names each by digest", () => {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-images-"));
+    const run = runGpk(["tools", "images", "--json"], { env: { GPK_TOOLS_DIR: cache } });
+    expect(run.status, run.stderr).toBe(0);
+    const images = JSON.parse(run.stdout) as { name: string; ref: string; archive: string }[];
+    expect(images.map((i) => i.name.replace(/:.*/, ""))).toEqual(["gpk.local/pause", "gpk.local/gpk-runtime"]);
+    for (const image of images) {
+      expect(image.ref).toMatch(new RegExp(`^${image.name.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}$`));
+      expect(image.archive.startsWith(cache)).toBe(true);
+      expect(fs.statSync(image.archive).size).toBeGreaterThan(0);
+    }
+    fs.rmSync(cache, { recursive: true, force: true });
+  }, 120_000);
+
+  it("refuses --only, which names tools, not images", () => {
+    const run = runGpk(["tools", "images", "--only", "kubelet"]);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe("gpk tools: --only goes with build and status");
+  });
+});
