@@ -21,6 +21,13 @@ const PLUGIN = `gpk-device-plugin-${POOL}`;
 const allocatableGpus = (): string | undefined => kubectlOk(["get", "node", realNode(), "-o", "json"]).status?.allocatable?.[GPU_RESOURCE];
 const pluginPods = () => (kubectlOk(["get", "pods", "-n", NODE_AGENT_NAMESPACE, "-l", `app.kubernetes.io/name=gpk-device-plugin,${KIT_LABELS.pool}=${POOL}`, "--field-selector", `spec.nodeName=${realNode()}`, "-o", "json"]).items as any[]);
 const runningReady = (pod: any) => pod.status?.phase === "Running" && pod.status.containerStatuses?.every((c: any) => c.ready);
+/**
+ * A plugin pod that has registered with the kubelet (its log says so, read through the kubelet).
+ * Running is not enough, and neither is the node's allocatable: the kubelet updates the node's
+ * status every few seconds, so it can still show the old plugin's GPUs while the new one has not
+ * registered, and a GPU pod admitted then is refused ("no healthy devices").
+ */
+const registeredPlugin = () => pluginPods().find((p) => runningReady(p) && kubectl(["logs", "-n", NODE_AGENT_NAMESPACE, p.metadata.name]).stdout.includes("registered nvidia.com/gpu with kubelet"));
 
 describe("the real GPU node", () => {
   it("is one of the cluster's nodes, run by the pinned kubelet on containerd, with the pool's labels and taints", () => {
@@ -35,7 +42,7 @@ describe("the real GPU node", () => {
   });
 
   it("runs the device plugin's pod, whose registration is what gives it GPUs: none without it, exactly the pool's with it", async () => {
-    await waitUntil("the device plugin pod Running", () => pluginPods().some(runningReady), 180_000, 1000);
+    await waitUntil("the device plugin pod registered", registeredPlugin, 180_000, 1000);
     await waitUntil(`${GPUS_PER_NODE} GPUs allocatable`, () => allocatableGpus() === String(GPUS_PER_NODE), 120_000, 500);
     // Keep the DaemonSet off the node: its pod goes, unregisters, and the kubelet advertises none.
     const away = { spec: { template: { spec: { nodeSelector: { [KIT_LABELS.pool]: POOL, "e2e.gpk.dev/no-node": "true" } } } } };
@@ -46,14 +53,17 @@ describe("the real GPU node", () => {
     } finally {
       kubectlOk(["patch", "daemonset", PLUGIN, "-n", NODE_AGENT_NAMESPACE, "--type", "json", "-p", JSON.stringify([{ op: "remove", path: "/spec/template/spec/nodeSelector/e2e.gpk.dev~1no-node" }])]);
     }
-    await waitUntil("the device plugin pod back", () => pluginPods().some(runningReady), 180_000, 1000);
+    await waitUntil("the device plugin pod back and registered", registeredPlugin, 180_000, 1000);
     await waitUntil(`${GPUS_PER_NODE} GPUs allocatable again`, () => allocatableGpus() === String(GPUS_PER_NODE), 120_000, 500);
   });
 
   it("gets its GPUs back when the device plugin pod is deleted and its replacement registers", async () => {
     const [before] = pluginPods();
     kubectlOk(["delete", "pod", "-n", NODE_AGENT_NAMESPACE, before.metadata.name, "--wait=false"]);
-    await waitUntil("a replacement plugin pod Running", () => pluginPods().some((p) => p.metadata.uid !== before.metadata.uid && runningReady(p)), 180_000, 1000);
+    await waitUntil("a replacement plugin pod registered", () => {
+      const replacement = registeredPlugin();
+      return replacement && replacement.metadata.uid !== before.metadata.uid && replacement;
+    }, 180_000, 1000);
     await waitUntil(`${GPUS_PER_NODE} GPUs allocatable`, () => allocatableGpus() === String(GPUS_PER_NODE), 120_000, 500);
   });
 
