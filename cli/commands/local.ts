@@ -197,7 +197,9 @@ function localImagesPolicyConfig(stack: string, cluster: BinariesCluster, packs:
   if (packs === 0 || !cluster.images?.length) return undefined;
   const file = path.join(layoutOf(REPO_ROOT, stack).root, "policy-pack-config.json");
   const allowedRegistries = [...POLICY_CONFIG.allowedRegistries.default, `${LOCAL_IMAGE_PREFIX}/`];
-  fs.writeFileSync(file, JSON.stringify({ [allowedImageRegistries.name]: { allowedRegistries } }, null, 2));
+  // The level is stated: the engine adds a policy a pack lacks to its config, and refuses an empty level there.
+  const config = { [allowedImageRegistries.name]: { enforcementLevel: allowedImageRegistries.enforcementLevel, allowedRegistries } };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
   return Array.from({ length: packs }, () => file);
 }
 
