@@ -38,7 +38,7 @@ describe("gpk:schedulerExtender config", () => {
 
   it("names the key and the valid values on bad input", () => {
     expect(problems({ enabled: true, policy: "tetris" })).toEqual([
-      'gpk:schedulerExtender.policy: expected one of "random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd", "gpk", got "tetris"',
+      'gpk:schedulerExtender.policy: expected one of "random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd", "gpk", "gpk-scarcity", got "tetris"',
     ]);
     expect(problems({ replicas: 0 })).toEqual(["gpk:schedulerExtender.replicas: expected a positive integer, got 0"]);
     expect(problems({ hotTemperatureC: -5 })).toEqual(["gpk:schedulerExtender.hotTemperatureC: expected degrees Celsius above 0, got -5"]);
