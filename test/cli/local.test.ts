@@ -61,8 +61,25 @@ describe("gpk local", () => {
     const run = runGpk(["local", "up", "--runtime", "binaries"], { env: { PATH: empty, GPK_TOOLS_DIR: empty, KUBEBUILDER_ASSETS: "" } });
     expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe(
+      "gpk local: missing kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, crictl, kine, kwok, pulumi, pulumi-resource-kubernetes: run `npm run tools` (builds them from their Go modules)",
+    );
+    // KWOK nodes only: the node's binaries are not needed.
+    const kwokOnly = runGpk(["local", "up", "--runtime", "binaries", "--real-nodes", "0"], { env: { PATH: empty, GPK_TOOLS_DIR: empty, KUBEBUILDER_ASSETS: "" } });
+    expect(kwokOnly.status).toBe(2);
+    expect(kwokOnly.stderr.trim()).toBe(
       "gpk local: missing kube-apiserver, kube-controller-manager, kube-scheduler, kine, kwok, pulumi, pulumi-resource-kubernetes: run `npm run tools` (builds them from their Go modules)",
     );
+  });
+
+  it("refuses a --real-nodes value that is not a count it can run, naming the flag", () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-notools-"));
+    const env = { PATH: empty, GPK_TOOLS_DIR: empty };
+    const word = runGpk(["local", "up", "--runtime", "binaries", "--real-nodes", "x"], { env });
+    expect(word.status).toBe(2);
+    expect(word.stderr.trim()).toBe('gpk local: --real-nodes: expected a count (0 or 1), got "x"');
+    const many = runGpk(["local", "up", "--runtime", "binaries", "--real-nodes", "2"], { env });
+    expect(many.status).toBe(2);
+    expect(many.stderr.trim()).toBe("gpk local: --real-nodes: expected 0 to 1 (the first node of the first GPU pool), got 2");
   });
 
   it("refuses an unknown runtime", () => {
