@@ -205,6 +205,9 @@ export function kubeletArgs(spec: RealNodeSpec, layout: RealNodeLayout): string[
   ];
 }
 
+/** kube-proxy's health port, inside the node's network namespace (its readiness probe). */
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
+
 /** Every real node's pods, for kube-proxy's idea of what is cluster traffic. */
 export const CLUSTER_POD_CIDR = `${POD_NET}.0.0/16`;
 
@@ -223,7 +226,7 @@ export function kubeProxyConfiguration(spec: RealNodeSpec, layout: RealNodeLayou
     clusterCIDR: CLUSTER_POD_CIDR,
     bindAddress: nodeAddresses(spec.index).nodeAddress,
     metricsBindAddress: "127.0.0.1:10249",
-    healthzBindAddress: "127.0.0.1:10256",
+    healthzBindAddress: `127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}`,
     conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
   });
 }

@@ -21,6 +21,7 @@ import {
   kubeletConfiguration,
   kubeProxyConfiguration,
   nodeAddresses,
+  KUBE_PROXY_HEALTHZ_PORT,
   realNodeLayout,
   type KubeletPorts,
   type RealNodeSpec,
@@ -98,7 +99,7 @@ export interface StartRealNodeOptions {
   clusterRoot: string;
   spec: RealNodeSpec;
   bin: RealNodeBinaries;
-  /** Imported into the node's containerd before the kubelet starts; the first is the pod sandbox. */
+  /** Imported into the node's containerd before the kubelet starts; `pause` is the pod sandbox. */
   images: { pause: BuiltImage; others: BuiltImage[] };
   apiPort: number;
   /** The node's kubeconfig (server https://API_SERVICE_ADDRESS:<apiPort>, the node's own credentials). */
@@ -166,7 +167,7 @@ export async function startRealNode(o: StartRealNodeOptions): Promise<RealNodeSt
     await until(`${o.spec.name}: kubelet registers and turns Ready`, o.nodeReady, 120_000, kubelet);
     const kubeProxy = startDetached(`${o.spec.name}-kube-proxy`, o.bin.kubeProxy, [`--config=${layout.kubeProxyConfig}`], o.logDir, { pid: holder.pid, mount: true });
     state.processes.push(kubeProxy);
-    await until(`${o.spec.name}: kube-proxy healthy`, () => spawnSync("nsenter", [`--target=${holder.pid}`, "--net", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/10256"]).status === 0, 60_000, kubeProxy);
+    await until(`${o.spec.name}: kube-proxy healthy`, () => spawnSync("nsenter", [`--target=${holder.pid}`, "--net", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${KUBE_PROXY_HEALTHZ_PORT}`]).status === 0, 60_000, kubeProxy);
     o.log(`${o.spec.name}: kubelet Ready (${net.nodeAddress}, pods ${net.podCidr}), kube-proxy serving`);
     return state;
   } catch (err) {
