@@ -1,8 +1,9 @@
 /**
- * `gpk tools [build|status] [--only a,b] [--json]`: the upstream tools of the binaries
- * runtime (kube-apiserver, kube-controller-manager, kube-scheduler, kine, kwok, the
- * Pulumi CLI and its Kubernetes provider), pinned in tools/pins.json and built from
- * their Go modules into ~/.cache/gpk/tools (or $GPK_TOOLS_DIR). `npm run tools` builds.
+ * `gpk tools [build|status|python|system|images] [--only a,b] [--json]`: the upstream tools of the binaries
+ * runtime (kube-apiserver, kube-controller-manager, kube-scheduler, the real node's kubelet,
+ * kube-proxy and crictl, kine, kwok, the Pulumi CLI and its Kubernetes provider), pinned in
+ * tools/pins.json and built from their Go modules into ~/.cache/gpk/tools (or
+ * $GPK_TOOLS_DIR). `npm run tools` builds. `images` builds the images real nodes run.
  */
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { ToolBuildError, ensureTools } from "../tools/build";
@@ -22,8 +23,10 @@ python  create the Python virtualenvs, exact pins, in the same cache; idempotent
         ${PYTHON_TOOLSETS.map((t) => `${t.name}: ${t.requirements}`).join("\n        ")}
         (the tests' tools: moto's S3 server, Ray, transformers; the benchmark clients
         guidellm and inference-perf)
-system  install the Debian packages the e2e tests start (Redis) with apt-get where their
-        command is missing (needs root); list in ${DEBIAN_PACKAGES}; idempotent
+system  install the Debian packages the e2e tests start (Redis, Prometheus) and a real
+        node runs (containerd, runc, the CNI plugins, socat, gcc for the pause image) with
+        apt-get where their command is missing (needs root); list in ${DEBIAN_PACKAGES};
+        idempotent
 
 Tools (${PINS_FILE}): ${TOOL_NAMES.join(", ")}
 Binaries are looked up in $GPK_TOOLS_DIR, $KUBEBUILDER_ASSETS (kube-apiserver),
