@@ -325,12 +325,17 @@ export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
 
 /** Binds the API server's kubelet client to the bootstrap role for the kubelet API, and nothing more. */
 export function kubeletClientRoleBinding() {
+  return userClusterRoleBinding("gpk-kubelet-api-admin", "system:kubelet-api-admin", KUBELET_CLIENT_USER);
+}
+
+/** A ClusterRoleBinding of one ClusterRole to one user (a static-token or certificate identity). */
+function userClusterRoleBinding(name: string, clusterRole: string, user: string) {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRoleBinding",
-    metadata: { name: "gpk-kubelet-api-admin" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
-    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: KUBELET_CLIENT_USER }],
+    metadata: { name },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
   };
 }
 
@@ -352,11 +357,5 @@ export function kwokClusterRole() {
 }
 
 export function kwokClusterRoleBinding() {
-  return {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: "gpk-kwok" },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "gpk-kwok" },
-    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: IDENTITIES.kwok.user }],
-  };
+  return userClusterRoleBinding("gpk-kwok", "gpk-kwok", IDENTITIES.kwok.user);
 }

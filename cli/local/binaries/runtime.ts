@@ -208,7 +208,7 @@ export async function upControlPlane(opts: UpOptions): Promise<BinariesCluster> 
     await start(kwokSpec(bin.kwok!, opts.tools.kwokStages, layout, ports));
     await registerNodes(api, opts);
     await installClusterCrds(api, opts.log);
-    if (opts.realNodes.length > 0) await startRealNodes(cluster, api, nodeTokens, layout, opts);
+    if (opts.realNodes.length > 0) await startRealNodes(cluster, api, { kubeProxy: tokens.kubeProxy, nodes: nodeTokens }, layout, opts);
   } catch (err) {
     await stopRealNodes(cluster, opts.log);
     await stopProcesses(cluster.processes);
@@ -233,7 +233,7 @@ function realNodeBinaries(tools: ResolvedTools): RealNodeBinaries {
 }
 
 /** Builds the kit's images, then starts each real node and waits until the API server lists it Ready. */
-async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, nodeTokens: Record<string, string>, layout: Layout, opts: UpOptions): Promise<void> {
+async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, tokens: { kubeProxy: string; nodes: Record<string, string> }, layout: Layout, opts: UpOptions): Promise<void> {
   const bin = realNodeBinaries(opts.tools);
   opts.log("building the kit's images (runtime bundles on Node.js, pause)");
   const pause = buildPauseImage(readPins().kubernetes);
@@ -243,8 +243,7 @@ async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, nodeTo
   for (const spec of opts.realNodes) {
     // Inside the node, the API server is at the tunnel's address (its certificate names it: the advertised address).
     const server = `https://${API_SERVICE_ADDRESS}:${cluster.ports["kube-apiserver"]}`;
-    const kubeconfig = kubeconfigYaml(server, api.ca, nodeIdentity(spec.name).user, nodeTokens[spec.name]!);
-    const kubeProxyToken = (parse(fs.readFileSync(kubeconfigFile(layout, "kubeProxy"), "utf8")) as { users: { user: { token: string } }[] }).users[0]!.user.token;
+    const kubeconfig = kubeconfigYaml(server, api.ca, nodeIdentity(spec.name).user, tokens.nodes[spec.name]!);
     const node = await startRealNode({
       clusterRoot: layout.root,
       spec,
@@ -252,7 +251,7 @@ async function startRealNodes(cluster: BinariesCluster, api: ApiEndpoint, nodeTo
       images: { pause, others: [runtime] },
       apiPort: cluster.ports["kube-apiserver"],
       kubeconfig,
-      kubeProxyKubeconfig: kubeconfigYaml(server, api.ca, IDENTITIES.kubeProxy.user, kubeProxyToken),
+      kubeProxyKubeconfig: kubeconfigYaml(server, api.ca, IDENTITIES.kubeProxy.user, tokens.kubeProxy),
       ports: REAL_NODE_KUBELET_PORTS,
       kubeletClientCa: layout.kubeletClient.ca,
       logDir: layout.logs,
