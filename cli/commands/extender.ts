@@ -11,6 +11,7 @@ import { SnapshotError } from "../../runtime/scheduler-extender/snapshot";
 
 const usage = `Usage: gpk extender [--port 8888] [--policy gpk] [--kubeconfig <file> | --in-cluster | --snapshot <json>]
                     [--telemetry-url <url>]... [--hot-temperature <C>] [--host 0.0.0.0]
+                    [--filter-answer pick|all] [--kube-qps 50] [--kube-burst 100]
                     [--tls-cert <pem> --tls-key <pem> --client-ca <pem> [--client-name <cn>]... [--health-port 8889]]
 
 The kube-scheduler extender (k8s.io/kube-scheduler/extender/v1, PascalCase JSON):
@@ -43,6 +44,13 @@ Placement:
                         repeatable; a headless Service name is scraped at every address. gpk steers
                         away from GPUs at or above --hot-temperature (default 83 °C) or power-capped.
   --telemetry-pods <label=value>   also scrape every running pod with this label (with a cluster source)
+  --filter-answer <mode> pick (default): a pod that fits gets back only the node the policy ranks best,
+                        so kube-scheduler, left one feasible node, skips its scoring and the prioritize
+                        call; the same node prioritize would score 10. all: every node the pod fits.
+
+API client (binds):
+  --kube-qps <n>, --kube-burst <n>  client-side rate limit, kube-scheduler's clientConnection defaults
+                        (50 and 100): the binds of both schedulers are paced alike
 
 Exit codes: 2 bad flags, snapshot or TLS files; otherwise runs until interrupted (0).
 `;

@@ -21,6 +21,35 @@ export interface KubeConnection {
   tls?: https.AgentOptions;
   /** Request headers (Authorization); called per request so rotated tokens are picked up. */
   headers(): Promise<Record<string, string>> | Record<string, string>;
+  /** Client-side rate limit of every request: `qps` tokens a second, at most `burst` saved up (client-go's flowcontrol token bucket). Absent: none. */
+  rateLimit?: { qps: number; burst: number };
+}
+
+/** A token bucket: `take` resolves when a token is free, in call order. */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly qps: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+
+  take(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      const now = performance.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+      this.last = now;
+      if (this.tokens < 1) {
+        await new Promise((r) => setTimeout(r, ((1 - this.tokens) / this.qps) * 1000));
+        this.tokens = 1;
+        this.last = performance.now();
+      }
+      this.tokens -= 1;
+    });
+    this.queue = turn;
+    return turn;
+  }
 }
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -58,15 +87,18 @@ export interface WatchEvent<T> {
 export class KubeClient {
   private readonly agent: http.Agent;
   private readonly base: URL;
+  private readonly limiter?: TokenBucket;
 
   constructor(private readonly conn: KubeConnection) {
     this.base = new URL(conn.server);
+    if (conn.rateLimit) this.limiter = new TokenBucket(conn.rateLimit.qps, conn.rateLimit.burst);
     this.agent = this.base.protocol === "https:"
       ? new https.Agent({ keepAlive: true, ...conn.tls })
       : new http.Agent({ keepAlive: true });
   }
 
   private async open(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+    await this.limiter?.take();
     const headers: Record<string, string> = { accept: "application/json", ...(await this.conn.headers()) };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     // PATCH here is always a JSON merge patch (RFC 7386), which the API server takes for every kind.

@@ -15,6 +15,10 @@
  *   --telemetry-interval <s>   scrape period (default 15)
  *   --hot-temperature <C>      gpk: a GPU at or above this is hot (GPK_EXTENDER_HOT_TEMPERATURE_C; default: the policy's 83)
  *   --seed <n>                 seed of the `random` policy (default 42)
+ *   --filter-answer <mode>     pick: a pod that fits gets only the policy's best node back, so kube-scheduler
+ *                              skips scoring and prioritize (default); all: every node it fits (extender.ts)
+ *   --kube-qps <n>             API requests per second of the bind client (default 50, kube-scheduler's own
+ *   --kube-burst <n>           clientConnection default; burst default 100), so both schedulers bind alike
  *   --tls-cert <file>          serve the verbs over HTTPS with this certificate (PEM) ...
  *   --tls-key <file>           ... and its private key (PEM) ...
  *   --client-ca <file>         ... to callers whose client certificate this CA signed (PEM); the three go together
@@ -27,6 +31,10 @@
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { isPolicyName, POLICY_NAMES, type PolicyName } from "../scheduling";
+
+/** What filter answers when the pod fits: only the policy's pick (extender.ts), or every node it fits. */
+export type FilterAnswer = "pick" | "all";
+export const FILTER_ANSWERS: readonly FilterAnswer[] = ["pick", "all"];
 
 export class ExtenderConfigError extends Error {
   override readonly name = "ExtenderConfigError";
@@ -74,7 +82,15 @@ export interface ExtenderConfig {
   telemetryIntervalMs: number;
   hotTemperatureC?: number;
   seed: number;
+  filterAnswer: FilterAnswer;
+  /** Client-side rate limit of the API calls that are not watches (binds, gets): a token bucket. */
+  kubeQps: number;
+  kubeBurst: number;
 }
+
+/** kube-scheduler's clientConnection defaults (kubescheduler.config.k8s.io/v1: qps 50, burst 100). */
+export const DEFAULT_KUBE_QPS = 50;
+export const DEFAULT_KUBE_BURST = 100;
 
 function intIn(name: string, raw: string, min: number, max: number): number {
   const n = Number(raw);
@@ -97,6 +113,7 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
         "hot-temperature": { type: "string" }, seed: { type: "string" },
         "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "client-ca": { type: "string" },
         "client-name": { type: "string", multiple: true }, "health-port": { type: "string" },
+        "filter-answer": { type: "string" }, "kube-qps": { type: "string" }, "kube-burst": { type: "string" },
       },
     }).values;
   } catch (err) {
@@ -155,6 +172,10 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
       throw new ExtenderConfigError("--in-cluster: the in-cluster extender serves only mutual TLS; give --tls-cert, --tls-key and --client-ca (plain HTTP is for local use)");
     }
   }
+  const filterAnswer = values["filter-answer"] ?? "pick";
+  if (!(FILTER_ANSWERS as readonly string[]).includes(filterAnswer)) {
+    throw new ExtenderConfigError(`--filter-answer: expected one of ${FILTER_ANSWERS.join(", ")}, got ${JSON.stringify(filterAnswer)}`);
+  }
   return {
     port: intIn("port", values.port ?? env.GPK_EXTENDER_PORT ?? "8888", 0, 65535),
     host: values.host ?? "0.0.0.0",
@@ -167,6 +188,9 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
     telemetryIntervalMs: intIn("telemetry-interval", values["telemetry-interval"] ?? "15", 1, 3600) * 1000,
     hotTemperatureC,
     seed: intIn("seed", values.seed ?? "42", 0, 2 ** 32 - 1),
+    filterAnswer: filterAnswer as FilterAnswer,
+    kubeQps: intIn("kube-qps", values["kube-qps"] ?? String(DEFAULT_KUBE_QPS), 1, 100_000),
+    kubeBurst: intIn("kube-burst", values["kube-burst"] ?? String(DEFAULT_KUBE_BURST), 1, 100_000),
   };
 }
 

@@ -50,7 +50,7 @@ export async function startExtender(config: ExtenderConfig, deps: StartDeps = {}
     const conn = config.source.kind === "in-cluster"
       ? inClusterConnection()
       : await deps.kubeconfig!(config.source.file);
-    client = new KubeClient(conn);
+    client = new KubeClient({ ...conn, rateLimit: { qps: config.kubeQps, burst: config.kubeBurst } });
     const trackExporter = (pod: K8sPod) => {
       const uid = pod.metadata?.uid;
       if (!uid) return;
@@ -106,7 +106,7 @@ export async function startExtender(config: ExtenderConfig, deps: StartDeps = {}
 
   const policy = new PolicyHolder(cache, { policy: config.policy, hotTemperatureC: config.hotTemperatureC, seed: config.seed, workload });
   const binder: Binder | undefined = client && { bind: (t) => client.bind(t) };
-  const extender = new Extender(cache, policy, binder, (e) => log(`bound ${e.pod} to ${e.node} GPUs [${e.gpus.join(",")}]`));
+  const extender = new Extender(cache, policy, binder, (e) => log(`bound ${e.pod} to ${e.node} GPUs [${e.gpus.join(",")}]`), config.filterAnswer);
 
   let scraper: TelemetryScraper | undefined;
   if (config.telemetryUrls.length > 0 || config.telemetryPods.length > 0) {

@@ -107,6 +107,25 @@ export function extenderScoresWith(
 }
 
 /**
+ * The index of the node `extenderScoresWith` would score 10 (highest raw score, lowest rank on
+ * ties), or -1 when the pod fits none: what the extender's filter answers alone in its `pick`
+ * mode, so that kube-scheduler, left one feasible node, skips scoring and prioritize.
+ */
+export function bestIndexWith(nodes: readonly NodeState[], rawOf: (node: NodeState, index: number) => number | undefined): number {
+  let winner = -1;
+  let winnerRaw = -Infinity;
+  for (let i = 0; i < nodes.length; i++) {
+    const raw = rawOf(nodes[i]!, i);
+    if (raw === undefined) continue;
+    if (winner < 0 || better(raw, nodes[i]!, winnerRaw, nodes[winner]!)) {
+      winner = i;
+      winnerRaw = raw;
+    }
+  }
+  return winner;
+}
+
+/**
  * Scores every feasible node for the extender's prioritize verb (infeasible ones are left out;
  * `filterNodes` says why they failed), with the GPUs each would give. Sorted best first.
  */

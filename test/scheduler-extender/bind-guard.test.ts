@@ -129,7 +129,7 @@ describe("over HTTP", () => {
   const tolerateAll = { tolerations: [{ operator: "Exists" }] };
   let ext: RunningExtender;
   beforeAll(async () => {
-    ext = await start(["--snapshot", writeSnapshot({ nodes: NODES, workload: WORKLOAD })]);
+    ext = await start(["--filter-answer", "all", "--snapshot", writeSnapshot({ nodes: NODES, workload: WORKLOAD })]);
   });
   afterAll(() => ext.close());
 

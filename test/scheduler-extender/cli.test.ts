@@ -58,6 +58,11 @@ describe("gpk extender", () => {
     const policy = runGpk(["extender", "--policy", "tetris"]);
     expect(policy.status).toBe(2);
     expect(policy.stderr).toBe('gpk extender: --policy: unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity\n');
+    const answer = runGpk(["extender", "--filter-answer", "best"]);
+    expect(answer.status).toBe(2);
+    expect(answer.stderr).toBe('gpk extender: --filter-answer: expected one of pick, all, got "best"\n');
+    const qps = runGpk(["extender", "--kube-qps", "0"]);
+    expect(qps.stderr).toBe('gpk extender: --kube-qps: expected an integer between 1 and 100000, got "0"\n');
     const both = runGpk(["extender", "--snapshot", "x.json", "--in-cluster"]);
     expect(both.stderr).toBe("gpk extender: --snapshot and --in-cluster: give at most one cluster state source\n");
     const dir = mkdtempSync(path.join(tmpdir(), "gpk-bad-snap-"));

@@ -3,7 +3,8 @@
  * and pods through a kubeconfig (client-node reads it), readiness, binds that create the Binding
  * with the GPU assignment annotation, rollback of a failed Binding, relist on 410 Gone.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TokenBucket } from "../../runtime/scheduler-extender/kube";
 import { KIT_ANNOTATIONS } from "../../gpu";
 import type { RunningExtender } from "../../runtime/scheduler-extender/run";
 import { ApiPeer } from "./api-peer";
@@ -135,5 +136,27 @@ describe("Kubernetes source", () => {
     const res = await post(ext.port, "filter", { Pod: k8sPod("p", { gpus: 1 }), NodeNames: ["k3"] });
     expect(res.status).toBe(400);
     expect(res.body.Error).toContain('unknown node(s) "k3"');
+  });
+});
+
+describe("client rate limit", () => {
+  it("lets a burst through at once, then one request per 1/qps seconds, in call order", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "performance"] });
+    try {
+      const bucket = new TokenBucket(10, 3);
+      const done: number[] = [];
+      const takes = Array.from({ length: 5 }, (_, i) => bucket.take().then(() => done.push(i)));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(done).toEqual([0, 1, 2]);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(done).toEqual([0, 1, 2]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(done).toEqual([0, 1, 2, 3]);
+      await vi.advanceTimersByTimeAsync(100);
+      await Promise.all(takes);
+      expect(done).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -24,7 +24,7 @@ const NAMES = NODES.map((n) => n.metadata.name);
 
 let ext: RunningExtender;
 beforeAll(async () => {
-  ext = await start(["--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
+  ext = await start(["--filter-answer", "all", "--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
 });
 afterAll(() => ext.close());
 
@@ -58,7 +58,7 @@ describe("filter", () => {
   });
 
   it("Nodes mode: answers with the node objects that pass, as given", async () => {
-    const fresh = await start(["--policy", "gpk"]);
+    const fresh = await start(["--filter-answer", "all", "--policy", "gpk"]);
     try {
       const nodes = [k8sNode("a", { gpus: 1 }), k8sNode("b", { gpus: 4 })];
       const res = await post(fresh.port, "filter", { Pod: k8sPod("p", { gpus: 2 }), Nodes: { apiVersion: "v1", kind: "NodeList", items: nodes } });
@@ -99,7 +99,7 @@ describe("MIG devices (mixed strategy)", () => {
       k8sNode("gpu", { gpus: 8 }),
       k8sNode("mig", { gpus: 0, mig: { [MIG_1G]: 2, [MIG_3G]: 1 } }),
     ];
-    const one = await start(["--snapshot", writeSnapshot({ nodes, workload: WORKLOAD })]);
+    const one = await start(["--filter-answer", "all", "--snapshot", writeSnapshot({ nodes, workload: WORKLOAD })]);
     try {
       const filter = (pod: ReturnType<typeof k8sPod>) => post(one.port, "filter", { Pod: pod, NodeNames: ["gpu", "mig"] }).then((r) => r.body);
       expect((await filter(k8sPod("whole", { gpus: 1 }))).NodeNames).toEqual(["gpu"]);
@@ -135,7 +135,7 @@ describe("MIG devices (mixed strategy)", () => {
 describe("bind", () => {
   it("books the GPUs in snapshot mode, so the next pod sees them used", async () => {
     const snap = writeSnapshot({ nodes: [k8sNode("only", { gpus: 2 })], workload: WORKLOAD });
-    const one = await start(["--snapshot", snap]);
+    const one = await start(["--filter-answer", "all", "--snapshot", snap]);
     try {
       const p1 = k8sPod("first", { gpus: 2 });
       const p2 = k8sPod("second", { gpus: 1 });
@@ -158,7 +158,7 @@ describe("bind", () => {
 
   it("gives concurrent binds on one node distinct GPUs and refuses the one that no longer fits", async () => {
     const snap = writeSnapshot({ nodes: [k8sNode("busy", { gpus: 8 })], workload: WORKLOAD });
-    const one = await start(["--snapshot", snap]);
+    const one = await start(["--filter-answer", "all", "--snapshot", snap]);
     try {
       const pods = Array.from({ length: 9 }, (_, i) => k8sPod(`c${i}`, { gpus: 1 }));
       await Promise.all(pods.map((p) => post(one.port, "filter", { Pod: p, NodeNames: ["busy"] })));

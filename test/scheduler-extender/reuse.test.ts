@@ -24,10 +24,15 @@ const SHAPES = [
 ];
 
 let ext: RunningExtender;
+let picker: RunningExtender;
 beforeAll(async () => {
-  ext = await start(["--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
+  ext = await start(["--filter-answer", "all", "--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
+  picker = await start(["--snapshot", writeSnapshot({ nodes: NODES, pods: BOUND, workload: WORKLOAD }), "--policy", "gpk"]);
 });
-afterAll(() => ext.close());
+afterAll(async () => {
+  await ext.close();
+  await picker.close();
+});
 
 describe("remembered verdicts", () => {
   it("answer every filter and prioritize exactly as computing them fresh would, across 80 binds", async () => {
@@ -66,5 +71,48 @@ describe("remembered verdicts", () => {
     // The run must have filled nodes (so verdicts went stale) and refused some.
     expect(bound).toBeGreaterThan(80);
     expect(reasons).toBeGreaterThan(100);
+  });
+});
+
+describe("filter answering the pick (the default)", () => {
+  it("passes exactly the node prioritize would score 10, with no reasons, and every reason when none fits, across 80 binds", async () => {
+    const names = NODES.map((n) => n.metadata.name);
+    let bound = 0;
+    let unschedulable = 0;
+    for (let i = 0; i < 120; i++) {
+      const shape = SHAPES[i % SHAPES.length]!;
+      const pod = k8sPod(`pick-${i}`, shape);
+      const order = [...names.slice(i % names.length), ...names.slice(0, i % names.length)];
+      const filter = await post(picker.port, "filter", { Pod: pod, NodeNames: order });
+      expect(filter.status).toBe(200);
+
+      const request = podToRequest(pod);
+      const fresh = filterNodes(order.map((n) => picker.cache.node(n)!), request);
+      if (fresh.feasible.length === 0) {
+        unschedulable++;
+        expect(filter.body.NodeNames).toEqual([]);
+        expect({ ...filter.body.FailedNodes, ...filter.body.FailedAndUnresolvableNodes }).toEqual(fresh.failed);
+        continue;
+      }
+      // What the `all` answer followed by prioritize would have made kube-scheduler bind.
+      fresh.feasible.forEach((n, rank) => (n.rank = rank));
+      const policy = createPolicy("gpk", { workload: picker.extender.policy.workload(), rng: mulberry32(42) });
+      const scores = extenderScores(fresh.feasible, request, policy);
+      const winner = fresh.feasible[scores.indexOf(10)]!.name;
+      expect(filter.body.NodeNames).toEqual([winner]);
+      expect(filter.body.FailedNodes).toEqual({});
+      expect(filter.body.FailedAndUnresolvableNodes).toEqual({});
+      // The bind guard takes the pick, and only the pick.
+      const other = fresh.feasible.find((n) => n.name !== winner);
+      if (other) {
+        const refused = await post(picker.port, "bind", { PodName: pod.metadata.name, PodNamespace: "team-a", PodUID: pod.metadata.uid, Node: other.name });
+        expect(refused.status).toBe(403);
+      }
+      const bind = await post(picker.port, "bind", { PodName: pod.metadata.name, PodNamespace: "team-a", PodUID: pod.metadata.uid, Node: winner });
+      expect(bind.body).toEqual({ Error: "" });
+      bound++;
+    }
+    expect(bound).toBeGreaterThan(80);
+    expect(unschedulable).toBeGreaterThan(0);
   });
 });
