@@ -6,7 +6,9 @@
  *
  * Cluster: 5,000 nodes (flags: --nodes N --pods N --policy NAME), a seeded mix of p5.48xlarge
  * (8×H100), p4de.24xlarge (8×A100), g6e.12xlarge (4×L40S) and g6.xlarge (1×L4), NUMA halves on
- * 8-GPU nodes, about half the GPUs already held by bound pods. Two runs:
+ * 8-GPU nodes, about half the GPUs already held by bound pods. Two samplings, each with the
+ * extender answering the pick alone (`--filter-answer pick`, the default: no prioritize call) and
+ * answering every fitting node (`all`, then prioritize):
  * - kube-scheduler's default sampling: a filter carries numFeasibleNodesToFind names (adaptive
  *   percentageOfNodesToScore: 10% of 5,000 = 500), from a rotating start;
  * - every node per filter (percentageOfNodesToScore: 100, what the gpk-scheduler profile sets
@@ -29,6 +31,7 @@ import { parseArgs } from "node:util";
 import { EC2_GPU_INSTANCES, GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS } from "../gpu";
 import { bundleRuntime } from "../components/runtime-bundle";
 import { mulberry32, parsePolicyName } from "../runtime/scheduling";
+import { FILTER_ANSWERS, type FilterAnswer } from "../runtime/scheduler-extender/options";
 
 const ROOT = path.resolve(__dirname, "..");
 const { values } = parseArgs({ options: { nodes: { type: "string" }, pods: { type: "string" }, policy: { type: "string" }, warmup: { type: "string" } } });
@@ -244,6 +247,7 @@ export function adaptiveCandidates(allNodes: number): number {
 }
 
 interface ModeResult {
+  filterAnswer: FilterAnswer;
   candidatesPerFilter: number;
   measuredPods: number;
   unschedulable: number;
@@ -257,14 +261,14 @@ interface ModeResult {
 
 let serversStarted = 0;
 
-async function startServer(bundleFile: string, snapshotFile: string): Promise<{ port: number; stop(): void }> {
+async function startServer(bundleFile: string, snapshotFile: string, answer: FilterAnswer): Promise<{ port: number; stop(): void }> {
   // GPK_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
   const nodeArgs = (process.env.GPK_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   // The extender logs every bind. Its log goes to a file, as a container's log does, rather
   // than a pipe this (measuring) process would have to wake up for and drain on every bind.
   const logFile = path.join(path.dirname(snapshotFile), `extender-${++serversStarted}.log`);
   const logFd = openSync(logFile, "w");
-  const server = spawn(process.execPath, [...nodeArgs, bundleFile, "--snapshot", snapshotFile, "--policy", POLICY, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", logFd] });
+  const server = spawn(process.execPath, [...nodeArgs, bundleFile, "--snapshot", snapshotFile, "--policy", POLICY, "--filter-answer", answer, "--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "ignore", logFd] });
   closeSync(logFd);
   let exited: number | null | undefined;
   server.on("exit", (code) => (exited = code));
@@ -278,9 +282,10 @@ async function startServer(bundleFile: string, snapshotFile: string): Promise<{ 
 
 /**
  * One scheduling cycle per pod: filter → prioritize, then bind without waiting for it. `candidates` is how many node names
- * each filter carries, taken from a rotating start as kube-scheduler's nextStartNodeIndex does.
+ * each filter carries, taken from a rotating start as kube-scheduler's nextStartNodeIndex does. With the extender answering
+ * its pick (`--filter-answer pick`) the filter passes one node and kube-scheduler binds it without a prioritize call.
  */
-async function runMode(port: number, names: string[], candidates: number): Promise<ModeResult> {
+async function runMode(port: number, names: string[], candidates: number, answer: FilterAnswer): Promise<ModeResult> {
   const filterMs: number[] = [];
   const prioritizeMs: number[] = [];
   const cycleMs: number[] = [];
@@ -311,9 +316,17 @@ async function runMode(port: number, names: string[], candidates: number): Promi
       unschedulable++;
       continue;
     }
-    const prio = await client.post("prioritize", `{"Pod":${podJson},"NodeNames":${passing}}`);
-    if (prio.status !== 200) throw new Error(`prioritize: ${prio.status} ${prio.text.slice(0, 200)}`);
-    const best = bestHost(prio.text, i < WARMUP);
+    let prio: Reply = { status: 200, text: "", ms: 0, serverMs: 0 };
+    let best: string;
+    if (answer === "pick") {
+      const picked = JSON.parse(passing) as string[];
+      if (picked.length !== 1) throw new Error(`filter: the pick answer passed ${picked.length} nodes: ${passing.slice(0, 200)}`);
+      best = picked[0]!;
+    } else {
+      prio = await client.post("prioritize", `{"Pod":${podJson},"NodeNames":${passing}}`);
+      if (prio.status !== 200) throw new Error(`prioritize: ${prio.status} ${prio.text.slice(0, 200)}`);
+      best = bestHost(prio.text, i < WARMUP);
+    }
     const measured = i >= WARMUP;
     binds.push(client.bind(JSON.stringify({ PodName: pod.metadata.name, PodNamespace: "bench", PodUID: pod.metadata.uid, Node: best })).then((bind) => {
       if (bind.status !== 200 || JSON.parse(bind.text).Error) throw new Error(`bind: ${bind.text}`);
@@ -332,6 +345,7 @@ async function runMode(port: number, names: string[], candidates: number): Promi
   const r = (x: number) => Math.round(x * 1000) / 1000;
   const q = (a: number[]) => ({ p50: r(quantile(a, 0.5)), p99: r(quantile(a, 0.99)) });
   return {
+    filterAnswer: answer,
     candidatesPerFilter: Math.min(candidates, names.length),
     measuredPods: cycleMs.length,
     unschedulable,
@@ -345,7 +359,7 @@ async function runMode(port: number, names: string[], candidates: number): Promi
 }
 
 function print(label: string, m: ModeResult): void {
-  console.log(`${label}: ${m.candidatesPerFilter} node names per filter, ${m.measuredPods} pods (after ${WARMUP} warm-up)`);
+  console.log(`${label}, filter answers ${m.filterAnswer === "pick" ? "the pick (no prioritize call)" : "every fitting node"}: ${m.candidatesPerFilter} node names per filter, ${m.measuredPods} pods (after ${WARMUP} warm-up)`);
   console.log(`  filter+prioritize  p50 ${m.filterPrioritizeMs.p50} ms  p99 ${m.filterPrioritizeMs.p99} ms  (server compute p50 ${m.serverComputeMs.p50} ms, p99 ${m.serverComputeMs.p99} ms)`);
   console.log(`  filter p50 ${m.filterMs.p50} ms, prioritize p50 ${m.prioritizeMs.p50} ms, bind p50 ${m.bindMs.p50} ms`);
   console.log(`  ${m.podsPerSecond} pods/s (one scheduling cycle at a time, binds alongside as kube-scheduler does)`);
@@ -362,14 +376,17 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:extender: ${NODES} nodes, ${snapshot.pods.length} bound pods, policy ${POLICY}, bundle ${(bundle.bytes / 1024).toFixed(0)} KiB, load ${os.loadavg()[0]!.toFixed(1)}\n`);
   const names = snapshot.nodes.map((n) => n.metadata.name);
   const modes: Record<string, ModeResult> = {};
-  for (const [label, candidates] of [["kube-scheduler default sampling", adaptiveCandidates(NODES)], ["every node (percentageOfNodesToScore: 100)", NODES]] as const) {
-    const server = await startServer(bundleFile, snapshotFile);
-    try {
-      modes[candidates === NODES ? "allNodes" : "defaultSampling"] = await runMode(server.port, names, candidates);
-    } finally {
-      server.stop();
+  for (const answer of FILTER_ANSWERS) {
+    for (const [label, candidates] of [["kube-scheduler default sampling", adaptiveCandidates(NODES)], ["every node (percentageOfNodesToScore: 100)", NODES]] as const) {
+      const key = `${candidates === NODES ? "allNodes" : "defaultSampling"}${answer === "pick" ? "Pick" : ""}`;
+      const server = await startServer(bundleFile, snapshotFile, answer);
+      try {
+        modes[key] = await runMode(server.port, names, candidates, answer);
+      } finally {
+        server.stop();
+      }
+      print(label, modes[key]!);
     }
-    print(label, modes[candidates === NODES ? "allNodes" : "defaultSampling"]!);
   }
   const result = {
     nodes: NODES,

@@ -28,6 +28,8 @@ export interface CachedPod {
   gpus: GpuAssignment;
   /** Bound by this extender and not yet confirmed by the source. */
   assumed: boolean;
+  /** Booked by a filter that answered this node alone, not bound yet: released at this time (ms) unless bound. */
+  reservedUntil?: number;
 }
 
 /** Per-GPU telemetry and identity a scrape produced for one node, by device index. */
@@ -73,6 +75,8 @@ export class ClusterCache {
   private readonly podsByNode = new Map<string, Set<string>>();
   /** Pods not bound yet, by UID (from the source): part of the observed workload. */
   private readonly pending = new Map<string, PodRequest>();
+  /** UIDs of the pods booked by a filter and not bound yet (`reserve`). */
+  private readonly reserved = new Set<string>();
   /** Bumped whenever the set of pods changes (the target workload is derived from it). */
   podsVersion = 0;
 
@@ -164,6 +168,8 @@ export class ClusterCache {
     // A confirmed pod that matches what we assumed changes nothing.
     if (old && old.nodeName === nodeName && (!recorded || sameGpus(old.gpus, recorded.gpus))) {
       old.assumed = false;
+      delete old.reservedUntil;
+      this.reserved.delete(uid);
       return;
     }
     this.removeUsage(uid);
@@ -186,6 +192,41 @@ export class ClusterCache {
   forget(uid: string): void {
     const pod = this.pods.get(uid);
     if (pod?.assumed) this.deletePod(uid);
+  }
+
+  /**
+   * Books a pod on the one node its filter answered, before kube-scheduler binds it there: its
+   * binding cycle runs beside the next pod's scheduling cycle, so the next filter may arrive
+   * before this bind does, and must already see these GPUs taken. Until `until` (ms) unless bound.
+   */
+  reserve(pod: Omit<CachedPod, "assumed" | "reservedUntil">, until: number): void {
+    this.assume(pod);
+    this.pods.get(pod.uid)!.reservedUntil = until;
+    this.reserved.add(pod.uid);
+  }
+
+  /** A reservation turned into a bind: the pod stays assumed until the source confirms it. */
+  claim(uid: string): void {
+    const pod = this.pods.get(uid);
+    if (pod) delete pod.reservedUntil;
+    this.reserved.delete(uid);
+  }
+
+  /** Drops a pod's reservation (filtered again, or its time ran out): it counts as waiting again. */
+  release(uid: string): void {
+    const pod = this.pods.get(uid);
+    if (pod?.reservedUntil === undefined) return;
+    this.removeUsage(uid);
+    this.pending.set(uid, pod.request);
+  }
+
+  /** Releases the reservations whose time has passed. */
+  releaseExpired(now: number): void {
+    for (const uid of this.reserved) {
+      const until = this.pods.get(uid)?.reservedUntil;
+      if (until === undefined) this.reserved.delete(uid);
+      else if (until <= now) this.release(uid);
+    }
   }
 
   /** Every pod request the cache knows (bound and pending): the observed workload. */
@@ -245,6 +286,7 @@ export class ClusterCache {
     const pod = this.pods.get(uid);
     if (!pod) return false;
     this.pods.delete(uid);
+    this.reserved.delete(uid);
     this.podsByNode.get(pod.nodeName)?.delete(uid);
     const entry = this.nodes.get(pod.nodeName);
     if (entry) this.refill(entry);

@@ -45,6 +45,13 @@ export interface BindEvent {
   uuids?: string[];
 }
 
+/**
+ * How long a pick stays booked for its bind (pick mode). kube-scheduler binds right after the
+ * filter, within its extender httpTimeout (the kit renders 5 s); an answer not bound by then
+ * was dropped (the pod was deleted, a later plugin refused it) and its GPUs go back.
+ */
+export const PICK_RESERVATION_MS = 30_000;
+
 export class Extender {
   private readonly verdicts = new VerdictCache();
   private readonly filtered = new FilterLedger();
@@ -55,10 +62,16 @@ export class Extender {
     private readonly binder?: Binder,
     private readonly onBind: (event: BindEvent) => void = () => {},
     readonly filterAnswer: FilterAnswer = "pick",
+    private readonly clock: () => number = Date.now,
   ) {}
 
   filter(args: ExtenderArgs): FilterOutcome {
     const pod = podToRequest(args.Pod);
+    if (this.filterAnswer === "pick") {
+      this.cache.releaseExpired(this.clock());
+      // Filtered again: the last answer was not bound, so its booking must not count against the pod itself.
+      if (args.Pod.metadata.uid) this.cache.release(args.Pod.metadata.uid);
+    }
     const slots = this.candidates(args);
     const shape = this.verdicts.forPod(pod);
     const passing: string[] = [];
@@ -100,7 +113,10 @@ export class Extender {
     const nodes = passing.map((s) => s.state);
     const best = passing[bestIndexWith(nodes, (_node, i) => VerdictCache.raw(VerdictCache.verdict(passing[i]!, shape, pod), pod, policy))]!;
     const name = best.state.name;
-    if (uid) this.filtered.record(uid, args.Pod, pod, [name]);
+    if (uid) {
+      this.filtered.record(uid, args.Pod, pod, [name]);
+      this.cache.reserve({ uid, key: podKey(args.Pod), nodeName: name, request: pod, gpus: policy.chooseGpus(best.state, pod) }, this.clock() + PICK_RESERVATION_MS);
+    }
     const outcome: FilterOutcome = { passing: [name], passingJson: [best.nameJson], failedJson: [], unresolvableJson: [] };
     if (args.Nodes?.items) outcome.nodeList = { ...args.Nodes, items: args.Nodes.items.filter((n) => n.metadata.name === name) };
     return outcome;
@@ -124,13 +140,21 @@ export class Extender {
     if (!node) throw new BadRequest(`Node: unknown node ${JSON.stringify(args.Node)} (the extender knows ${this.cache.nodeCount} nodes)`);
     const key = `${args.PodNamespace}/${args.PodName}`;
     const already = this.cache.podOn(args.PodUID);
-    if (already && already.nodeName === args.Node) return { Error: "" };
+    const reserved = already?.reservedUntil !== undefined;
+    if (already && !reserved && already.nodeName === args.Node) return { Error: "" };
     const pod = this.filtered.admit(args, this.cache.nodeObject(node.name)!);
-    const policy = this.policy.current();
-    // Re-check against the current state: other binds may have landed since prioritize.
-    if (!fits(node, pod)) return { Error: `node ${node.name} can no longer take pod ${key}: ${unfitReason(node, pod) ?? "does not fit"}` };
-    const gpus = policy.chooseGpus(node, pod);
-    this.cache.assume({ uid: args.PodUID, key, nodeName: node.name, request: pod, gpus });
+    let gpus: number[];
+    if (reserved && already!.nodeName === node.name) {
+      // The filter booked these GPUs when it answered this node alone.
+      gpus = already!.gpus;
+      this.cache.claim(args.PodUID);
+    } else {
+      if (reserved) this.cache.release(args.PodUID);
+      // Re-check against the current state: other binds may have landed since prioritize.
+      if (!fits(node, pod)) return { Error: `node ${node.name} can no longer take pod ${key}: ${unfitReason(node, pod) ?? "does not fit"}` };
+      gpus = this.policy.current().chooseGpus(node, pod);
+      this.cache.assume({ uid: args.PodUID, key, nodeName: node.name, request: pod, gpus });
+    }
     const uuids = this.cache.gpuUuids(node.name, gpus);
     const annotations = {
       [KIT_ANNOTATIONS.gpuAssignment]: encodeAssignment({ node: node.name, gpus, ...(uuids ? { uuids } : {}), milliPerGpu: pod.gpuMilli }),

@@ -83,11 +83,15 @@ describe("filter answering the pick (the default)", () => {
       const shape = SHAPES[i % SHAPES.length]!;
       const pod = k8sPod(`pick-${i}`, shape);
       const order = [...names.slice(i % names.length), ...names.slice(0, i % names.length)];
+      // The state the filter sees (its answer books the pick, so read it before).
+      const request = podToRequest(pod);
+      const fresh = filterNodes(order.map((n) => picker.cache.node(n)!), request);
+      const policy = createPolicy("gpk", { workload: picker.extender.policy.workload(), rng: mulberry32(42) });
+      fresh.feasible.forEach((n, rank) => (n.rank = rank));
+      const scores = extenderScores(fresh.feasible, request, policy);
       const filter = await post(picker.port, "filter", { Pod: pod, NodeNames: order });
       expect(filter.status).toBe(200);
 
-      const request = podToRequest(pod);
-      const fresh = filterNodes(order.map((n) => picker.cache.node(n)!), request);
       if (fresh.feasible.length === 0) {
         unschedulable++;
         expect(filter.body.NodeNames).toEqual([]);
@@ -95,9 +99,6 @@ describe("filter answering the pick (the default)", () => {
         continue;
       }
       // What the `all` answer followed by prioritize would have made kube-scheduler bind.
-      fresh.feasible.forEach((n, rank) => (n.rank = rank));
-      const policy = createPolicy("gpk", { workload: picker.extender.policy.workload(), rng: mulberry32(42) });
-      const scores = extenderScores(fresh.feasible, request, policy);
       const winner = fresh.feasible[scores.indexOf(10)]!.name;
       expect(filter.body.NodeNames).toEqual([winner]);
       expect(filter.body.FailedNodes).toEqual({});
