@@ -45,6 +45,10 @@ export const MODEL_PRESETS: readonly ModelSpec[] = [
   // vocabulary with a 128k context (max_position_embeddings 131072, rope_scaling "llama3").
   { ...LLAMA_3_8B, id: "meta-llama/Llama-3.1-8B-Instruct", alias: "llama-3.1-8b", maxPositionEmbeddings: 131072 },
   { ...LLAMA_3_70B, id: "meta-llama/Llama-3.1-70B-Instruct", alias: "llama-3.1-70b", maxPositionEmbeddings: 131072 },
+  // meta-llama/Llama-3.3-70B-Instruct config.json: Llama 3.1 70B's architecture (hidden_size 8192, 80 layers,
+  // 64 heads, 8 KV heads, intermediate_size 28672, vocab 128256, max_position_embeddings 131072).
+  // The published vLLM V1 runs under TP4 of data/vllm-v1-benchmark/vllm-blog-h100.json serve it.
+  { ...LLAMA_3_70B, id: "meta-llama/Llama-3.3-70B-Instruct", alias: "llama-3.3-70b", maxPositionEmbeddings: 131072 },
   {
     // mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25B parameters.
     id: "mistralai/Mistral-7B-Instruct-v0.3", alias: "mistral-7b", params: 7.25e9,
