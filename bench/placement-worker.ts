@@ -16,6 +16,8 @@ export interface Job {
   trace: string;
   policy: PolicyName;
   seed: number;
+  /** kube-scheduler's sampling in front of the policy (default 100: every node). */
+  percentageOfNodesToScore?: number;
 }
 
 /** Offline bounds of one trace and seed's arrival sequence at 130% (runtime/cluster-sim/offline-bound.ts). */
@@ -77,7 +79,7 @@ parentPort?.on("message", (job: Job | BoundJob) => {
     return;
   }
   const input = load(job.dataDir, job.trace);
-  const r = simulate({ ...input, policy: job.policy, seed: job.seed });
+  const r = simulate({ ...input, policy: job.policy, seed: job.seed, percentageOfNodesToScore: job.percentageOfNodesToScore });
   const result: JobResult = {
     ...job,
     pods: r.pods,

@@ -12,9 +12,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Worker } from "node:worker_threads";
 import { POLICIES, POLICY_NAMES, parsePolicyName, type PolicyName } from "../runtime/scheduling/registry";
 import { allocationChart, boundsChart } from "./placement-chart";
+import { parseSeeds, runJobs } from "./placement-pool";
 import type { BoundJob, BoundResult, Job, JobResult } from "./placement-worker";
 import { OPENB_DIR } from "../data/paths";
 
@@ -38,42 +38,6 @@ function publishedMeans(): Record<string, Record<string, { at100: number; at130:
     });
   }
   return out;
-}
-
-function parseSeeds(raw: string): number[] {
-  return raw.split(",").flatMap((part) => {
-    const m = /^(\d+)-(\d+)$/.exec(part.trim());
-    if (m) return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
-    if (!/^\d+$/.test(part.trim())) throw new Error(`--seeds: expected numbers or ranges like 42-51, got ${JSON.stringify(part)}`);
-    return [Number(part)];
-  });
-}
-
-function runJobs(jobs: (Job | BoundJob)[], threads: number): Promise<(JobResult | BoundResult)[]> {
-  return new Promise((resolve, reject) => {
-    const results: (JobResult | BoundResult)[] = [];
-    let next = 0;
-    const workers = Array.from({ length: Math.min(threads, jobs.length) }, () => {
-      // A tiny JS bootstrap registers tsx in the worker, then loads the TypeScript worker.
-      const workerFile = path.join(__dirname, "placement-worker.ts");
-      const w = new Worker(`require("tsx/cjs"); require(${JSON.stringify(workerFile)});`, { eval: true });
-      const feed = () => {
-        if (next < jobs.length) w.postMessage(jobs[next++]);
-        else void w.terminate();
-      };
-      w.on("message", (r: JobResult | BoundResult) => {
-        results.push(r);
-        const what = "bound" in r ? `bounds: packing ${r.packed}%, LP ${r.upperBound}%` : `${r.policy}: ${r.allocation["130"]}% at 130%`;
-        process.stderr.write(`bench:placement: ${results.length}/${jobs.length} ${r.trace} seed ${r.seed} ${what} (${r.wallSeconds.toFixed(1)} s)\n`);
-        if (results.length === jobs.length) resolve(results);
-        feed();
-      });
-      w.on("error", reject);
-      feed();
-      return w;
-    });
-    if (workers.length === 0) resolve(results);
-  });
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

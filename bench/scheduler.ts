@@ -1,24 +1,32 @@
 /**
- * bench:scheduler — the real kube-scheduler on a real API server with 1,000 and 5,000 KWOK
- * GPU nodes (8 × H100 each, tainted and labelled as the kit's GPU pools), two profiles in the
- * same run on the same cluster:
+ * bench:scheduler — the real kube-scheduler on a real API server with 1,000 and 5,000 KWOK GPU
+ * nodes (8 × H100 each, tainted and labelled as the kit's GPU pools), profiles compared like for
+ * like on the same settled cluster:
  * - `gpk-scheduler`: kube-scheduler on the KubeSchedulerConfiguration the SchedulerExtender
- *   component renders (defaults: percentageOfNodesToScore 100, extender weight 100), calling
- *   `gpk extender --kubeconfig` over loopback for filter, prioritize and bind;
- * - `default-scheduler`: the stock kube-scheduler, no extender.
- * For each, PODS pods of a seeded mix of 1, 2, 4 and 8 whole GPUs are created while that
- * profile's scheduler is stopped, then the scheduler starts on the full queue: pods/s is the
- * drain rate (start to last bind), and latency is read from the scheduler's own metrics:
- * `scheduler_pod_scheduling_sli_duration_seconds` (queue entry to bound) and
- * `scheduler_scheduling_attempt_duration_seconds` (one scheduling attempt, binding included).
+ *   component renders (the kit's percentageOfNodesToScore, extender weight), calling `gpk
+ *   extender --kubeconfig` over loopback mTLS for filter (the pick alone, by default) and bind;
+ * - `default-scheduler`: the same kube-scheduler binary, stock profile, no extender.
+ * Fair by construction: both run from a KubeSchedulerConfiguration with the same client QPS and
+ * burst (--qps, --burst; the extender's bind client gets the same), no leader election, one
+ * process per profile; each run creates PODS pods of a seeded mix of 1, 2, 4 and 8 whole GPUs
+ * while that profile's scheduler is stopped, starts it on the full queue, and times from its
+ * first scheduling attempt (its scheduler_schedule_attempts_total leaving 0) to the last bind.
+ * Profiles alternate which goes first, --runs times per size; the median and spread go in the
+ * ratio. Per run, from the scheduler's own metrics: attempt p50/p99
+ * (scheduler_scheduling_attempt_duration_seconds), algorithm p50/p99
+ * (scheduler_scheduling_algorithm_duration_seconds), mean ms per pod of each extension point
+ * (scheduler_framework_extension_point_duration_seconds); the extender's own request histogram
+ * per verb; and CPU seconds of every process over the run (/proc/<pid>/stat).
  *
- * Flags: --sizes 1000,5000 --pods 1000 [--percentage N: gpk-scheduler's percentageOfNodesToScore,
- * default the kit's 100] [--keep]. Writes docs/scheduler-bench.json (docs/scheduler-bench-p<N>.json
- * for another percentage) and prints a table.
+ * Flags: --sizes 1000,5000 --pods 1000 --runs 3 [--qps 5000 --burst 5000] [--percentage N:
+ * gpk-scheduler's percentageOfNodesToScore, default the kit's] [--json] [--keep].
+ * --json prints {"runs":[{nodes,profile,podsPerSecond,attemptP50Ms,attemptP99Ms,...}],"ratio":{"<nodes>":...}}
+ * on stdout; progress goes to stderr. Writes docs/scheduler-bench.json.
  * Needs the tools (`npm run tools`). Everything listens on 127.0.0.1.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -26,7 +34,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { apiRequest, waitFor, type ApiEndpoint } from "../cli/local/binaries/kube-api";
 import { kwokNode, type KwokNode } from "../cli/local/binaries/nodes";
-import { extenderSpec, gpkSchedulerSpec, kubeconfigFile, layoutOf, localSchedulerConfig, tlsDir, type ProcessName } from "../cli/local/binaries/plan";
+import { extenderSpec, gpkSchedulerSpec, kubeconfigFile, layoutOf, localSchedulerConfig, schedulerSpec, tlsDir, type ProcessSpec } from "../cli/local/binaries/plan";
 import { startProcess, stopProcesses } from "../cli/local/binaries/processes";
 import { adminEndpoint, downCluster, inParallel, upControlPlane, writeState, writeTlsFolder, type BinariesCluster } from "../cli/local/binaries/runtime";
 import { readPins } from "../cli/tools/recipes";
@@ -34,14 +42,29 @@ import { resolveTools } from "../cli/tools/resolve";
 import { issueCertificate } from "../components/kit-pki";
 import { EXTENDER_NAME, SCHEDULER_CLIENT_NAME, SCHEDULER_EXTENDER_DEFAULTS, extenderDnsNames, kubeSchedulerConfiguration } from "../components/scheduler-extender";
 import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../gpu";
+import { EXTENDER_METRICS } from "../gpu/metrics";
 import { mulberry32 } from "../runtime/scheduling";
 
 const ROOT = path.resolve(__dirname, "..");
-const { values } = parseArgs({ options: { sizes: { type: "string" }, pods: { type: "string" }, keep: { type: "boolean" }, percentage: { type: "string" } } });
-const SIZES = (values.sizes ?? "1000,5000").split(",").map(Number);
-const PODS = Number(values.pods ?? 1000);
-/** gpk-scheduler's percentageOfNodesToScore (default: what the kit renders, 100). */
-const PERCENTAGE = Number(values.percentage ?? SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore);
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string" }, pods: { type: "string" }, runs: { type: "string" }, keep: { type: "boolean" }, percentage: { type: "string" },
+    qps: { type: "string" }, burst: { type: "string" }, json: { type: "boolean" },
+  },
+});
+function count(flag: string, raw: string | undefined, fallback: number, min: number): number {
+  const n = Number(raw ?? fallback);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: expected an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+const SIZES = (values.sizes ?? "1000,5000").split(",").map((s) => count("sizes", s, 0, 1));
+const PODS = count("pods", values.pods, 1000, 1);
+const RUNS = count("runs", values.runs, 3, 1);
+/** Client QPS and burst of both schedulers and of the extender's bind client (high, so that neither is paced by its client). */
+const QPS = count("qps", values.qps, 5000, 1);
+const BURST = count("burst", values.burst, 5000, 1);
+/** gpk-scheduler's percentageOfNodesToScore (default: what the kit renders). */
+const PERCENTAGE = count("percentage", values.percentage, SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore, 0);
 const SHAPES = [
   { gpus: 1, weight: 0.55 },
   { gpus: 2, weight: 0.2 },
@@ -120,70 +143,112 @@ function quantile(before: Map<number, number>, after: Map<number, number>, q: nu
   return NaN;
 }
 
-interface ProfileResult {
-  profile: string;
-  pods: number;
-  seconds: number;
-  podsPerSecond: number;
-  sliP50Ms: number;
-  sliP99Ms: number;
-  attemptP50Ms: number;
-  attemptP99Ms: number;
+/** GET /metrics over plain HTTP (the extender's health port). */
+function scrapePlain(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics on ${port}: ${res.statusCode}`))));
+    }).on("error", reject);
+  });
 }
 
-/**
- * One profile: its scheduler is stopped while the pods are created (so API write speed does
- * not pace it), then started on a full queue; pods/s is the drain rate from its start to the
- * last bind. A fresh scheduler process starts its metrics at zero.
- */
-async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: string, name: ProcessName, profile: string, seed: number): Promise<ProfileResult> {
-  const namespace = `bench-${profile}`;
-  const old = cluster.processes.find((p) => p.name === name)!;
-  await stopProcesses([old]);
-  await apiRequest(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-  // The ServiceAccount admission plugin refuses pods until the controller manager has made the namespace's default account.
-  await waitFor(`${namespace}/default service account`, async () => (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined, 30_000);
-  await inParallel(pods(namespace, profile, seed), 32, (pod) => apiRequest(api, "POST", `/api/v1/namespaces/${namespace}/pods`, pod));
-  const restarted = await startProcess({ name: old.name as ProcessName, command: old.command, args: old.args, port: old.port, ready: { kind: "tcp" } }, { logDir: layoutOf(ROOT, stack).logs });
-  cluster.processes = [...cluster.processes.filter((p) => p !== old), restarted];
-  writeState(layoutOf(ROOT, stack), cluster);
-  const started = Date.now();
-  await waitFor(`${profile}: ${PODS} pods bound`, async () => {
-    const list = (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/pods?fieldSelector=spec.nodeName%3D`)) as { items: unknown[] };
-    return list.items.length === 0;
-  }, 900_000, 100);
-  const seconds = (Date.now() - started) / 1000;
-  const text = await scrape(old.port, api.token);
-  const metric = (metricName: string) => histogram(text, metricName, (labels) => !labels.includes("profile=") || labels.includes(`profile="${profile}"`));
-  const none = new Map<number, number>();
-  const sli = metric("scheduler_pod_scheduling_sli_duration_seconds");
-  const attempt = metric("scheduler_scheduling_attempt_duration_seconds");
-  const ms = (v: number) => Math.round(v * 10_000) / 10;
-  const result: ProfileResult = {
-    profile,
-    pods: PODS,
-    seconds: Math.round(seconds * 10) / 10,
-    podsPerSecond: Math.round((PODS / seconds) * 10) / 10,
-    sliP50Ms: ms(quantile(none, sli, 0.5)),
-    sliP99Ms: ms(quantile(none, sli, 0.99)),
-    attemptP50Ms: ms(quantile(none, attempt, 0.5)),
-    attemptP99Ms: ms(quantile(none, attempt, 0.99)),
-  };
-  log(`${profile}: ${JSON.stringify(result)}`);
-  // Empty the cluster for the other profile (KWOK deletes the pods' objects).
-  await apiRequest(api, "DELETE", `/api/v1/namespaces/${namespace}`);
-  await waitFor(`${namespace} deleted`, async () => {
-    try {
-      await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}`);
-      return false;
-    } catch {
-      return true;
+/** Sum of a counter's series (optionally only those whose labels pass `filter`). */
+function counter(text: string, name: string, filter: (labels: string) => boolean = () => true): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, "gm"))) if (filter(m[1] ?? "")) sum += Number(m[2]);
+  return sum;
+}
+
+/** Mean ms per observation of a histogram's series grouped by one label, between two scrapes. */
+function meansBy(before: string, after: string, name: string, label: string, filter: (labels: string) => boolean): Record<string, number> {
+  const totals = (text: string) => {
+    const out = new Map<string, { sum: number; count: number }>();
+    for (const m of text.matchAll(new RegExp(`^${name}_(sum|count)\\{([^}]*)\\} (\\S+)$`, "gm"))) {
+      if (!filter(m[2]!)) continue;
+      const key = new RegExp(`(?:^|,)${label}="([^"]*)"`).exec(m[2]!)?.[1] ?? "";
+      const t = out.get(key) ?? { sum: 0, count: 0 };
+      if (m[1] === "sum") t.sum += Number(m[3]);
+      else t.count += Number(m[3]);
+      out.set(key, t);
     }
-  }, 600_000, 500);
+    return out;
+  };
+  const a = totals(before);
+  const b = totals(after);
+  const result: Record<string, number> = {};
+  for (const [key, t] of b) {
+    const count = t.count - (a.get(key)?.count ?? 0);
+    if (count > 0) result[key] = Math.round(((t.sum - (a.get(key)?.sum ?? 0)) / count) * 1e5) / 100;
+  }
   return result;
 }
 
-async function startGpkScheduler(cluster: BinariesCluster, stack: string, tools: ReturnType<typeof resolveTools>): Promise<void> {
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+interface Profile {
+  /** The schedulerName its pods carry. */
+  schedulerName: string;
+  /** The kube-scheduler process (started per run on a full queue). */
+  spec: ProcessSpec;
+  /** The extender's plain-HTTP metrics port, when it has one. */
+  extenderMetricsPort?: number;
+}
+
+interface RunResult {
+  nodes: number;
+  profile: string;
+  run: number;
+  /** 1 when this profile went first in its run pair. */
+  order: number;
+  pods: number;
+  seconds: number;
+  podsPerSecond: number;
+  attemptP50Ms: number;
+  attemptP99Ms: number;
+  algorithmP50Ms: number;
+  algorithmP99Ms: number;
+  /** kube-scheduler's mean ms per call of each extension point (Filter, Score, Bind, ...). */
+  extensionPointMeanMs: Record<string, number>;
+  /** The extender's own mean ms per request, by verb (gpk-scheduler only). */
+  extenderMeanMs?: Record<string, number>;
+  extenderP99Ms?: Record<string, number>;
+  /** CPU seconds each process used during the run. */
+  cpuSeconds: Record<string, number>;
+}
+
+const ms = (v: number) => Math.round(v * 10_000) / 10;
+
+/** A KubeSchedulerConfiguration with the bench's client limits and no leader election. */
+function writeSchedulerConfig(file: string, base: Record<string, unknown>, kubeconfig: string): void {
+  const config = {
+    apiVersion: "kubescheduler.config.k8s.io/v1",
+    kind: "KubeSchedulerConfiguration",
+    ...base,
+    leaderElection: { leaderElect: false },
+    clientConnection: { ...(base.clientConnection as object | undefined), kubeconfig, qps: QPS, burst: BURST },
+  };
+  fs.writeFileSync(file, stringify(config));
+}
+
+/** The same kube-scheduler process spec, reading its configuration from `configFile`. */
+function withConfig(spec: ProcessSpec, configFile: string): ProcessSpec {
+  return { ...spec, args: [...spec.args.filter((a) => !a.startsWith("--kubeconfig=") && !a.startsWith("--leader-elect") && !a.startsWith("--config=")), `--config=${configFile}`] };
+}
+
+/** Starts the extender (kept across runs) and returns both profiles, their schedulers not started. */
+async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: ReturnType<typeof resolveTools>): Promise<Profile[]> {
   const layout = layoutOf(ROOT, stack);
   // Both run as the admin here: the bench measures scheduling, not RBAC (the e2e covers that).
   fs.copyFileSync(layout.kubeconfig, kubeconfigFile(layout, "gpk-extender"));
@@ -197,44 +262,166 @@ async function startGpkScheduler(cluster: BinariesCluster, stack: string, tools:
   writeTlsFolder(tlsDir(layout, "gpk-extender"), { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem });
   writeTlsFolder(tlsDir(layout, "gpk-scheduler"), { cert: client.certPem, key: client.keyPem, ca: ca.certPem });
   const local = localSchedulerConfig(rendered as unknown as Record<string, unknown>, `127.0.0.1:${cluster.ports["gpk-extender"]}`, kubeconfigFile(layout, "gpk-scheduler"), tlsDir(layout, "gpk-scheduler"));
-  fs.writeFileSync(layout.schedulerConfig, stringify(local));
-  for (const spec of [extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy, SCHEDULER_CLIENT_NAME), gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports)]) {
-    cluster.processes.push(await startProcess(spec, { logDir: layout.logs }));
+  writeSchedulerConfig(layout.schedulerConfig, local, kubeconfigFile(layout, "gpk-scheduler"));
+  const extender = extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy, SCHEDULER_CLIENT_NAME);
+  extender.args.push("--kube-qps", String(QPS), "--kube-burst", String(BURST));
+  cluster.processes.push(await startProcess(extender, { logDir: layout.logs }));
+  writeState(layout, cluster);
+
+  const defaultConfig = path.join(layout.root, "default-scheduler.yaml");
+  writeSchedulerConfig(defaultConfig, { profiles: [{ schedulerName: "default-scheduler" }] }, kubeconfigFile(layout, "scheduler"));
+  // The control plane's own kube-scheduler gives way to the bench's, started per run.
+  const stock = cluster.processes.find((p) => p.name === "kube-scheduler")!;
+  await stopProcesses([stock]);
+  cluster.processes = cluster.processes.filter((p) => p !== stock);
+  writeState(layout, cluster);
+  return [
+    { schedulerName: GPK_SCHEDULER_NAME, spec: gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports), extenderMetricsPort: cluster.ports["gpk-extender-health"] },
+    { schedulerName: "default-scheduler", spec: withConfig(schedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports), defaultConfig) },
+  ];
+}
+
+/** Every node Ready, then a pause so node heartbeats and controllers have settled. */
+async function settle(api: ApiEndpoint, size: number): Promise<void> {
+  await waitFor(`${size} nodes Ready`, async () => {
+    const list = (await apiRequest(api, "GET", "/api/v1/nodes")) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+    return list.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length >= size;
+  }, 600_000, 1000);
+  await new Promise((r) => setTimeout(r, 15_000));
+}
+
+async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: string, profile: Profile, size: number, run: number, order: number): Promise<RunResult> {
+  const layout = layoutOf(ROOT, stack);
+  const namespace = `bench-${profile.schedulerName}-${run}`;
+  await apiRequest(api, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  // The ServiceAccount admission plugin refuses pods until the controller manager has made the namespace's default account.
+  await waitFor(`${namespace}/default service account`, async () => (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined, 30_000);
+  await inParallel(pods(namespace, profile.schedulerName, 42 + run), 32, (pod) => apiRequest(api, "POST", `/api/v1/namespaces/${namespace}/pods`, pod));
+  const extenderBefore = profile.extenderMetricsPort ? await scrapePlain(profile.extenderMetricsPort) : "";
+  const scheduler = await startProcess(profile.spec, { logDir: layout.logs });
+  cluster.processes.push(scheduler);
+  writeState(layout, cluster);
+  try {
+    // The clock starts at the first scheduling attempt, not when the process or its port came up.
+    let started = 0;
+    await waitFor(`${profile.schedulerName}: first scheduling attempt`, async () => {
+      const text = await scrape(scheduler.port, api.token);
+      if (counter(text, "scheduler_schedule_attempts_total") === 0) return false;
+      started = performance.now();
+      return true;
+    }, 300_000, 50);
+    const cpuBefore = Object.fromEntries(cluster.processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+    await waitFor(`${profile.schedulerName}: ${PODS} pods bound`, async () => {
+      const list = (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/pods?fieldSelector=spec.nodeName%3D&limit=1`)) as { items: unknown[] };
+      return list.items.length === 0;
+    }, 1_800_000, 100);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = Object.fromEntries(cluster.processes.map((p) => [p.name, Math.round((cpuSeconds(p.pid) - (cpuBefore[p.name] ?? 0)) * 100) / 100]));
+    const text = await scrape(scheduler.port, api.token);
+    const mine = (labels: string) => !labels.includes("profile=") || labels.includes(`profile="${profile.schedulerName}"`);
+    const none = new Map<number, number>();
+    const attempt = histogram(text, "scheduler_scheduling_attempt_duration_seconds", mine);
+    const algorithm = histogram(text, "scheduler_scheduling_algorithm_duration_seconds", () => true);
+    const result: RunResult = {
+      nodes: size,
+      profile: profile.schedulerName,
+      run,
+      order,
+      pods: PODS,
+      seconds: Math.round(seconds * 10) / 10,
+      podsPerSecond: Math.round((PODS / seconds) * 10) / 10,
+      attemptP50Ms: ms(quantile(none, attempt, 0.5)),
+      attemptP99Ms: ms(quantile(none, attempt, 0.99)),
+      algorithmP50Ms: ms(quantile(none, algorithm, 0.5)),
+      algorithmP99Ms: ms(quantile(none, algorithm, 0.99)),
+      extensionPointMeanMs: meansBy("", text, "scheduler_framework_extension_point_duration_seconds", "extension_point", mine),
+      cpuSeconds: cpu,
+    };
+    if (profile.extenderMetricsPort) {
+      const after = await scrapePlain(profile.extenderMetricsPort);
+      result.extenderMeanMs = meansBy(extenderBefore, after, EXTENDER_METRICS.duration, "verb", () => true);
+      result.extenderP99Ms = Object.fromEntries(["filter", "prioritize", "bind"].map((verb) => {
+        const only = (labels: string) => labels.includes(`verb="${verb}"`);
+        return [verb, ms(quantile(histogram(extenderBefore, EXTENDER_METRICS.duration, only), histogram(after, EXTENDER_METRICS.duration, only), 0.99))];
+      }).filter(([, v]) => !Number.isNaN(v)));
+    }
+    log(`${size} nodes, run ${run}, ${profile.schedulerName}: ${result.podsPerSecond} pods/s, attempt p50 ${result.attemptP50Ms} ms p99 ${result.attemptP99Ms} ms, CPU s ${JSON.stringify(cpu)}`);
+    return result;
+  } finally {
+    await stopProcesses([scheduler]);
+    cluster.processes = cluster.processes.filter((p) => p !== scheduler);
     writeState(layout, cluster);
+    // Empty the cluster for the next run (KWOK deletes the pods' objects).
+    await apiRequest(api, "DELETE", `/api/v1/namespaces/${namespace}`);
+    await waitFor(`${namespace} deleted`, async () => {
+      try {
+        await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}`);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 600_000, 500);
   }
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 async function main(): Promise<void> {
   const tools = resolveTools(readPins(), process.env, ["kubernetes", "kine", "kwok"]);
-  const rows: { nodes: number; results: ProfileResult[]; onOffRatio: number }[] = [];
+  const runs: RunResult[] = [];
   for (const [i, size] of SIZES.entries()) {
     const stack = `bench-scheduler-${size}`;
     await downCluster(ROOT, stack, log);
     const started = Date.now();
     const cluster = await upControlPlane({ repoRoot: ROOT, stack, nodes: benchNodes(size), realNodes: [], tools, log });
     try {
-      await startGpkScheduler(cluster, stack, tools);
-      log(`${size} nodes ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      const profiles = await prepareProfiles(cluster, stack, tools);
       const api = adminEndpoint(layoutOf(ROOT, stack), cluster);
-      const on = await runProfile(api, cluster, stack, "gpk-scheduler", GPK_SCHEDULER_NAME, 42 + i);
-      const off = await runProfile(api, cluster, stack, "kube-scheduler", "default-scheduler", 42 + i);
-      rows.push({ nodes: size, results: [on, off], onOffRatio: Math.round((on.podsPerSecond / off.podsPerSecond) * 100) / 100 });
+      await settle(api, size);
+      log(`${size} nodes ready and settled in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      for (let run = 0; run < RUNS; run++) {
+        // Alternate which profile goes first.
+        const ordered = run % 2 === 0 ? profiles : [...profiles].reverse();
+        for (const [order, profile] of ordered.entries()) runs.push(await runProfile(api, cluster, stack, profile, size, run, order + 1));
+      }
     } finally {
       // --keep leaves the last cluster running to look at (.gpk/binaries/<stack>; `gpk local down --stack <stack>` stops it).
       if (!(values.keep && i === SIZES.length - 1)) await downCluster(ROOT, stack, log);
     }
   }
+  const summary = SIZES.map((size) => {
+    const of = (profile: string) => runs.filter((r) => r.nodes === size && r.profile === profile).map((r) => r.podsPerSecond);
+    const gpk = of(GPK_SCHEDULER_NAME);
+    const stock = of("default-scheduler");
+    return {
+      nodes: size,
+      gpkMedian: median(gpk), gpkMin: Math.min(...gpk), gpkMax: Math.max(...gpk),
+      defaultMedian: median(stock), defaultMin: Math.min(...stock), defaultMax: Math.max(...stock),
+      ratio: round2(median(gpk) / median(stock)),
+    };
+  });
+  const ratio = Object.fromEntries(summary.map((s) => [String(s.nodes), s.ratio]));
   const kubeVersion = spawnSync(tools.bin["kube-scheduler"]!, ["--version"], { encoding: "utf8" }).stdout.trim();
+  const command = `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS} --runs ${RUNS} --qps ${QPS} --burst ${BURST}${PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore ? ` --percentage ${PERCENTAGE}` : ""}`;
+  const doc = {
+    command, kubeScheduler: kubeVersion, cpu: os.cpus()[0]?.model, cores: os.cpus().length, podsPerRun: PODS,
+    clientQps: QPS, clientBurst: BURST, gpkSchedulerPercentageOfNodesToScore: PERCENTAGE, filterAnswer: "pick",
+    summary, ratio, runs,
+  };
   const custom = PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore;
-  const command = `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS}${custom ? ` --percentage ${PERCENTAGE}` : ""}`;
-  const doc = { command, kubeScheduler: kubeVersion, cpu: os.cpus()[0]?.model, cores: os.cpus().length, podsPerProfile: PODS, gpkSchedulerPercentageOfNodesToScore: PERCENTAGE, rows };
   fs.writeFileSync(path.join(ROOT, "docs", custom ? `scheduler-bench-p${PERCENTAGE}.json` : "scheduler-bench.json"), `${JSON.stringify(doc, null, 2)}\n`);
-  console.log("| nodes | profile | pods/s | SLI p50 ms | SLI p99 ms | attempt p50 ms | attempt p99 ms |");
-  console.log("|---|---|---|---|---|---|---|");
-  for (const row of rows) {
-    for (const r of row.results) console.log(`| ${row.nodes} | ${r.profile} | ${r.podsPerSecond} | ${r.sliP50Ms} | ${r.sliP99Ms} | ${r.attemptP50Ms} | ${r.attemptP99Ms} |`);
-    console.log(`| ${row.nodes} | extender on ÷ off | ${row.onOffRatio} | | | | |`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ runs, ratio })}\n`);
+    return;
   }
+  console.log("| nodes | run | profile | pods/s | attempt p50 / p99 ms | algorithm p50 / p99 ms |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of runs) console.log(`| ${r.nodes} | ${r.run + 1} | ${r.profile} | ${r.podsPerSecond} | ${r.attemptP50Ms} / ${r.attemptP99Ms} | ${r.algorithmP50Ms} / ${r.algorithmP99Ms} |`);
+  for (const s of summary) console.log(`| ${s.nodes} | median | gpk ÷ default | ${s.ratio} | | |`);
 }
 
 main().catch((err) => {

@@ -10,6 +10,8 @@
  * 3. Tasks are placed one by one through runtime/scheduling, no departures; a task that fits
  *    nowhere fails and stays failed. Ties between equal scores go to a seeded random node
  *    rank (the artifact prefixes node names with a random permutation and picks the smallest).
+ *    With `percentageOfNodesToScore` below 100 the policy ranks only the nodes kube-scheduler
+ *    would have handed its extender (runtime/scheduling/sampling.ts), as gpk-scheduler does.
  * 4. After every task the allocated GPU share of capacity and the fragmentation rate are
  *    recorded against the arrived GPU request; the value at X% is the mean over the records
  *    whose arrived request rounds to X% (or to X±1% if none), as the artifact's analysis does.
@@ -18,6 +20,7 @@ import { Fragmenter } from "../scheduling/fragmentation";
 import { createPolicy, type PolicyName } from "../scheduling/registry";
 import { mulberry32, shuffle } from "../scheduling/rng";
 import type { PlacementPolicy } from "../scheduling/policy";
+import { NodeSampler } from "../scheduling/sampling";
 import { place } from "../scheduling/score";
 import { MILLI, podGpuMilli, type NodeState, type PodRequest } from "../scheduling/types";
 import { targetWorkload } from "../scheduling/workload";
@@ -29,6 +32,8 @@ export interface SimulationOptions {
   seed?: number;
   /** Arrived GPU request as a multiple of GPU capacity (1.3 = 130%). */
   arrival?: number;
+  /** kube-scheduler's percentageOfNodesToScore in front of the policy: 0 adaptive, 100 every node (default). */
+  percentageOfNodesToScore?: number;
   /** Called every `progressEvery` tasks (progress goes to stderr in the CLI). */
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
@@ -40,6 +45,8 @@ export interface SimulationOptions {
 export interface SimulationResult {
   policy: PolicyName;
   seed: number;
+  /** The sampling in front of the policy: 100 every node, 0 kube-scheduler's adaptive default. */
+  percentageOfNodesToScore: number;
   nodes: number;
   totalGpus: number;
   /** Tasks after inflation. */
@@ -150,10 +157,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   let failed = 0;
   const every = options.progressEvery ?? 1000;
+  const percentage = options.percentageOfNodesToScore ?? 100;
+  const sampler = percentage < 100 ? new NodeSampler(percentage) : undefined;
   tasks.forEach((pod, i) => {
     feedArrivals(policy, tasks, i);
     arrived += podGpuMilli(pod);
-    const placed = place(nodes, pod, policy);
+    const placed = place(sampler ? sampler.candidates(nodes, pod) : nodes, pod, policy);
     if (placed) {
       allocated += podGpuMilli(pod);
       const k = index.get(placed.node)!;
@@ -189,6 +198,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   return {
     policy: options.policy,
     seed,
+    percentageOfNodesToScore: percentage,
     nodes: nodes.length,
     totalGpus,
     pods: tasks.length,

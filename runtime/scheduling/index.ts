@@ -23,3 +23,4 @@ export * from "./score";
 export * from "./registry";
 export { fgdScore } from "./policies/fgd";
 export { gpuIsUnhealthy, chooseWholeGpus, DEFAULT_HOT_TEMPERATURE_C } from "./policies/gpk";
+export * from "./sampling";

@@ -31,7 +31,7 @@ describe("gpk simulate", () => {
     const r = gpk("--nodes", nodes, "--pods", pods, "--policy", "fgd", "--seed", "7", "--json");
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc)).toEqual(["policy", "seed", "nodes", "totalGpus", "pods", "failedPods", "allocation", "fragmentationRate", "wallSeconds"]);
+    expect(Object.keys(doc)).toEqual(["policy", "seed", "percentageOfNodesToScore", "nodes", "totalGpus", "pods", "failedPods", "allocation", "fragmentationRate", "wallSeconds"]);
     expect(doc).toMatchObject({ policy: "fgd", seed: 7, nodes: 80 });
     expect(doc.totalGpus).toBe(readFileSync(nodes, "utf8").trim().split("\n").slice(1).reduce((a, l) => a + Number(l.split(",")[3]), 0));
     expect(Object.keys(doc.allocation)).toEqual(Array.from({ length: 130 }, (_, i) => String(i + 1)));
