@@ -46,6 +46,21 @@ export const HAMI_ANNOTATIONS = {
   devicesAllocated: "hami.io/vgpu-devices-allocated",
 } as const;
 
+/**
+ * The handshake annotations HAMi's scheduler writes on first sight of each node, one per vendor
+ * backend that registers a handshake key: with the NVIDIA-only device config every backend
+ * still starts, and these five set a key (pkg/device/nvidia, biren, hygon, vastai and
+ * kunlun/vdevice.go). For each one it GETs the node and PATCHes the annotation
+ * (pkg/device/devices.go CheckHealth), paced by its client's QPS.
+ */
+export const HAMI_HANDSHAKE_KEYS = [
+  "hami.io/node-handshake",
+  "hami.io/node-handshake-biren",
+  "hami.io/node-handshake-dcu",
+  "hami.io/node-handshake-va",
+  "hami.io/node-handshake-xpu",
+] as const;
+
 /** Values of hami.io/bind-phase (pkg/util/types.go). */
 export const HAMI_BIND_PHASE = { allocating: "allocating", success: "success", failed: "failed" } as const;
 
@@ -72,6 +87,12 @@ export interface HamiDevice {
 }
 
 export interface HamiNodeOptions {
+  /**
+   * Also write the handshakes HAMi's scheduler leaves on a node it has seen, as of this time:
+   * a node then looks as it does once HAMi has run, and HAMi's first pass over 5,000 nodes
+   * does not spend 50,000 API calls (two per handshake) rewriting them.
+   */
+  handshakeAt?: Date;
   /** deviceSplitCount: tasks one GPU may hold (chart default 10). */
   splitCount?: number;
   /** deviceMemoryScaling (default 1). */
@@ -170,9 +191,27 @@ export function decodeHamiRegister(text: string): HamiDevice[] {
   });
 }
 
+/** `Requesting_<YYYY-MM-DD hh:mm:ss>` in local time, as HAMi writes it (Go's time.DateTime, time.Local). */
+export function hamiHandshake(at: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `Requesting_${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())} ${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+}
+
 /** The annotations a KWOK node carries so HAMi sees `gpus` whole GPUs of `product` on it. */
 export function hamiNodeAnnotations(nodeName: string, gpus: number, product: GpuProduct = "h100", options: HamiNodeOptions = {}): Record<string, string> {
-  return { [HAMI_ANNOTATIONS.register]: encodeHamiRegister(hamiDevices(nodeName, gpus, product, options)) };
+  const handshakes = options.handshakeAt ? Object.fromEntries(HAMI_HANDSHAKE_KEYS.map((key) => [key, hamiHandshake(options.handshakeAt!)])) : {};
+  return { [HAMI_ANNOTATIONS.register]: encodeHamiRegister(hamiDevices(nodeName, gpus, product, options)), ...handshakes };
+}
+
+/**
+ * The nodes HAMi's scheduler has registered, from its /metrics: `hami_gpu_memory_limit_bytes`
+ * has one series per GPU of each node in its last completed pass, the same pass that lets
+ * filter answer (cmd/scheduler/metrics.go; pkg/scheduler/scheduler.go register).
+ */
+export function hamiRegisteredNodes(metrics: string): Set<string> {
+  const nodes = new Set<string>();
+  for (const m of metrics.matchAll(/^hami_gpu_memory_limit_bytes\{[^}]*\bnode="([^"]*)"/gm)) nodes.add(m[1]!);
+  return nodes;
 }
 
 /** One device of a pod's decision annotation: `uuid,type,usedmem,usedcores` (pkg/device/devices.go DecodeContainerDevices). */

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import {
   HAMI_ANNOTATIONS,
+  HAMI_HANDSHAKE_KEYS,
   HAMI_RESOURCES,
   HAMI_SCHEDULER_NAME,
   decodeHamiPodDevices,
@@ -13,9 +14,11 @@ import {
   encodeHamiRegister,
   hamiDevices,
   hamiExtender,
+  hamiHandshake,
   hamiKubeSchedulerConfiguration,
   hamiKubeSchedulerProcess,
   hamiNodeAnnotations,
+  hamiRegisteredNodes,
   hamiSchedulerProcess,
 } from "../../bench/hami";
 import { GPU_PRODUCTS } from "../../gpu";
@@ -80,6 +83,30 @@ describe("HAMi's register annotation", () => {
 
   it("matches keys case-insensitively, as Go's decoder does", () => {
     expect(decodeHamiRegister(`[{"ID":"GPU-9","Count":2,"Health":true}]`)[0]).toMatchObject({ id: "GPU-9", count: 2, health: true, devmem: 0 });
+  });
+});
+
+describe("HAMi's handshakes and registration", () => {
+  it("writes a handshake per vendor key as HAMi's scheduler does: Requesting_ and Go's DateTime in local time", () => {
+    const at = new Date(2026, 0, 2, 3, 4, 5);
+    expect(hamiHandshake(at)).toBe("Requesting_2026-01-02 03:04:05");
+    const annotations = hamiNodeAnnotations("n", 8, "h100", { handshakeAt: at });
+    expect(Object.keys(annotations).sort()).toEqual([HAMI_ANNOTATIONS.register, ...HAMI_HANDSHAKE_KEYS].sort());
+    for (const key of HAMI_HANDSHAKE_KEYS) expect(annotations[key]).toBe("Requesting_2026-01-02 03:04:05");
+    expect(HAMI_HANDSHAKE_KEYS).toContain(HAMI_ANNOTATIONS.handshake);
+  });
+
+  it("counts the nodes of HAMi's last registration pass from its metrics, one series per GPU", () => {
+    const metrics = [
+      "# HELP hami_gpu_memory_limit_bytes Device memory limit for a certain GPU",
+      "# TYPE hami_gpu_memory_limit_bytes gauge",
+      'hami_gpu_memory_limit_bytes{device_index="0",device_type="NVIDIA H100 80GB HBM3",device_uuid="GPU-a",node="bench-gpu-00000"} 8.5520809984e+10',
+      'hami_gpu_memory_limit_bytes{device_index="1",device_type="NVIDIA H100 80GB HBM3",device_uuid="GPU-b",node="bench-gpu-00000"} 8.5520809984e+10',
+      'hami_gpu_memory_limit_bytes{device_index="0",device_type="NVIDIA H100 80GB HBM3",device_uuid="GPU-c",node="bench-gpu-00001"} 8.5520809984e+10',
+      'hami_gpu_core_limit_ratio{device_index="0",device_type="NVIDIA H100 80GB HBM3",device_uuid="GPU-d",node="bench-gpu-00002"} 100',
+    ].join("\n");
+    expect([...hamiRegisteredNodes(metrics)]).toEqual(["bench-gpu-00000", "bench-gpu-00001"]);
+    expect(hamiRegisteredNodes("").size).toBe(0);
   });
 });
 
