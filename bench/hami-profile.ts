@@ -322,12 +322,19 @@ export function hamiBenchPod(name: string, namespace: string, gpus: number): obj
 }
 
 async function smoke(): Promise<void> {
-  const { values } = parseArgs({
+  const config = {
     options: {
       smoke: { type: "boolean" }, nodes: { type: "string" }, pods: { type: "string" }, qps: { type: "string" }, burst: { type: "string" },
       "node-policy": { type: "string" }, "fresh-nodes": { type: "boolean" }, keep: { type: "boolean" }, json: { type: "boolean" },
     },
-  });
+  } as const;
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
+  try {
+    parsed = parseArgs(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values } = parsed;
   const number = (flag: string, raw: string | undefined, fallback: number) => {
     const v = Number(raw ?? fallback);
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${flag}: expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
