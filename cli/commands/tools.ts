@@ -7,7 +7,7 @@
  */
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
 import { ToolBuildError, ensureTools } from "../tools/build";
-import { PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
+import { ALL_TOOL_NAMES, HAMI_SOURCE_ENV, OPTIONAL_TOOL_NAMES, PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
 import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
 import { PYTHON_TOOLSETS, PythonToolsError, ensurePythonTools } from "../tools/python";
 import { allToolStatus, toolsCacheRoot } from "../tools/resolve";
@@ -29,6 +29,10 @@ system  install the Debian packages the e2e tests start (Redis, Prometheus) and 
         idempotent
 
 Tools (${PINS_FILE}): ${TOOL_NAMES.join(", ")}
+Built only when named with --only: ${OPTIONAL_TOOL_NAMES.join(", ")} (hami: HAMi's scheduler
+extender, a peer for bench:scheduler; it links with cgo, so it needs a C compiler, and where
+the Go module proxy refuses its module, \$${HAMI_SOURCE_ENV} must name a git clone of
+github.com/Project-HAMi/HAMi that holds the pinned commit)
 Binaries are looked up in $GPK_TOOLS_DIR, $KUBEBUILDER_ASSETS (kube-apiserver),
 the cache ($GPK_TOOLS_DIR or ~/.cache/gpk/tools, one <tool>-<pin hash> folder each),
 then PATH. Builds need Go 1.26 and the Go module proxy; a cold build of all of them
@@ -44,7 +48,7 @@ function selected(raw: string | undefined): ToolName[] {
   if (raw === undefined) return TOOL_NAMES;
   const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (!(TOOL_NAMES as string[]).includes(n)) throw new UsageError(`--only: unknown tool ${JSON.stringify(n)}; tools: ${TOOL_NAMES.join(", ")}`);
+    if (!(ALL_TOOL_NAMES as string[]).includes(n)) throw new UsageError(`--only: unknown tool ${JSON.stringify(n)}; tools: ${ALL_TOOL_NAMES.join(", ")}`);
   }
   if (names.length === 0) throw new UsageError("--only: expected at least one tool name");
   return names as ToolName[];
@@ -100,7 +104,7 @@ export const command: Command = {
     const tools = selected(values.only);
     const pins = readPins();
     if (action === "status") {
-      const statuses = allToolStatus(pins).filter((s) => tools.includes(s.tool));
+      const statuses = allToolStatus(pins, process.env, tools);
       if (values.json) printJson(statuses);
       else for (const s of statuses) progress(`${s.tool} ${s.version}: ${s.missing.length ? `missing ${s.missing.join(", ")}` : s.binaries.map((b) => `${b.name} (${b.source}) ${b.path}`).join("; ")}`);
       return statuses.some((s) => s.missing.length > 0) ? ExitCode.Finding : ExitCode.Ok;

@@ -7,13 +7,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
+  HAMI_SOURCE_ENV,
   KWOK_STAGES_FILE,
   TOOL_BINARIES,
+  hamiLdflags,
   kubernetesLdflags,
   kubernetesWrapperGoMod,
   providerGoMod,
   pulumiWrapperGoMod,
   toolsGoFile,
+  type HamiPin,
   type KubernetesPin,
   type ToolName,
   type ToolPins,
@@ -72,6 +75,45 @@ async function buildKubernetes(ctx: GoContext, pin: KubernetesPin, toolDir: stri
   await go(ctx, ["build", "-tags", pin.tags, "-ldflags", kubernetesLdflags(pin), "-o", `${binTmp}/`, ...packages], wrapper);
 }
 
+/**
+ * HAMi's source at the pinned commit, in a writable `<toolDir>/src`: from the Go module proxy,
+ * or where the proxy refuses the module, from the git repository $GPK_HAMI_SOURCE names.
+ */
+async function hamiSource(ctx: GoContext, pin: HamiPin, toolDir: string): Promise<string> {
+  const src = path.join(toolDir, "src");
+  fs.rmSync(src, { recursive: true, force: true });
+  let refused: string;
+  try {
+    const upstream = await download(ctx, pin.module, pin.version, toolDir);
+    fs.cpSync(upstream.dir, src, { recursive: true });
+    makeWritable(src);
+    return src;
+  } catch (err) {
+    if (!(err instanceof ToolBuildError)) throw err;
+    // `go mod download -json` says why in its Error field; its first line is the proxy's answer.
+    const field = /"Error": ("(?:[^"\\]|\\.)*")/.exec(err.message)?.[1];
+    refused = field ? String(JSON.parse(field)).split("\n")[0]! : err.message;
+  }
+  const repo = ctx.env[HAMI_SOURCE_ENV];
+  const wanted = `commit ${pin.commit} (${pin.tag})`;
+  if (!repo) throw new ToolBuildError(`hami: the Go module proxy did not give ${pin.module}@${pin.version} (${refused}); set ${HAMI_SOURCE_ENV} to a git clone of ${pin.module} that holds ${wanted}`);
+  const { execa } = await import("execa");
+  const found = await execa("git", ["-C", repo, "cat-file", "-e", `${pin.commit}^{commit}`], { reject: false });
+  if (found.exitCode !== 0) {
+    const why = String(found.stderr || found.message || `git exited ${found.exitCode}`).trim().split("\n")[0];
+    throw new ToolBuildError(`${HAMI_SOURCE_ENV}=${repo}: no ${wanted} there (${why})`);
+  }
+  const archive = path.join(toolDir, "src.tar");
+  fs.appendFileSync(ctx.log, `\n$ git -C ${repo} archive ${pin.commit} (the proxy refused the module)\n`);
+  await execa("git", ["-C", repo, "archive", "--format=tar", `--output=${archive}`, pin.commit]);
+  fs.mkdirSync(src, { recursive: true });
+  await execa("tar", ["-xf", archive, "-C", src]);
+  fs.rmSync(archive);
+  const goMod = fs.readFileSync(path.join(src, "go.mod"), "utf8");
+  if (!new RegExp(`^module ${pin.module.replace(/[./]/g, "\\$&")}\\s*$`, "m").test(goMod)) throw new ToolBuildError(`${HAMI_SOURCE_ENV}=${repo}: ${pin.commit}'s go.mod is not module ${pin.module}`);
+  return src;
+}
+
 const RECIPES: Record<ToolName, Recipe> = {
   kubernetes: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubernetes, toolDir, binTmp),
   kubelet: (ctx, pins, toolDir, binTmp) => buildKubernetes(ctx, pins.kubelet, toolDir, binTmp),
@@ -112,6 +154,15 @@ const RECIPES: Record<ToolName, Recipe> = {
     await go(ctx, ["run", "./generate.go"], cmdDir, { VERSION: pin.pluginVersion });
     const ldflags = `-s -w -X ${pin.module}/pkg/version.Version=${pin.pluginVersion}`;
     await go(ctx, ["build", "-ldflags", ldflags, "-o", path.join(binTmp, "pulumi-resource-kubernetes"), "./cmd/pulumi-resource-kubernetes"], src);
+  },
+  async hami(ctx, pins, toolDir, binTmp) {
+    const pin = pins.hami;
+    // Built inside its own module, whose replace lines (local folders) `go install` would refuse.
+    const src = await hamiSource(ctx, pin, toolDir);
+    // cgo on: the scheduler imports pkg/device/nvidia, which imports go-nvml, whose types are
+    // declared in its cgo files. go-nvml loads libnvidia-ml with dlopen when NVML is
+    // initialised, which the scheduler never does, so no NVIDIA library is needed to link or run.
+    await go(ctx, ["build", "-trimpath", "-ldflags", hamiLdflags(pin), "-o", path.join(binTmp, "hami-scheduler"), `./${pin.package}`], src, { CGO_ENABLED: "1" });
   },
 };
 

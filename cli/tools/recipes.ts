@@ -39,6 +39,18 @@ export interface PulumiKubernetesPin extends ModulePin {
   /** The release the pinned commit's provider code is (it reports this version to the engine). */
   pluginVersion: string;
 }
+/**
+ * HAMi's scheduler extender, the peer `bench:scheduler` can run beside gpk-scheduler. Its module
+ * path has no /v2 although its tags are v2.x and it has a go.mod, so the go command takes no tag
+ * of it: `version` is the pseudo-version of the tagged commit, and `tag` and `commit` say which
+ * release that is.
+ */
+export interface HamiPin extends ModulePin {
+  tag: string;
+  commit: string;
+  /** The command inside the module that serves the extender API. */
+  package: string;
+}
 export interface ToolPins {
   kubernetes: KubernetesPin;
   /**
@@ -53,9 +65,17 @@ export interface ToolPins {
   crictl: ModulePin;
   pulumi: PulumiPin;
   pulumiKubernetes: PulumiKubernetesPin;
+  hami: HamiPin;
 }
 export type ToolName = keyof ToolPins;
+/** The tools `gpk tools build` builds by default: what the binaries runtime and its tests run. */
 export const TOOL_NAMES: ToolName[] = ["kubernetes", "kubelet", "crictl", "kine", "kwok", "pulumi", "pulumiKubernetes"];
+/**
+ * Tools built only when named (`gpk tools build --only hami`): a benchmark's peers, which
+ * neither the runtime nor CI needs, so they add nothing to a cold build.
+ */
+export const OPTIONAL_TOOL_NAMES: ToolName[] = ["hami"];
+export const ALL_TOOL_NAMES: ToolName[] = [...TOOL_NAMES, ...OPTIONAL_TOOL_NAMES];
 
 /** The executables each tool puts in its bin directory. */
 export const TOOL_BINARIES: Record<ToolName, string[]> = {
@@ -66,7 +86,14 @@ export const TOOL_BINARIES: Record<ToolName, string[]> = {
   kwok: ["kwok"],
   pulumi: ["pulumi"],
   pulumiKubernetes: ["pulumi-resource-kubernetes"],
+  hami: ["hami-scheduler"],
 };
+
+/**
+ * Where HAMi's source comes from when the Go module proxy refuses the module: a git
+ * repository (a clone of github.com/Project-HAMi/HAMi) that holds the pinned commit.
+ */
+export const HAMI_SOURCE_ENV = "GPK_HAMI_SOURCE";
 
 /** kwok's stage file, written beside the kwok binary. */
 export const KWOK_STAGES_FILE = "kwok-stages.yaml";
@@ -81,7 +108,7 @@ export const PINS_FILE = path.join(__dirname, "..", "..", "tools", "pins.json");
 
 export function readPins(file = PINS_FILE): ToolPins {
   const pins = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<ToolPins>;
-  for (const name of TOOL_NAMES) {
+  for (const name of ALL_TOOL_NAMES) {
     const pin = pins[name] as Partial<ModulePin> | undefined;
     if (!pin || typeof pin.module !== "string" || typeof pin.version !== "string") {
       throw new Error(`${file}: ${name}: expected {"module", "version", …}`);
@@ -176,4 +203,23 @@ export function kubernetesLdflags(pin: KubernetesPin): string {
     for (const [k, v] of Object.entries(vars)) flags.push(`-X ${pkg}.${k}=${v}`);
   }
   return flags.join(" ");
+}
+
+/**
+ * HAMi's release stamp, as its Makefile sets it (`-X …/pkg/version.version`, `.revision`),
+ * with a fixed build date so the binary depends on the pin alone.
+ */
+export function hamiLdflags(pin: HamiPin): string {
+  const pkg = `${pin.module}/pkg/version`;
+  return ["-s", "-w", `-X ${pkg}.version=${pin.tag}`, `-X ${pkg}.revision=${pin.commit}`, `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`].join(" ");
+}
+
+/**
+ * The pseudo-version the go command gives `commit` made at `committedAt` (UTC) with no
+ * usable tag below it: v0.0.0-yyyymmddhhmmss-<12 hex>. pins.json's HAMi version must be this.
+ */
+export function pseudoVersion(commit: string, committedAt: Date): string {
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`commit ${JSON.stringify(commit)}: expected 40 lowercase hex digits`);
+  const stamp = committedAt.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  return `v0.0.0-${stamp}-${commit.slice(0, 12)}`;
 }

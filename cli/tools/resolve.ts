@@ -81,8 +81,8 @@ export function toolStatus(tool: ToolName, pins: ToolPins, env: NodeJS.ProcessEn
   return { tool, version: pins[tool].version, binaries, missing };
 }
 
-export function allToolStatus(pins: ToolPins, env: NodeJS.ProcessEnv = process.env): ToolStatus[] {
-  return TOOL_NAMES.map((tool) => toolStatus(tool, pins, env));
+export function allToolStatus(pins: ToolPins, env: NodeJS.ProcessEnv = process.env, tools: ToolName[] = TOOL_NAMES): ToolStatus[] {
+  return tools.map((tool) => toolStatus(tool, pins, env));
 }
 
 /** Paths the binaries runtime runs, once every tool is present; throws naming what is missing. */
@@ -92,7 +92,7 @@ export interface ResolvedTools {
 }
 
 export function resolveTools(pins: ToolPins, env: NodeJS.ProcessEnv = process.env, needed: ToolName[] = TOOL_NAMES): ResolvedTools {
-  const statuses = allToolStatus(pins, env).filter((s) => needed.includes(s.tool));
+  const statuses = allToolStatus(pins, env, needed);
   const missing = statuses.flatMap((s) => s.missing);
   if (missing.length > 0) throw new Error(`missing ${missing.join(", ")}: run \`npm run tools\` (builds them from their Go modules)`);
   const bin: Record<string, string> = {};

@@ -7,12 +7,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  ALL_TOOL_NAMES,
+  OPTIONAL_TOOL_NAMES,
   TOOL_NAMES,
   goDirectives,
+  hamiLdflags,
   kubernetesLdflags,
   kubernetesWrapperGoMod,
   pinHash,
   providerGoMod,
+  pseudoVersion,
   pulumiWrapperGoMod,
   readPins,
   stagingModules,
@@ -45,8 +49,8 @@ describe("tool pins", () => {
   const pins = readPins();
 
   it("pin every tool the binaries runtime runs, at exact versions", () => {
-    expect(Object.keys(pins).sort()).toEqual([...TOOL_NAMES].sort());
-    for (const name of TOOL_NAMES) expect(pins[name].version).toMatch(/^v\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/);
+    expect(Object.keys(pins).sort()).toEqual([...ALL_TOOL_NAMES].sort());
+    for (const name of ALL_TOOL_NAMES) expect(pins[name].version).toMatch(/^v\d+\.\d+\.\d+(-[0-9a-z.-]+)?$/);
     expect(pins.kubernetes.stagingVersion).toBe(pins.kubernetes.version.replace(/^v1\./, "v0."));
   });
 
@@ -61,6 +65,25 @@ describe("tool pins", () => {
   it("pins the Pulumi CLI at the @pulumi/pulumi SDK version in the lockfile", () => {
     const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "../../package-lock.json"), "utf8"));
     expect(pins.pulumi.version).toBe(`v${lock.packages["node_modules/@pulumi/pulumi"].version}`);
+  });
+
+  it("build HAMi only when named: a benchmark's peer adds nothing to the default build", () => {
+    expect(OPTIONAL_TOOL_NAMES).toEqual(["hami"]);
+    expect(TOOL_NAMES).not.toContain("hami");
+  });
+
+  it("pin HAMi at its release's commit, by the pseudo-version the go command gives that commit", () => {
+    const pin = pins.hami;
+    expect(pin.module).toBe("github.com/Project-HAMi/HAMi");
+    expect(pin.tag).toMatch(/^v2\.\d+\.\d+$/);
+    expect(pin.version).toMatch(/^v0\.0\.0-\d{14}-[0-9a-f]{12}$/);
+    expect(pin.version.endsWith(`-${pin.commit.slice(0, 12)}`)).toBe(true);
+    // v2.10.0's commit, made 2026-08-21 06:20:39 UTC.
+    expect(pseudoVersion(pin.commit, new Date("2026-08-21T06:20:39Z"))).toBe(pin.version);
+    expect(() => pseudoVersion("4707fb0", new Date())).toThrow(/expected 40 lowercase hex digits/);
+    const flags = hamiLdflags(pin);
+    expect(flags).toContain(`-X github.com/Project-HAMi/HAMi/pkg/version.version=${pin.tag}`);
+    expect(flags).toContain(`-X github.com/Project-HAMi/HAMi/pkg/version.revision=${pin.commit}`);
   });
 
   it("key each tool's cache by its own pin: changing one pin moves only that tool", () => {
@@ -148,7 +171,7 @@ describe("binary lookup", () => {
     expect(statuses.find((s) => s.tool === "kubernetes")?.missing).toEqual(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
     const bad = runGpk(["tools", "build", "--only", "etcd"]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kubelet, crictl, kine, kwok, pulumi, pulumiKubernetes');
+    expect(bad.stderr.trim()).toBe('gpk tools: --only: unknown tool "etcd"; tools: kubernetes, kubelet, crictl, kine, kwok, pulumi, pulumiKubernetes, hami');
   });
 });
 

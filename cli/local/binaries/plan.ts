@@ -70,9 +70,11 @@ export function apiserverCertFile(layout: Layout): string {
 }
 
 export type ProcessName = "kine" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok" | "gpk-extender" | "gpk-scheduler";
+/** Processes bench:scheduler adds for a peer scheduler (bench/hami-profile.ts); `down` stops them with the rest. */
+export type PeerProcessName = "hami-scheduler" | "hami-kube-scheduler";
 
 export interface ProcessSpec {
-  name: ProcessName;
+  name: ProcessName | PeerProcessName;
   command: string;
   args: string[];
   /** The port it serves on (its health endpoint, or the port clients use). */
