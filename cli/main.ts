@@ -59,6 +59,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Plan GPU migrations on a live cluster (fragmented pending pods, hot nodes) and --apply them through the Eviction API",
     load: () => commandModule("defrag"),
   },
+  plan: {
+    summary: "Size serving from traffic and SLOs: gpk plan serving ranks GPU, instance type, TP and engine settings by cost (threads or Ray)",
+    load: () => commandModule("plan"),
+  },
   ray: {
     summary: "Ray on the stack's RayCluster: gpk ray start-args <stack> prints the ray start arguments and env KubeRay derives",
     load: () => commandModule("ray"),

@@ -187,12 +187,14 @@ export class Platform extends pulumi.ComponentResource {
     const tenantByName = new Map(this.tenants.map((t) => [t.summary.tenantName, t]));
     const servingMetrics = config.telemetry.servingMetrics;
     const prometheusUrl = servingMetrics.prometheusUrl ?? defaultPrometheusUrl(config.telemetry.monitoringNamespace);
-    this.serving = config.serving.map((serving) => {
+    this.serving = config.serving.map((serving, index) => {
       const tenant = tenantByName.get(serving.tenant)!;
       return new VllmServing(`${name}-serving-${serving.tenant}-${serving.name}`, {
         target: config.target,
         serving,
         pool: pools.find((p) => p.poolName === serving.pool)!,
+        instanceType: config.nodePools.find((p) => p.name === serving.pool)?.instanceType,
+        keyPath: `gpk:serving[${index}]`,
         namespace: tenant.summary.namespace,
         useGpkScheduler: this.usesGpkScheduler,
         runtimeImage: config.runtime.image,

@@ -121,6 +121,32 @@ export interface ServingSummary {
   metricsSource: string;
   gpuMemoryUtilization: number;
   url: string;
+  /** What the serving-capacity policy sizes; present only when the entry declares `traffic` and `slo`. */
+  capacity?: ServingCapacitySummary;
+}
+
+/** A serving entry's traffic, SLO and the engine configuration that serves it, for the serving-capacity policy. */
+export interface ServingCapacitySummary {
+  /** The entry's key path in the stack config, e.g. `gpk:serving[0]`. */
+  keyPath: string;
+  model: string;
+  gpu: GpuProduct;
+  tensorParallelSize: number;
+  maxNumSeqs: number;
+  /** The entry's `maxNumBatchedTokens`, or null for the engine's default. */
+  maxNumBatchedTokens: number | null;
+  maxModelLen: number | null;
+  gpuMemoryUtilization: number;
+  blockSize: number;
+  kvCacheDtype: string;
+  enablePrefixCaching: boolean;
+  /** The pool's EC2 instance type (eks), or null (kind: priced as the product's instance type with the pool's GPUs per node). */
+  instanceType: string | null;
+  gpusPerNode: number;
+  minReplicas: number;
+  maxReplicas: number;
+  traffic: { peakRequestsPerSecond: number; workload: string };
+  slo: { ttftP99Ms?: number; tpotP99Ms?: number; e2eP99Ms?: number };
 }
 
 /** Outputs of `gpk:index:CheckpointStore`. */

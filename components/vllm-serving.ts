@@ -13,7 +13,7 @@ import { GPK_SCHEDULER_NAME, GPU_RESOURCE, KIT_LABELS, MANAGED_BY, tolerationFor
 import { IMAGES, imageRef } from "./pins";
 import { restrictedPodSecurity } from "./pod-security";
 import { NODE_IMAGE_USER, RuntimeBundleConfigMap, runtimeContainerSecurity } from "./runtime-bundle";
-import type { GpuPoolSummary, ServingSummary, Target } from "./summaries";
+import type { GpuPoolSummary, ServingCapacitySummary, ServingSummary, Target } from "./summaries";
 
 export const SERVING_PORT = 8000;
 
@@ -24,6 +24,10 @@ export interface VllmServingArgs {
   serving: ServingEntry;
   /** The pool the replicas run on. */
   pool: GpuPoolSummary;
+  /** The pool's EC2 instance type (eks), for pricing the endpoint. */
+  instanceType?: string;
+  /** The entry's key path in the stack config (`gpk:serving[<i>]`), named by the serving-capacity policy. */
+  keyPath?: string;
   /** Namespace: the tenant's. */
   namespace: string;
   /** Schedule through the GPU-aware `gpk-scheduler`. Default false. */
@@ -104,6 +108,18 @@ function vllmVolumes(s: ServingEntry) {
       { name: "dshm", mountPath: "/dev/shm" },
       { name: "tmp", mountPath: "/tmp" },
     ],
+  };
+}
+
+/** The entry's traffic, SLO and engine configuration as the serving-capacity policy reads them. */
+export function servingCapacitySummary(s: ServingEntry, args: Pick<VllmServingArgs, "pool" | "instanceType" | "keyPath">): ServingCapacitySummary {
+  return {
+    keyPath: args.keyPath ?? `gpk:serving[${JSON.stringify(s.name)}]`,
+    model: s.model, gpu: args.pool.product, tensorParallelSize: s.tensorParallelSize, maxNumSeqs: s.maxNumSeqs,
+    maxNumBatchedTokens: s.maxNumBatchedTokens ?? null, maxModelLen: s.maxModelLen ?? null, gpuMemoryUtilization: s.gpuMemoryUtilization,
+    blockSize: s.blockSize, kvCacheDtype: s.kvCacheDtype, enablePrefixCaching: s.enablePrefixCaching,
+    instanceType: args.instanceType ?? null, gpusPerNode: args.pool.gpusPerNode, minReplicas: s.minReplicas, maxReplicas: s.maxReplicas,
+    traffic: { ...s.traffic! }, slo: { ...s.slo! },
   };
 }
 
@@ -231,6 +247,7 @@ export class VllmServing extends pulumi.ComponentResource {
       metricsSource: source,
       gpuMemoryUtilization: s.gpuMemoryUtilization,
       url: `http://${s.name}.${args.namespace}.svc:${SERVING_PORT}/v1`,
+      ...(s.traffic && s.slo ? { capacity: servingCapacitySummary(s, args) } : {}),
     };
     this.registerOutputs({ ...summary });
   }

@@ -1,6 +1,70 @@
 /** `gpk:serving`: vLLM(-style) OpenAI endpoints, each in a tenant's namespace on one GPU pool. */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
+import { ReplayInputError, type ReplayRequest } from "../runtime/serving/replay";
+import { WORKLOAD_SHAPE_NAMES, fileRequests, isShapeName, shapeRequests } from "../runtime/serving/capacity/workload";
 import { expect, positiveInt } from "./config-parts";
+
+/** Where a serving entry's `traffic.workload` file is read from when its path is relative: the kit's stacks/ folder. */
+export const STACKS_DIR = __dirname;
+
+/** The seed a stack entry's traffic is replayed with (the policy and `gpk plan serving <stack>` alike). */
+export const STACK_TRAFFIC_SEED = 0;
+
+/**
+ * The requests of a `traffic.workload`: a named shape's (drawn with `seed`) or a JSONL file's,
+ * relative to stacks/. Throws ReplayInputError naming the file and line of a bad request.
+ */
+export function workloadRequests(workload: string, seed: number = STACK_TRAFFIC_SEED): ReplayRequest[] {
+  if (isShapeName(workload)) return shapeRequests(workload, seed);
+  const file = path.resolve(STACKS_DIR, workload);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ReplayInputError(`cannot read ${workload} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return fileRequests(workload, text);
+}
+
+const positiveNumber = (what: string) => z.number(expect(what)).positive(expect(what)).finite(expect(what));
+
+/**
+ * `traffic`: the load the endpoint must carry. `workload` is a named shape (`chat`, `rag`, `summarize`:
+ * runtime/serving/capacity/workload.ts) or a JSONL file in `gpk serve --replay`'s format, relative to stacks/.
+ */
+export const trafficSchema = z
+  .object({
+    /** Requests per second at the busiest time the endpoint must serve within its SLO. */
+    peakRequestsPerSecond: positiveNumber("a positive number of requests per second"),
+    workload: z
+      .string(expect(`a workload shape (${WORKLOAD_SHAPE_NAMES.join(", ")}) or a .jsonl file`))
+      .superRefine((workload, ctx) => {
+        if (isShapeName(workload)) return;
+        if (!workload.endsWith(".jsonl")) {
+          ctx.addIssue({ code: "custom", message: `expected a workload shape (${WORKLOAD_SHAPE_NAMES.join(", ")}) or a .jsonl file, got ${JSON.stringify(workload)}` });
+          return;
+        }
+        try {
+          workloadRequests(workload);
+        } catch (err) {
+          if (!(err instanceof ReplayInputError)) throw err;
+          ctx.addIssue({ code: "custom", message: `expected a readable workload in gpk serve --replay's format: ${err.message}` });
+        }
+      }),
+  }, expect("{peakRequestsPerSecond, workload}"))
+  .strict();
+
+/** `slo`: p99 bounds in milliseconds; at least one. */
+export const sloSchema = z
+  .object({
+    ttftP99Ms: positiveNumber("a positive number of milliseconds").optional(),
+    tpotP99Ms: positiveNumber("a positive number of milliseconds").optional(),
+    e2eP99Ms: positiveNumber("a positive number of milliseconds").optional(),
+  }, expect("{ttftP99Ms, tpotP99Ms, e2eP99Ms}"))
+  .strict()
+  .refine((s) => s.ttftP99Ms !== undefined || s.tpotP99Ms !== undefined || s.e2eP99Ms !== undefined, expect("at least one of ttftP99Ms, tpotP99Ms, e2eP99Ms"));
 
 /** Defaults of a serving entry; the component applies the same ones (components/vllm-serving.ts). */
 export const SERVING_DEFAULTS = {
@@ -52,6 +116,10 @@ export const servingEntrySchema = z
     modelCacheGi: positiveInt().default(SERVING_DEFAULTS.modelCacheGi),
     /** Secret holding a Hugging Face token, for gated models (eks). */
     hfTokenSecret: z.object({ name: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** The peak load the endpoint must carry (with `slo`, checked by the serving-capacity policy and sized by `gpk plan serving`). */
+    traffic: trafficSchema.optional(),
+    /** Latency bounds the endpoint must keep at `traffic`'s peak. */
+    slo: sloSchema.optional(),
   })
   .strict();
 
@@ -95,6 +163,13 @@ export function checkServingReferences(
     }
     if (s.minReplicas > s.maxReplicas) {
       ctx.addIssue({ code: "custom", path: at("minReplicas"), message: `expected minReplicas ≤ maxReplicas, got ${s.minReplicas} > ${s.maxReplicas}` });
+    }
+    if ((s.traffic === undefined) !== (s.slo === undefined)) {
+      const missing = s.traffic === undefined ? "traffic" : "slo";
+      ctx.addIssue({ code: "custom", path: at(missing), message: `expected ${missing} beside ${missing === "traffic" ? "slo" : "traffic"} (capacity is sized from both)` });
+    }
+    if (s.traffic !== undefined && config.target === "eks" && !knownSimulatedModel(s.model)) {
+      ctx.addIssue({ code: "custom", path: at("model"), message: `expected a model the serving simulator knows, to size traffic against (llama-3-8b, llama-3.1-8b, llama-3-70b, mistral-7b, qwen3-8b, qwen2.5-0.5b or their repo ids), got "${s.model}"` });
     }
     if (config.target === "kind" && !knownSimulatedModel(s.model)) {
       ctx.addIssue({ code: "custom", path: at("model"), message: `expected a model the simulated runtime knows (llama-3-8b, llama-3-70b, mistral-7b, qwen2.5-0.5b or their repo ids), got "${s.model}"` });

@@ -46,7 +46,7 @@ reports for a run against a server, with its definitions. Latencies include the 
   --seed 0                         seed of the Poisson arrivals
   --json                           print {"requests","completed","failed","durationS","requestThroughput",
                                    "inputTokensPerS","outputTokensPerS","ttftMs":{"mean","p50","p99"},
-                                   "tpotMs":{...},"itlMs":{...},"preemptions"}; same file and seed, same bytes
+                                   "tpotMs":{...},"itlMs":{...},"e2elMs":{...},"preemptions"}; same file and seed, same bytes
 A malformed line is exit 2 naming file:line.
 
 Tokenizer: gpk serve --write-tokenizer <dir> [--model <preset>] [--json]
@@ -128,7 +128,7 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
     process.stdout.write([
       `${report.completed}/${report.requests} completed (${report.failed} failed) in ${report.durationS} s; ${report.preemptions} preemption(s)`,
       `  ${report.requestThroughput} req/s, ${report.inputTokensPerS} input tok/s, ${report.outputTokensPerS} output tok/s`,
-      d("TTFT", report.ttftMs), d("TPOT", report.tpotMs), d("ITL", report.itlMs),
+      d("TTFT", report.ttftMs), d("TPOT", report.tpotMs), d("ITL", report.itlMs), d("E2EL", report.e2elMs),
     ].join("\n") + "\n");
   }
   return ExitCode.Ok;

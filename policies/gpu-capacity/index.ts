@@ -1,12 +1,13 @@
 /**
  * The gpu-capacity pack: GPU over-provisioning headroom, memory padding and how pods meet
- * GPU nodes. The only place that constructs this pack's PolicyPack (one per process).
+ * GPU nodes, serving capacity against traffic and SLOs. The only place that constructs this pack's PolicyPack (one per process).
  */
 import { PolicyPack } from "@pulumi/policy";
 import { devicePluginPolicies } from "./device-plugin";
 import { gpuPodPolicies } from "./gpu-pods";
 import { nodeGroupScalingPolicies } from "./node-group-scaling";
 import { quotaHeadroomPolicies } from "./quota-headroom";
+import { servingCapacityPolicies } from "./serving-capacity";
 import { servingMemoryPolicies } from "./serving-memory";
 
 new PolicyPack("gpu-capacity", {
@@ -15,6 +16,7 @@ new PolicyPack("gpu-capacity", {
     ...quotaHeadroomPolicies,
     ...nodeGroupScalingPolicies,
     ...servingMemoryPolicies,
+    ...servingCapacityPolicies,
     ...gpuPodPolicies,
     ...devicePluginPolicies,
   ],

@@ -61,6 +61,8 @@ export interface ReplayReport {
   ttftMs: Distribution;
   tpotMs: Distribution;
   itlMs: Distribution;
+  /** End-to-end latency per completed request, send to last token seen (the benchmark's e2el). */
+  e2elMs: Distribution;
   preemptions: number;
 }
 
@@ -286,6 +288,7 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
   const ttfts: number[] = [];
   const tpots: number[] = [];
   const itls: number[] = [];
+  const e2els: number[] = [];
   let inputTokens = 0;
   let outputTokens = 0;
   for (const i of done) {
@@ -295,6 +298,7 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
     outputTokens += counted;
     const ttft = times[0]! - sentAt[i]!;
     ttfts.push(ttft);
+    e2els.push(times.at(-1)! - sentAt[i]!);
     options.onCompleted?.(i, { ttftS: ttft, latencyS: times.at(-1)! - sentAt[i]! });
     if (counted > 1) tpots.push((times.at(-1)! - sentAt[i]! - ttft) / (counted - 1));
     for (let k = 1; k < times.length; k++) itls.push(times[k]! - times[k - 1]!);
@@ -311,6 +315,7 @@ export function replayWorkload(config: EngineConfig, requests: readonly ReplayRe
     ttftMs: distribution(ttfts),
     tpotMs: distribution(tpots),
     itlMs: distribution(itls),
+    e2elMs: distribution(e2els),
     preemptions: engine.scheduler.numPreemptions,
   };
 }

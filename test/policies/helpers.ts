@@ -22,6 +22,7 @@ import { rayPolicies } from "../../policies/thermal/ray";
 import { rbacPolicies } from "../../policies/tenancy/rbac";
 import { schedulingPolicies } from "../../policies/thermal/scheduling";
 import { serviceAccountTokenPolicies } from "../../policies/tenancy/service-account-token";
+import { servingCapacityPolicies } from "../../policies/gpu-capacity/serving-capacity";
 import { servingMemoryPolicies } from "../../policies/gpu-capacity/serving-memory";
 import { servingPolicies } from "../../policies/thermal/serving";
 import { telemetryPolicies } from "../../policies/thermal/telemetry";
@@ -33,7 +34,7 @@ import type { FixtureResource } from "./fixtures";
  * copy, and the packs themselves, to the names the shipped entries serve over gRPC.
  */
 export const PACK_POLICIES = {
-  "gpu-capacity": [...quotaHeadroomPolicies, ...nodeGroupScalingPolicies, ...servingMemoryPolicies, ...gpuPodPolicies, ...devicePluginPolicies],
+  "gpu-capacity": [...quotaHeadroomPolicies, ...nodeGroupScalingPolicies, ...servingMemoryPolicies, ...servingCapacityPolicies, ...gpuPodPolicies, ...devicePluginPolicies],
   thermal: [...telemetryPolicies, ...alertPolicies, ...servingPolicies, ...schedulingPolicies, ...rayPolicies],
   tenancy: [
     ...namespacePolicies, ...podSecurityPolicies, ...crossTenantPolicies, ...dedicatedPoolPolicies, ...isolationPolicies, ...rbacPolicies,

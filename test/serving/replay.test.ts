@@ -158,7 +158,7 @@ describe("gpk serve --replay", () => {
     const first = runGpk(args);
     expect(first.status, first.stderr).toBe(0);
     const doc = JSON.parse(first.stdout);
-    expect(Object.keys(doc)).toEqual(["requests", "completed", "failed", "durationS", "requestThroughput", "inputTokensPerS", "outputTokensPerS", "ttftMs", "tpotMs", "itlMs", "preemptions"]);
+    expect(Object.keys(doc)).toEqual(["requests", "completed", "failed", "durationS", "requestThroughput", "inputTokensPerS", "outputTokensPerS", "ttftMs", "tpotMs", "itlMs", "e2elMs", "preemptions"]);
     expect(Object.keys(doc.ttftMs)).toEqual(["mean", "p50", "p99"]);
     expect(doc).toMatchObject({ requests: 30, completed: 30, failed: 0 });
     expect(runGpk(args).stdout).toBe(first.stdout);
