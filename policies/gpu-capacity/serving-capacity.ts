@@ -51,7 +51,7 @@ export function assessmentOf(c: ServingCapacitySummary, headroomPercent: number)
     engine: engineOf(c), instance, minReplicas: c.minReplicas, maxReplicas: c.maxReplicas, peakRequestsPerSecond: c.traffic.peakRequestsPerSecond,
     requests: workloadRequests(c.traffic.workload, STACK_TRAFFIC_SEED), slo: c.slo, seed: STACK_TRAFFIC_SEED, headroomPercent,
     // A kind pool's simulated GPUs are no purchase: a cheaper configuration there is one on the same product.
-    ...(c.instanceType === null ? { alternatives: { gpus: [c.gpu] } } : {}),
+    ...(c.instanceType === null ? { alternatives: { gpus: [c.gpu] }, priceBy: "gpu" as const } : {}),
   };
   const key = capacityKey("endpoint", spec.engine, spec);
   let assessment = memo.get(key);

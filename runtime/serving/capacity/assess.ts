@@ -18,6 +18,11 @@ export interface EndpointSpec {
   engine: CandidateEngine;
   /** The instance type the endpoint's pool is priced as. */
   instance: PricedInstance;
+  /**
+   * `node`: the replicas cost the whole nodes they need (an EC2 pool); `gpu`: their share of the
+   * nodes' GPUs (a pool of simulated GPUs, priced per GPU). Default `node`.
+   */
+  priceBy?: "node" | "gpu";
   minReplicas: number;
   maxReplicas: number;
   peakRequestsPerSecond: number;
@@ -66,7 +71,8 @@ export function assessEndpoint(spec: EndpointSpec): Assessment {
   const tp = spec.engine.tensorParallelSize ?? 1;
   const perReplicaDollarsPerHour = cents((spec.instance.dollarsPerHour / spec.instance.gpus) * tp);
   const replicasNeeded = own.replicas;
-  const dollarsPerHour = replicasNeeded === null ? null : cents(nodesFor(replicasNeeded, tp, spec.instance) * spec.instance.dollarsPerHour);
+  const dollarsPerHour = replicasNeeded === null ? null
+    : spec.priceBy === "gpu" ? cents(replicasNeeded * perReplicaDollarsPerHour) : cents(nodesFor(replicasNeeded, tp, spec.instance) * spec.instance.dollarsPerHour);
   return { own, replicasNeeded, dollarsPerHour, perReplicaDollarsPerHour, cheaper: dollarsPerHour === null ? null : cheaperConfiguration(spec, dollarsPerHour) };
 }
 
