@@ -13,7 +13,7 @@ import {
 } from "../../gpu";
 import { rayJobObject } from "../../components/ray-job";
 import { prometheusAdapterValues } from "../../components/serving-metrics";
-import type { GpuPoolSummary, TenantSummary } from "../../components/summaries";
+import type { GpuPoolSummary, ServingCapacitySummary, ServingSummary, TenantSummary } from "../../components/summaries";
 import {
   PUBLIC_ACCESS_BLOCK, checkpointBucketPolicy, checkpointEncryptionRule, checkpointLifecycleRules, checkpointRolePolicy, checkpointStoreSummary,
 } from "../../components/checkpoint-store";
@@ -172,6 +172,23 @@ export function checkpointStore(): FixtureResource[] {
   ];
 }
 
+/**
+ * A VllmServing summary with traffic and an SLO that one to two replicas of its configuration
+ * carry (a 0.5B model on simulated H100s: priced per GPU, alternatives on the same product).
+ */
+export function servingEndpoint(): FixtureResource {
+  const capacity: ServingCapacitySummary = {
+    keyPath: "gpk:serving[0]", model: "qwen2.5-0.5b", gpu: "h100", tensorParallelSize: 1, maxNumSeqs: 64, maxNumBatchedTokens: null, maxModelLen: null,
+    gpuMemoryUtilization: 0.9, blockSize: 16, kvCacheDtype: "auto", enablePrefixCaching: true, instanceType: null, gpusPerNode: 4, minReplicas: 1, maxReplicas: 2,
+    traffic: { peakRequestsPerSecond: 5, workload: "chat" }, slo: { ttftP99Ms: 500, tpotP99Ms: 25 },
+  };
+  const summary: ServingSummary = {
+    name: "search-llm", namespace: "search", pool: "serving", model: "qwen2.5-0.5b", gpusPerReplica: 1, minReplicas: 1, maxReplicas: 2, maxWaiting: 512,
+    metricsSource: "prometheus-adapter", gpuMemoryUtilization: 0.9, url: "http://search-llm.search.svc:8000/v1", capacity,
+  };
+  return res("gpk:index:VllmServing", "search-llm-endpoint", summary);
+}
+
 export function happyStack(): FixtureResource[] {
   const pools = [pool("serving", 4, 6), pool("training", 8, 4, "research")];
   const tenants = [tenant("search", 8, ["serving"]), tenant("research", 24, ["training"], "strict")];
@@ -211,6 +228,7 @@ export function happyStack(): FixtureResource[] {
       ] }] },
     }),
     servingDeployment(),
+    servingEndpoint(),
     res("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "search-llm", {
       metadata: { name: "search-llm", namespace: "search" },
       spec: {

@@ -21,6 +21,8 @@ const SHIPPED: Record<PackName, string[]> = {
     "gpu-pool-quota-headroom",
     "gpu-node-group-scaling-headroom",
     "serving-gpu-memory-utilization",
+    "serving-capacity",
+    "serving-capacity-cost",
     "gpu-limits-equal-requests",
     "gpu-pods-tolerate-gpu-taint",
     "gpu-pods-target-gpu-nodes",
@@ -70,7 +72,16 @@ const rayWorker = (s: Stack) => byName(s, "research-ray").props.spec.workerGroup
  * One change to the happy-path stack per shipped policy, each the smallest that breaks only
  * that policy (the unit tests' cases): the analyzer must then report that policy and no other.
  */
+const endpoint = (s: Stack) => byName(s, "search-llm-endpoint").props.capacity;
 const VIOLATIONS: Record<string, (s: Stack) => Stack> = {
+  "serving-capacity": (s) => {
+    endpoint(s).maxReplicas = 1; // its peak needs 2 of its replicas
+    return s;
+  },
+  "serving-capacity-cost": (s) => {
+    Object.assign(endpoint(s), { minReplicas: 8, maxReplicas: 8 }); // 8 carry far more than twice its peak
+    return s;
+  },
   "gpu-pool-quota-headroom": (s) => {
     byName(s, "tenant-search").props.gpuQuota = 20; // serving: 24 GPUs, 80% = 19.2
     return s;
