@@ -260,9 +260,10 @@ export const command: Command = {
     if (rayAddress === undefined && (flags["ray-python"] !== undefined || flags["ray-task-cpus"] !== undefined)) throw new UsageError("--ray-python and --ray-task-cpus go with --ray-address");
     if (rayAddress !== undefined && rayAddress.trim() === "") throw new UsageError("--ray-address: expected an address such as 10.0.0.5:6379, ray://host:10001 or auto");
     const workers = numberFlag("workers", flags.workers, os.availableParallelism(), { min: 1, max: 1024, integer: true });
+    const rayNodes = new Set<string>();
     const runner: Runner = rayAddress !== undefined
       ? rayRunner({
-        address: rayAddress, python: flags["ray-python"] ?? process.env.GPK_RAY_PYTHON ?? "python3",
+        address: rayAddress, nodesSeen: rayNodes, python: flags["ray-python"] ?? process.env.GPK_RAY_PYTHON ?? "python3",
         taskCpus: numberFlag("ray-task-cpus", flags["ray-task-cpus"], 1, { min: 0.01, max: 1024 }),
       })
       : threadsRunner(workers);
@@ -280,7 +281,7 @@ export const command: Command = {
       throw err;
     }
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    progress(`searched ${Object.keys(plan.curves).length} configuration(s) in ${wallSeconds.toFixed(1)} s`);
+    progress(`searched ${Object.keys(plan.curves).length} configuration(s) in ${wallSeconds.toFixed(1)} s` + (backend === "ray" ? `; the tasks ran on ${rayNodes.size} Ray node(s)` : ""));
 
     if (flags.html !== undefined) {
       try {

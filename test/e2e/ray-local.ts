@@ -216,9 +216,9 @@ export class LocalRay {
     this.nodes.splice(this.nodes.indexOf(head), 1);
   }
 
-  /** Runs test/ray/probe.py as a driver with the head's environment (what a job on the head gets). */
-  probe(args: string[], extraEnv: Record<string, string> = {}): any {
-    const env = {
+  /** The environment of a driver on the head (a job there): the head's, the tools' Python first on PATH, RAY_ADDRESS. */
+  driverEnvironment(extraEnv: Record<string, string> = {}): Record<string, string> {
+    return {
       PATH: `${path.dirname(this.tools.bin("python"))}:${process.env.PATH}`,
       HOME: process.env.HOME ?? os.homedir(),
       LANG: "C.UTF-8",
@@ -228,6 +228,16 @@ export class LocalRay {
       ...extraEnv,
       RAY_ADDRESS: this.address,
     };
+  }
+
+  /** The Python of the tools' virtualenv, which has the pinned Ray. */
+  get python(): string {
+    return this.tools.bin("python");
+  }
+
+  /** Runs test/ray/probe.py as a driver with the head's environment (what a job on the head gets). */
+  probe(args: string[], extraEnv: Record<string, string> = {}): any {
+    const env = this.driverEnvironment(extraEnv);
     const output = path.join(this.dir, `probe-${randomUUID()}.json`);
     const r = spawnSync(this.tools.bin("python"), [PROBE, ...args], { env: { ...env, GPK_PROBE_OUTPUT: output }, encoding: "utf8", timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     if (r.status !== 0) throw new Error(`probe ${args.join(" ")} exited ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-8).join("\n")}`);
