@@ -19,6 +19,7 @@ import { OPENB_DIR } from "../data/paths";
 import { parseNodes, parseTimedPods } from "../runtime/cluster-sim/csv";
 import { DEFRAG_MODES, replay, type DefragMode } from "../runtime/cluster-sim/replay";
 import { isPolicyName, type PolicyName } from "../runtime/scheduling/registry";
+import { defragChart } from "./defrag-chart";
 
 function fail(message: string): never {
   process.stderr.write(`bench:defrag: ${message}\n`);
@@ -114,45 +115,10 @@ const goalTable = [
 ].join("\n");
 process.stdout.write(`${table}\n\n${goalTable}\n`);
 
-/** Grouped bars: p99 delay of the ≥ 4-GPU pods per load, one bar per defragmenter under the bench's placement. */
-function chart(): string {
-  const width = 640;
-  const height = 320;
-  const left = 60;
-  const bottom = 40;
-  const top = 40;
-  const colors: Record<DefragMode, string> = { none: "#8c8c8c", "high-node-utilization": "#1f77b4", gpk: "#d62728" };
-  const max = Math.max(1, ...rows.map((r) => r.p99Large));
-  const group = (width - left - 20) / loads.length;
-  const bar = group / (DEFRAG_MODES.length + 1);
-  const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">p99 queueing delay of ≥ 4-GPU pods (s), openb default, placement ${policy}, seeds ${seeds.join(", ")}</text>`,
-    `<line x1="${left}" y1="${height - bottom}" x2="${width - 10}" y2="${height - bottom}" stroke="#444"/>`,
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#444"/>`,
-    `<text x="${left - 6}" y="${top + 4}" text-anchor="end">${max.toFixed(0)}</text>`,
-    `<text x="${left - 6}" y="${height - bottom}" text-anchor="end">0</text>`,
-  ];
-  loads.forEach((load, g) => {
-    const x0 = left + g * group + bar / 2;
-    DEFRAG_MODES.forEach((mode, k) => {
-      const value = find(load, policy, mode).p99Large;
-      const h = ((height - bottom - top) * value) / max;
-      out.push(`<rect x="${x0 + k * bar}" y="${height - bottom - h}" width="${bar - 4}" height="${h}" fill="${colors[mode]}"><title>${mode}: ${value.toFixed(1)} s</title></rect>`);
-    });
-    out.push(`<text x="${x0 + (DEFRAG_MODES.length * bar) / 2}" y="${height - bottom + 16}" text-anchor="middle">load ${load}</text>`);
-  });
-  DEFRAG_MODES.forEach((mode, k) => {
-    out.push(`<rect x="${left + 10 + k * 180}" y="${height - 14}" width="10" height="10" fill="${colors[mode]}"/><text x="${left + 24 + k * 180}" y="${height - 5}">${mode}</text>`);
-  });
-  out.push("</svg>");
-  return `${out.join("\n")}\n`;
-}
-
 const outDir = path.join(__dirname, "..", "docs", "defrag");
 mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify({ trace: "openb_pod_list_default.csv", arrivals: "steady", policy, seeds, rows }, null, 2)}\n`);
-writeFileSync(path.join(outDir, "p99-large-pods.svg"), chart());
+writeFileSync(path.join(outDir, "p99-large-pods.svg"), defragChart(rows.filter((r) => r.policy === policy), DEFRAG_MODES, `p99 queueing delay of ≥ 4-GPU pods (s), openb default, placement ${policy}, seeds ${seeds.join(", ")}`));
 writeFileSync(
   path.join(outDir, "results.md"),
   [
