@@ -129,7 +129,7 @@ export const servingCapacityCost: StackValidationPolicy = {
       const { own, replicasNeeded, dollarsPerHour, perReplicaDollarsPerHour, cheaper } = found.assessment;
       const where = `Serving endpoint "${s.props.name}" (${c.keyPath})`;
       const carried = Math.round(c.minReplicas * own.maxRatePerReplica * 1000) / 1000;
-      if (carried > 2 * c.traffic.peakRequestsPerSecond) {
+      if (carried > 2 * c.traffic.peakRequestsPerSecond && c.minReplicas > replicasNeeded) {
         const monthly = (c.minReplicas - replicasNeeded) * perReplicaDollarsPerHour * HOURS_PER_MONTH;
         reportViolation(
           `${where} keeps minReplicas ${c.minReplicas}, which carry ${rate(carried)} within its SLO, more than twice its peak of ${rate(c.traffic.peakRequestsPerSecond)}: ` +

@@ -178,9 +178,9 @@ export function checkpointStore(): FixtureResource[] {
  */
 export function servingEndpoint(): FixtureResource {
   const capacity: ServingCapacitySummary = {
-    keyPath: "gpk:serving[0]", model: "qwen2.5-0.5b", gpu: "h100", tensorParallelSize: 1, maxNumSeqs: 64, maxNumBatchedTokens: null, maxModelLen: null,
+    keyPath: "gpk:serving[0]", model: "qwen2.5-0.5b", gpu: "h100", tensorParallelSize: 1, maxNumSeqs: 256, maxNumBatchedTokens: null, maxModelLen: null,
     gpuMemoryUtilization: 0.9, blockSize: 16, kvCacheDtype: "auto", enablePrefixCaching: true, instanceType: null, gpusPerNode: 4, minReplicas: 1, maxReplicas: 2,
-    traffic: { peakRequestsPerSecond: 5, workload: "chat" }, slo: { ttftP99Ms: 500, tpotP99Ms: 25 },
+    traffic: { peakRequestsPerSecond: 25, workload: "chat" }, slo: { ttftP99Ms: 500, tpotP99Ms: 25 },
   };
   const summary: ServingSummary = {
     name: "search-llm", namespace: "search", pool: "serving", model: "qwen2.5-0.5b", gpusPerReplica: 1, minReplicas: 1, maxReplicas: 2, maxWaiting: 512,
