@@ -118,7 +118,7 @@ describe("SchedulerExtender in the prod stack", () => {
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(dep.spec.template.spec.serviceAccountName).toBe(GPK_SCHEDULER_NAME);
     const config = parse(find("core/v1:ConfigMap", `${GPK_SCHEDULER_NAME}-config`).data["config.yaml"]);
-    expect(config).toEqual(kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 100, percentageOfNodesToScore: 100, httpTimeout: "5s", migResources: ["nvidia.com/mig-1g.10gb"] }));
+    expect(config).toEqual(kubeSchedulerConfiguration({ namespace: "gpk-system", weight: 100, percentageOfNodesToScore: 0, httpTimeout: "5s", migResources: ["nvidia.com/mig-1g.10gb"] }));
     // kube-scheduler calls the extender only for pods asking for a managed resource: MIG pods too.
     expect(config.extenders[0].managedResources).toEqual([
       { name: "nvidia.com/gpu", ignoredByScheduler: false },

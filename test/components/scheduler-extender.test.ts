@@ -32,7 +32,7 @@ describe("gpk:schedulerExtender config", () => {
   it("is off by default and applies every default when enabled", () => {
     const { schedulerExtender, ...rest } = stack(undefined);
     void schedulerExtender;
-    expect(parseStackConfig(rest).schedulerExtender).toEqual({ enabled: false, policy: "gpk", replicas: 2, weight: 100, thermalAware: true, percentageOfNodesToScore: 100 });
+    expect(parseStackConfig(rest).schedulerExtender).toEqual({ enabled: false, policy: "gpk", replicas: 2, weight: 100, thermalAware: true, percentageOfNodesToScore: 0 });
     expect(parseStackConfig(stack({ enabled: true, policy: "fgd", hotTemperatureC: 80 })).schedulerExtender).toMatchObject({ enabled: true, policy: "fgd", hotTemperatureC: 80 });
   });
 
@@ -42,7 +42,7 @@ describe("gpk:schedulerExtender config", () => {
     ]);
     expect(problems({ replicas: 0 })).toEqual(["gpk:schedulerExtender.replicas: expected a positive integer, got 0"]);
     expect(problems({ hotTemperatureC: -5 })).toEqual(["gpk:schedulerExtender.hotTemperatureC: expected degrees Celsius above 0, got -5"]);
-    expect(problems({ percentageOfNodesToScore: 101 })).toEqual(["gpk:schedulerExtender.percentageOfNodesToScore: expected a percentage from 1 to 100, got 101"]);
+    expect(problems({ percentageOfNodesToScore: 101 })).toEqual(["gpk:schedulerExtender.percentageOfNodesToScore: expected a percentage from 0 (adaptive) to 100, got 101"]);
     expect(problems({ enabled: "yes" })).toEqual(['gpk:schedulerExtender.enabled: expected true or false, got "yes"']);
     expect(problems({ enable: true })[0]).toMatch(/^gpk:schedulerExtender\.enable: unknown/);
   });
