@@ -19,7 +19,8 @@
  * per verb; and CPU seconds of every process over the run (/proc/<pid>/stat).
  *
  * Flags: --sizes 1000,5000 --pods 1000 --runs 3 [--qps 5000 --burst 5000] [--percentage N:
- * gpk-scheduler's percentageOfNodesToScore, default the kit's] [--json] [--keep].
+ * gpk-scheduler's percentageOfNodesToScore, default the kit's] [--hami: HAMi's scheduler
+ * extender as a third profile, bench/hami-profile.ts] [--json] [--keep].
  * --json prints {"runs":[{nodes,profile,podsPerSecond,attemptP50Ms,attemptP99Ms,...}],"ratio":{"<nodes>":...}}
  * on stdout; progress goes to stderr. Writes docs/scheduler-bench.json.
  * Needs the tools (`npm run tools`). Everything listens on 127.0.0.1.
@@ -44,12 +45,14 @@ import { EXTENDER_NAME, SCHEDULER_CLIENT_NAME, SCHEDULER_EXTENDER_DEFAULTS, exte
 import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, GPU_TAINT, tolerationFor } from "../gpu";
 import { EXTENDER_METRICS } from "../gpu/metrics";
 import { mulberry32 } from "../runtime/scheduling";
+import { HAMI_SCHEDULER_NAME } from "./hami";
+import { startHamiProfile, withHamiAnnotations, type HamiProfile } from "./hami-profile";
 
 const ROOT = path.resolve(__dirname, "..");
 const { values } = parseArgs({
   options: {
     sizes: { type: "string" }, pods: { type: "string" }, runs: { type: "string" }, keep: { type: "boolean" }, percentage: { type: "string" },
-    qps: { type: "string" }, burst: { type: "string" }, json: { type: "boolean" },
+    qps: { type: "string" }, burst: { type: "string" }, json: { type: "boolean" }, hami: { type: "boolean" },
   },
 });
 function count(flag: string, raw: string | undefined, fallback: number, min: number): number {
@@ -65,6 +68,8 @@ const QPS = count("qps", values.qps, 5000, 1);
 const BURST = count("burst", values.burst, 5000, 1);
 /** gpk-scheduler's percentageOfNodesToScore (default: what the kit renders). */
 const PERCENTAGE = count("percentage", values.percentage, SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore, 0);
+/** HAMi's scheduler extender as a third profile (`gpk tools build --only hami`; bench/hami-profile.ts). */
+const HAMI = values.hami === true;
 const SHAPES = [
   { gpus: 1, weight: 0.55 },
   { gpus: 2, weight: 0.2 },
@@ -202,6 +207,7 @@ interface Profile {
   schedulerName: string;
   /** The kube-scheduler process (started per run on a full queue). */
   spec: ProcessSpec;
+  env?: Record<string, string>;
   /** The extender's plain-HTTP metrics port, when it has one. */
   extenderMetricsPort?: number;
 }
@@ -248,7 +254,7 @@ function withConfig(spec: ProcessSpec, configFile: string): ProcessSpec {
 }
 
 /** Starts the extender (kept across runs) and returns both profiles, their schedulers not started. */
-async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: ReturnType<typeof resolveTools>): Promise<Profile[]> {
+async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: ReturnType<typeof resolveTools>): Promise<{ profiles: Profile[]; hami?: HamiProfile }> {
   const layout = layoutOf(ROOT, stack);
   // Both run as the admin here: the bench measures scheduling, not RBAC (the e2e covers that).
   fs.copyFileSync(layout.kubeconfig, kubeconfigFile(layout, "gpk-extender"));
@@ -265,6 +271,8 @@ async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: R
   writeSchedulerConfig(layout.schedulerConfig, local, kubeconfigFile(layout, "gpk-scheduler"));
   const extender = extenderSpec(process.execPath, path.join(ROOT, "bin", "gpk.js"), layout, cluster.ports, defaults.policy, SCHEDULER_CLIENT_NAME);
   extender.args.push("--kube-qps", String(QPS), "--kube-burst", String(BURST));
+  // GPK_BENCH_EXTENDER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the extender.
+  extender.args.unshift(...(process.env.GPK_BENCH_EXTENDER_NODE_ARGS ?? "").split(" ").filter(Boolean));
   cluster.processes.push(await startProcess(extender, { logDir: layout.logs }));
   writeState(layout, cluster);
 
@@ -275,10 +283,20 @@ async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: R
   await stopProcesses([stock]);
   cluster.processes = cluster.processes.filter((p) => p !== stock);
   writeState(layout, cluster);
-  return [
+  const profiles: Profile[] = [
     { schedulerName: GPK_SCHEDULER_NAME, spec: gpkSchedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports), extenderMetricsPort: cluster.ports["gpk-extender-health"] },
     { schedulerName: "default-scheduler", spec: withConfig(schedulerSpec(tools.bin["kube-scheduler"]!, layout, cluster.ports), defaultConfig) },
   ];
+  if (!HAMI) return { profiles };
+  // HAMi's own process stays up; its kube-scheduler, like the others, starts per run. Its
+  // percentageOfNodesToScore is left unset, as HAMi's chart leaves it.
+  const hami = await startHamiProfile(cluster, stack, { kubeScheduler: tools.bin["kube-scheduler"]!, hamiScheduler: tools.bin["hami-scheduler"]!, qps: QPS, burst: BURST }, log);
+  await stopProcesses([hami.kubeScheduler]);
+  cluster.processes = cluster.processes.filter((p) => p !== hami.kubeScheduler);
+  writeState(layout, cluster);
+  const { env, ...spec } = hami.kubeSchedulerSpec;
+  profiles.push({ schedulerName: HAMI_SCHEDULER_NAME, spec: spec as ProcessSpec, env });
+  return { profiles, hami };
 }
 
 /** Every node Ready, then a pause so node heartbeats and controllers have settled. */
@@ -298,7 +316,7 @@ async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: str
   await waitFor(`${namespace}/default service account`, async () => (await apiRequest(api, "GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined, 30_000);
   await inParallel(pods(namespace, profile.schedulerName, 42 + run), 32, (pod) => apiRequest(api, "POST", `/api/v1/namespaces/${namespace}/pods`, pod));
   const extenderBefore = profile.extenderMetricsPort ? await scrapePlain(profile.extenderMetricsPort) : "";
-  const scheduler = await startProcess(profile.spec, { logDir: layout.logs });
+  const scheduler = await startProcess(profile.spec, { logDir: layout.logs, ...(profile.env ? { env: { ...process.env, ...profile.env } } : {}) });
   cluster.processes.push(scheduler);
   writeState(layout, cluster);
   try {
@@ -371,24 +389,32 @@ const median = (xs: number[]) => {
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
-  const tools = resolveTools(readPins(), process.env, ["kubernetes", "kine", "kwok"]);
+  const tools = resolveTools(readPins(), process.env, HAMI ? ["kubernetes", "kine", "kwok", "hami"] : ["kubernetes", "kine", "kwok"]);
   const runs: RunResult[] = [];
   for (const [i, size] of SIZES.entries()) {
     const stack = `bench-scheduler-${size}`;
     await downCluster(ROOT, stack, log);
     const started = Date.now();
-    const cluster = await upControlPlane({ repoRoot: ROOT, stack, nodes: benchNodes(size), realNodes: [], tools, log });
+    // With HAMi, the nodes carry what its device plugin and its scheduler's handshake would have written.
+    const handshakeAt = new Date();
+    const nodes = HAMI ? benchNodes(size).map((n) => withHamiAnnotations(n, 8, "h100", handshakeAt)) : benchNodes(size);
+    const cluster = await upControlPlane({ repoRoot: ROOT, stack, nodes, realNodes: [], tools, log });
+    let hami: HamiProfile | undefined;
     try {
-      const profiles = await prepareProfiles(cluster, stack, tools);
+      const prepared = await prepareProfiles(cluster, stack, tools);
+      const profiles = prepared.profiles;
+      hami = prepared.hami;
       const api = adminEndpoint(layoutOf(ROOT, stack), cluster);
       await settle(api, size);
       log(`${size} nodes ready and settled in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       for (let run = 0; run < RUNS; run++) {
         // Alternate which profile goes first.
         const ordered = run % 2 === 0 ? profiles : [...profiles].reverse();
+        if (hami && hami.allocator.errors.length > 0) throw new Error(`HAMi's device-plugin stand-in: ${hami.allocator.errors.join("; ")}`);
         for (const [order, profile] of ordered.entries()) runs.push(await runProfile(api, cluster, stack, profile, size, run, order + 1));
       }
     } finally {
+      await hami?.allocator.stop();
       // --keep leaves the last cluster running to look at (.gpk/binaries/<stack>; `gpk local down --stack <stack>` stops it).
       if (!(values.keep && i === SIZES.length - 1)) await downCluster(ROOT, stack, log);
     }
@@ -402,18 +428,20 @@ async function main(): Promise<void> {
       gpkMedian: median(gpk), gpkMin: Math.min(...gpk), gpkMax: Math.max(...gpk),
       defaultMedian: median(stock), defaultMin: Math.min(...stock), defaultMax: Math.max(...stock),
       ratio: round2(median(gpk) / median(stock)),
+      ...(HAMI ? { hamiMedian: median(of(HAMI_SCHEDULER_NAME)), hamiRatio: round2(median(of(HAMI_SCHEDULER_NAME)) / median(stock)) } : {}),
     };
   });
   const ratio = Object.fromEntries(summary.map((s) => [String(s.nodes), s.ratio]));
   const kubeVersion = spawnSync(tools.bin["kube-scheduler"]!, ["--version"], { encoding: "utf8" }).stdout.trim();
-  const command = `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS} --runs ${RUNS} --qps ${QPS} --burst ${BURST}${PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore ? ` --percentage ${PERCENTAGE}` : ""}`;
+  const command = `npm run bench:scheduler -- --sizes ${SIZES.join(",")} --pods ${PODS} --runs ${RUNS} --qps ${QPS} --burst ${BURST}${PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore ? ` --percentage ${PERCENTAGE}` : ""}${HAMI ? " --hami" : ""}`;
   const doc = {
     command, kubeScheduler: kubeVersion, cpu: os.cpus()[0]?.model, cores: os.cpus().length, podsPerRun: PODS,
     clientQps: QPS, clientBurst: BURST, gpkSchedulerPercentageOfNodesToScore: PERCENTAGE, filterAnswer: "pick",
     summary, ratio, runs,
   };
   const custom = PERCENTAGE !== SCHEDULER_EXTENDER_DEFAULTS.percentageOfNodesToScore;
-  fs.writeFileSync(path.join(ROOT, "docs", custom ? `scheduler-bench-p${PERCENTAGE}.json` : "scheduler-bench.json"), `${JSON.stringify(doc, null, 2)}\n`);
+  const file = `scheduler-bench${custom ? `-p${PERCENTAGE}` : ""}${HAMI ? "-hami" : ""}.json`;
+  fs.writeFileSync(path.join(ROOT, "docs", file), `${JSON.stringify(doc, null, 2)}\n`);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ runs, ratio })}\n`);
     return;
@@ -421,7 +449,10 @@ async function main(): Promise<void> {
   console.log("| nodes | run | profile | pods/s | attempt p50 / p99 ms | algorithm p50 / p99 ms |");
   console.log("|---|---|---|---|---|---|");
   for (const r of runs) console.log(`| ${r.nodes} | ${r.run + 1} | ${r.profile} | ${r.podsPerSecond} | ${r.attemptP50Ms} / ${r.attemptP99Ms} | ${r.algorithmP50Ms} / ${r.algorithmP99Ms} |`);
-  for (const s of summary) console.log(`| ${s.nodes} | median | gpk ÷ default | ${s.ratio} | | |`);
+  for (const s of summary) {
+    console.log(`| ${s.nodes} | median | gpk ÷ default | ${s.ratio} | | |`);
+    if (s.hamiRatio !== undefined) console.log(`| ${s.nodes} | median | HAMi ÷ default | ${s.hamiRatio} | | |`);
+  }
 }
 
 main().catch((err) => {

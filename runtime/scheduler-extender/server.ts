@@ -196,6 +196,7 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
   }
 
   const tls = options.tls;
+  const peerNames = new WeakMap<TLSSocket, string>();
   const pathOf = (req: IncomingMessage) => (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
   const notFound = (res: ServerResponse, path: string) =>
     send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind${tls ? " on the TLS port" : ""}` });
@@ -220,12 +221,18 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     if (!VERBS.includes(verb)) return tls ? notFound(res, path) : health(req, res);
     if (req.method !== "POST") return send(res, 405, { Error: `${path}: use POST` });
     if (tls) {
-      // The handshake proved the certificate chains to the client CA; the identity is its CN.
-      const name = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
-      if (typeof name !== "string" || !tls.clientNames.includes(name)) {
+      // The handshake proved the certificate chains to the client CA; the identity is its CN,
+      // read once per connection (getPeerCertificate builds the whole certificate object).
+      const socket = req.socket as TLSSocket;
+      let name = peerNames.get(socket);
+      if (name === undefined) {
+        const cn = socket.getPeerCertificate().subject?.CN;
+        peerNames.set(socket, (name = typeof cn === "string" ? cn : ""));
+      }
+      if (!tls.clientNames.includes(name)) {
         refusals.inc({ verb, reason: "client-identity" });
         counted(verb as Verb, 403).inc();
-        return send(res, 403, { Error: `client certificate CN ${JSON.stringify(name ?? "")} is not an allowed caller (${tls.clientNames.join(", ")})` });
+        return send(res, 403, { Error: `client certificate CN ${JSON.stringify(name)} is not an allowed caller (${tls.clientNames.join(", ")})` });
       }
     }
     void handleVerb(verb as Verb, req, res);
