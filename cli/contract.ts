@@ -3,7 +3,8 @@
  * exit 0 on success, 1 on a finding, 2 on bad usage or bad input with a one-line reason;
  * `--json` prints exactly one JSON document on stdout and progress goes to stderr.
  */
-import { FlagError, numberValue, parseFlagArgs, requiredValue, type FlagSpecs, type ParsedFlags } from "../runtime/flags";
+import * as fs from "node:fs";
+import { FlagError, numberValue, parseFlagArgs, pathProblem, requiredValue, writablePathProblem, type FlagSpecs, type ParsedFlags } from "../runtime/flags";
 
 export { FlagError, requiredValue as requiredFlag };
 
@@ -61,4 +62,42 @@ export function progress(message: string): void {
 /** The one JSON document a `--json` run prints. */
 export function printJson(document: unknown): void {
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+}
+
+/**
+ * A path argument that must be an existing file: a missing path, a folder, or an unreadable
+ * file is a UsageError naming the flag (`--nodes: x.csv is a folder; expected a file`).
+ * `label` is the flag (`--nodes`), the variable, or a word for a positional argument.
+ */
+export function checkFile(label: string, file: string): string {
+  const problem = pathProblem(label, file, "file");
+  if (problem) throw new UsageError(problem);
+  return file;
+}
+
+/** Reads a file argument as text; every way it can fail is a one-line UsageError naming the flag. */
+export function readFileArgument(label: string, file: string): string {
+  checkFile(label, file);
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`${label}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** A path argument that must be an existing folder: a missing path or a file is a UsageError naming the flag. */
+export function checkFolder(label: string, folder: string): string {
+  const problem = pathProblem(label, folder, "folder");
+  if (problem) throw new UsageError(problem);
+  return folder;
+}
+
+/**
+ * A path argument for a folder the command creates or fills: it may be missing, but it, or the
+ * nearest part of it that exists, must be a folder.
+ */
+export function checkFolderToWrite(label: string, folder: string): string {
+  const problem = writablePathProblem(label, folder, "folder");
+  if (problem) throw new UsageError(problem);
+  return folder;
 }

@@ -13,6 +13,9 @@
  *   the user set rather than a flag they never typed.
  */
 
+import * as fs from "node:fs";
+import * as path from "node:path";
+
 export interface FlagSpec {
   readonly type: "string" | "boolean";
   /** Repeatable: the values collect into a list. */
@@ -180,4 +183,44 @@ export function requiredValue<V>(name: string, value: V | undefined, hint = ""):
     throw new FlagError(label, `${label}: required${hint ? `; ${hint}` : ""}`);
   }
   return value;
+}
+
+/**
+ * Why a path argument cannot be used, in one line naming it (`--nodes: x is a folder; expected
+ * a file`), or undefined when it is the file or folder wanted. `label` is the flag, the variable
+ * the path came from, or a word for a positional argument.
+ */
+export function pathProblem(label: string, file: string, want: "file" | "folder"): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `${label}: no such ${want}: ${file}`;
+    if (code === "ENOTDIR") return `${label}: no such ${want}: ${file} (a part of the path is a file)`;
+    return `${label}: cannot read ${file} (${code ?? (err as Error).message})`;
+  }
+  if (want === "file" && stat.isDirectory()) return `${label}: ${file} is a folder; expected a file`;
+  if (want === "folder" && !stat.isDirectory()) return `${label}: ${file} is a file; expected a folder`;
+  return undefined;
+}
+
+/**
+ * Why a path the program will create or rewrite cannot be used: a folder where a file goes
+ * (`want` "file"), a file where a folder goes, or a parent that is a file or missing.
+ */
+export function writablePathProblem(label: string, target: string, want: "file" | "folder"): string | undefined {
+  const resolved = path.resolve(target);
+  if (fs.existsSync(resolved)) {
+    const isFolder = fs.statSync(resolved).isDirectory();
+    if (want === "file" && isFolder) return `${label}: ${target} is a folder; expected a file`;
+    if (want === "folder" && !isFolder) return `${label}: ${target} is a file; expected a folder`;
+    return undefined;
+  }
+  let probe = path.dirname(resolved);
+  while (!fs.existsSync(probe)) {
+    if (want === "file") return `${label}: no such folder: ${path.dirname(target)} (for ${target})`;
+    probe = path.dirname(probe);
+  }
+  return fs.statSync(probe).isDirectory() ? undefined : `${label}: cannot create ${target}: ${probe} is a file`;
 }

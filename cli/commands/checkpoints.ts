@@ -3,7 +3,7 @@
  * and undo an overwrite, over any S3-compatible endpoint (cli/checkpoints; the manifest
  * convention is in cli/checkpoints/manifest.ts and docs/checkpoints.md).
  */
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, parseFlags, printJson, progress, requiredFlag, type Command } from "../contract";
 import { latest, type CheckpointReport } from "../checkpoints/manifest";
 import { StoreRefusal, StoreUnreachable, inspectCheckpoints, restoreVersion, s3Client, type StoreOptions } from "../checkpoints/store";
 
@@ -50,17 +50,17 @@ export const command: Command = {
     });
     const action = positionals[0];
     if (positionals.length !== 1 || !["list", "verify", "restore"].includes(action!)) throw new UsageError("expected one of list, verify, restore");
-    if (!values.bucket) throw new UsageError("--bucket: required");
+    const bucket = requiredFlag("bucket", values.bucket);
     if (values.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(values.endpoint)) throw new UsageError(`--endpoint: expected an http(s) URL, got ${JSON.stringify(values.endpoint)}`);
     if (action !== "restore" && (values.key !== undefined || values.to !== undefined)) throw new UsageError("--key and --to go with restore only");
     if (action !== "verify" && values.checkpoint !== undefined) throw new UsageError("--checkpoint goes with verify only");
-    const opts: StoreOptions = { bucket: values.bucket, prefix: values.prefix, endpoint: values.endpoint, region: values.region };
+    const opts: StoreOptions = { bucket, prefix: values.prefix, endpoint: values.endpoint, region: values.region };
     const client = s3Client(opts);
     try {
       if (action === "restore") {
-        if (!values.key) throw new UsageError("restore: --key is required");
-        if (!values.to) throw new UsageError("restore: --to <version-id|ISO time> is required");
-        const result = await restoreVersion(client, opts, values.key, values.to);
+        const key = requiredFlag("key", values.key, "restore names the object to restore");
+        const to = requiredFlag("to", values.to, "a version id of the key, or an ISO time");
+        const result = await restoreVersion(client, opts, key, to);
         if (values.json) printJson(result);
         else if (result.newVersionId === undefined) progress(`${result.key}: version ${result.fromVersionId} (${result.fromLastModified}) is current already; nothing copied`);
         else progress(`${result.key}: copied version ${result.fromVersionId} (${result.fromLastModified}) back as ${result.newVersionId}; the versions in between are kept`);

@@ -191,7 +191,7 @@ export const command: Command = {
     const timeoutS = numberFlag("timeout", values.timeout, 300, { min: 1, max: 86_400 });
     const hotTemperatureC = hotTemperatureFlag(values["hot-temperature"]);
     const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
-    checkUrls(urls);
+    checkUrls("--telemetry-url", urls);
     const kubeconfig = kubeconfigPath(values.kubeconfig);
 
     let client: KubeClient | undefined;

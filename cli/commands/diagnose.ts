@@ -68,7 +68,8 @@ export const command: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const hotTemperatureC = hotTemperatureFlag(values["hot-temperature"]);
     const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
-    checkUrls([...urls, ...(values["extender-url"] ? [values["extender-url"]] : [])]);
+    checkUrls("--telemetry-url", urls);
+    checkUrls("--extender-url", values["extender-url"] ? [values["extender-url"]] : []);
     const kubeconfig = kubeconfigPath(values.kubeconfig);
 
     let nodes: K8sNode[];

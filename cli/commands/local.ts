@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { ConfigError, gpkKeys, parseStackConfig } from "../../stacks/load-config";
 import type { StackConfig } from "../../stacks/config";
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, checkFolder, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
@@ -258,13 +258,23 @@ async function binariesDown(run: BinariesRun): Promise<number> {
   return ExitCode.Ok;
 }
 
-async function chooseRuntime(requested: string, action: Action, stack: string): Promise<Runtime> {
+/** Whether kind runs a cluster of this name (false when kind itself is missing). */
+async function kindClusterExists(name: string): Promise<boolean> {
+  const { execa } = await import("execa");
+  const result = await execa("kind", ["get", "clusters"], { reject: false, timeout: 20_000 });
+  return result.exitCode === 0 && String(result.stdout).split("\n").includes(name);
+}
+
+async function chooseRuntime(requested: string, action: Action, stack: string, clusterName: string): Promise<Runtime> {
   if (requested === "kind" || requested === "binaries") return requested;
   if (requested !== "auto") throw new UsageError(`--runtime: expected auto, kind or binaries, got ${JSON.stringify(requested)}`);
-  if (action !== "up") {
-    return fs.existsSync(layoutOf(REPO_ROOT, stack).state) ? "binaries" : "kind";
-  }
-  return (await missingKindTools()).length === 0 ? "kind" : "binaries";
+  if (action === "up") return (await missingKindTools()).length === 0 ? "kind" : "binaries";
+  // Other actions act on the cluster the stack runs on: the binaries one (its state file says so), or kind's.
+  if (fs.existsSync(layoutOf(REPO_ROOT, stack).state)) return "binaries";
+  if (await kindClusterExists(clusterName)) return "kind";
+  // No cluster at all: down still clears what a crashed binaries run may have left; the others have nothing to act on.
+  if (action === "down") return "binaries";
+  throw new UsageError(`no local cluster for stack ${stack}: start one with \`gpk local up --stack ${stack}\``);
 }
 
 const ACTIONS = ["up", "preview", "destroy", "down"] as const;
@@ -285,6 +295,7 @@ export const command: Command = {
     const action = positionals[0] as Action;
     if (positionals.length !== 1 || !ACTIONS.includes(action)) throw new UsageError(`expected one of ${ACTIONS.join(", ")}, e.g. \`gpk local up\``);
     const stack = values.stack!;
+    const realNodes = numberFlag("real-nodes", values["real-nodes"], 1, { min: 0, integer: true });
     const file = stackFile(stack, values["stacks-dir"]);
     let config;
     try {
@@ -295,20 +306,18 @@ export const command: Command = {
     }
     if (config.target !== "kind") throw new UsageError(`stack ${stack} targets ${config.target}; \`gpk local\` runs kind stacks only`);
     for (const pack of values["policy-pack"]!) {
+      checkFolder("--policy-pack", pack);
       if (!fs.existsSync(path.join(pack, "PulumiPolicy.yaml"))) throw new UsageError(`--policy-pack: ${pack} has no PulumiPolicy.yaml`);
     }
-    const runtime = await chooseRuntime(values.runtime!, action, stack);
+    const runtime = await chooseRuntime(values.runtime!, action, stack, config.cluster.name);
     const run: BinariesRun = { stack, file, json: values.json! };
     if (runtime === "kind") {
       if (action === "preview" || action === "destroy") throw new UsageError(`\`gpk local ${action}\` runs on the binaries runtime; on kind, run \`pulumi ${action} --stack ${stack}\``);
       return kindUpOrDown(action, stack, config, values.json!);
     }
     switch (action) {
-      case "up": {
-        const realNodes = values["real-nodes"]!;
-        if (!/^\d+$/.test(realNodes)) throw new UsageError(`--real-nodes: expected a count (0 or 1), got ${JSON.stringify(realNodes)}`);
-        return binariesUp(run, config, Number(realNodes));
-      }
+      case "up":
+        return binariesUp(run, config, realNodes);
       case "preview":
         return binariesPreview(run, values["expect-no-changes"]!, values["policy-pack"]!);
       case "destroy":

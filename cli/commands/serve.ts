@@ -2,15 +2,15 @@
  * `gpk serve`: the vLLM-style OpenAI server (runtime/serving) on a simulated GPU, in this
  * process. Prints the listening address on stderr and serves until interrupted.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { hfTokenizerFiles } from "../../runtime/serving/engine/hf-tokenizer";
-import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/args";
-import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
+import { SERVE_FLAGS, SERVE_USAGE, resolveServeConfig, serveSettings } from "../../runtime/serving/args";
+import { EngineConfigError } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
 import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
-import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, FlagError, UsageError, checkFolderToWrite, numberFlag, parseFlags, printJson, progress, readFileArgument, type Command } from "../contract";
 
 /** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
 const OFFLINE_FLAGS = {
@@ -70,12 +70,12 @@ the server does (ids differ), for benchmark clients that count with transformers
     let servedModelName: string | undefined;
     try {
       const settings = serveSettings(values);
-      config = resolveEngineConfig(settings.engine);
+      config = resolveServeConfig(settings);
       servedModelName = settings.servedModelName;
       server = await startServer({ config, clock: settings.clock, port: settings.port, host: settings.host, servedModelName });
       progress(describeConfig(config));
     } catch (err) {
-      if (err instanceof EngineConfigError) throw new UsageError(err.message);
+      if (err instanceof EngineConfigError) throw new FlagError(err.flag, err.message);
       if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port: ${(err as Error).message}`);
       throw err;
     }
@@ -104,12 +104,7 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
   const requestRate = rawRate === undefined || rawRate === "inf" ? Infinity : numberFlag("request-rate", rawRate, Infinity, { min: 1e-6, max: 1e9 });
   const maxConcurrency = numberFlag("max-concurrency", replayFlags.concurrency as string | undefined, Infinity, { min: 1, max: 1e9, integer: true });
   const seed = numberFlag("seed", replayFlags.seed as string | undefined, 0, { min: 0, max: 2 ** 32 - 1, integer: true });
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`--replay: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readFileArgument("--replay", file);
   let requests;
   try {
     requests = parseReplayFile(file, text);
@@ -137,14 +132,15 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
 /** The engine configuration the flags describe; a bad flag is a UsageError naming it. */
 function engineConfig(values: Record<string, string | boolean | undefined>) {
   try {
-    return resolveEngineConfig(serveSettings(values).engine);
+    return resolveServeConfig(serveSettings(values));
   } catch (err) {
-    if (err instanceof EngineConfigError) throw new UsageError(err.message);
+    if (err instanceof EngineConfigError) throw new FlagError(err.flag, err.message);
     throw err;
   }
 }
 
 function writeTokenizer(dir: string, values: Record<string, string | boolean | undefined>, json: boolean): number {
+  checkFolderToWrite("--write-tokenizer", dir);
   const config = engineConfig(values);
   const files = hfTokenizerFiles(config.maxModelLen);
   try {

@@ -7,13 +7,12 @@
  * `--mode replay` replays it with departures and a queue instead (runtime/cluster-sim/replay.ts),
  * with a defragmenter: none, the descheduler's HighNodeUtilization, or gpk's migration planner.
  */
-import { readFileSync } from "node:fs";
 import { CsvError, parseNodes, parsePods, parseTimedPods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
 import { maxOfferedLoad } from "../../runtime/cluster-sim/arrivals";
 import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
 import { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "../../runtime/scheduling/registry";
-import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, readFileArgument, requiredFlag, type Command } from "../contract";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3]
                     [--percentage-of-nodes-to-score 100] [--json]
@@ -57,12 +56,8 @@ ${POLICY_NAMES.map((n) => `  ${n.padEnd(15)} ${POLICIES[n].summary}`).join("\n")
 Exit: 0 done, 2 bad flags or a bad CSV row (file:line:column named).`;
 
 function readCsv(flag: string, path: string | undefined): { path: string; text: string } {
-  if (!path) throw new UsageError(`--${flag} <csv> is required`);
-  try {
-    return { path, text: readFileSync(path, "utf8") };
-  } catch (err) {
-    throw new UsageError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const file = requiredFlag(flag, path);
+  return { path: file, text: readFileArgument(`--${flag}`, file) };
 }
 
 /** The node and pod CSVs, parsed; a bad row, an unreadable file or an empty list is a UsageError. */
@@ -105,8 +100,7 @@ export const command: Command = {
       false,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const policy = values.policy;
-    if (!policy) throw new UsageError(`--policy is required; valid policies: ${POLICY_NAMES.join(", ")}`);
+    const policy = requiredFlag("policy", values.policy, `one of ${POLICY_NAMES.join(", ")}`);
     if (!isPolicyName(policy)) {
       throw new UsageError(`--policy: unknown policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
     }

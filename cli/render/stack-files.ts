@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { UsageError } from "../contract";
+import { UsageError, checkFolder } from "../contract";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const DEFAULT_STACKS_DIR = path.join(REPO_ROOT, "stacks");
@@ -19,6 +19,7 @@ export function listStacks(stacksDir: string = DEFAULT_STACKS_DIR): string[] {
 }
 
 export function stackFile(stack: string, stacksDir: string = DEFAULT_STACKS_DIR): string {
+  checkFolder("--stacks-dir", stacksDir);
   stacksDir = path.resolve(stacksDir);
   const stacks = listStacks(stacksDir);
   if (!stacks.includes(stack)) {
