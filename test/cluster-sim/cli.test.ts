@@ -45,7 +45,7 @@ describe("gpk simulate", () => {
   });
 
   it.each([
-    [["--policy", "fgd", "--frobnicate"], /^gpk simulate: Unknown option '--frobnicate'/],
+    [["--policy", "fgd", "--frobnicate"], /^gpk simulate: unknown flag --frobnicate; see `gpk simulate --help`$/],
     [["--policy", "tetris"], /^gpk simulate: --policy: unknown policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity$/],
     [["--policy", "fgd", "--seed", "x"], /^gpk simulate: --seed: expected an integer, got "x"$/],
     [["--policy", "fgd", "--arrival", "0"], /^gpk simulate: --arrival: expected a number between 0.01 and 10, got 0$/],
@@ -69,7 +69,7 @@ describe("gpk simulate", () => {
   it("exits 2 when a file cannot be read", () => {
     const r = gpk("--nodes", path.join(dir, "missing.csv"), "--pods", pods, "--policy", "fgd");
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`gpk simulate: --nodes: cannot read ${path.join(dir, "missing.csv")}: ENOENT`);
+    expect(r.stderr.trim()).toBe(`gpk simulate: --nodes: no such file: ${path.join(dir, "missing.csv")}`);
   });
 
   it("replays with departures in --mode replay and prints its contract JSON", () => {
