@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ConfigError, gpkKeys, parseStackConfig } from "../../stacks/load-config";
+import { ConfigError, parseConfigMap } from "../../stacks/load-config";
 import type { StackConfig } from "../../stacks/config";
 import { ExitCode, UsageError, checkFolder, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
 import { kindClusterConfig } from "../local/kind-config";
@@ -299,7 +299,7 @@ export const command: Command = {
     const file = stackFile(stack, values["stacks-dir"]);
     let config;
     try {
-      config = parseStackConfig(gpkKeys(readStackConfig(file)));
+      config = parseConfigMap(readStackConfig(file));
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.lines.join("; "));
       throw err;
