@@ -165,12 +165,19 @@ function check(node: ShapeNode, value: unknown, at: string, problems: string[]):
       if (value !== node.value) problems.push(`${at}: expected ${JSON.stringify(node.value)}, got ${describe(value)}`);
       return;
     case "either": {
+      if (node.options.every((o) => o.kind === "literal")) {
+        const values = node.options.map((o) => (o as { value: string | null }).value);
+        if (!values.includes(value as string | null)) problems.push(`${at}: expected ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${describe(value)}`);
+        return;
+      }
+      // Report the closest option's problems; for an object or list, an option that is one is closer than a literal.
+      const structured = value !== null && typeof value === "object";
       const tries = node.options.map((o) => {
         const p: string[] = [];
         check(o, value, at, p);
-        return p;
+        return { p, rank: p.length + (structured && o.kind === "literal" ? 0.5 : 0) };
       });
-      if (tries.every((p) => p.length > 0)) problems.push(tries.sort((a, b) => a.length - b.length)[0]!.join("; "));
+      if (tries.every((t) => t.p.length > 0)) problems.push(tries.sort((a, b) => a.rank - b.rank)[0]!.p.join("; "));
       return;
     }
     case "list":

@@ -5,7 +5,7 @@
  *
  * Keyed by command, then by the action or mode that prints it.
  */
-import { jsonShape, type JsonShape } from "./json-shape";
+import { jsonShape, wrapShape, type JsonShape } from "./json-shape";
 
 const VIOLATION = '{"pack","policy","enforcementLevel","urn","message"}';
 const PROBE = '{"url","ok","error"?}';
@@ -48,7 +48,7 @@ export const JSON_SHAPES = {
     images: jsonShape('[{"name","ref","archive"}]'),
   },
   simulate: {
-    artifact: jsonShape('{"policy","seed","nodes","totalGpus","pods","failedPods","allocation":{<arrived %: allocated %>},"fragmentationRate":{<arrived %: fragmented %>},"wallSeconds"}'),
+    artifact: jsonShape('{"policy","seed","percentageOfNodesToScore","nodes","totalGpus","pods","failedPods","allocation":{<arrived %: allocated %>},"fragmentationRate":{<arrived %: fragmented %>},"wallSeconds"}'),
     replay: jsonShape(
       '{"mode":"replay","policy","defrag","timeScale","load"?,"seed","allocationTimeWeighted","queueDelaySeconds":{<class: fractional, 1, 2, 4 or 8 GPUs>:{"p50","p99","count"}},"waitingAtEnd","migrations","wallSeconds"}',
     ),
@@ -56,7 +56,7 @@ export const JSON_SHAPES = {
   serve: {
     serve: jsonShape('{"url","openaiBaseUrl","model","servedModelName","gpu","tensorParallelSize","maxNumSeqs","maxWaiting","kvCacheBlocks","blockSize"}'),
     replay: jsonShape(
-      `{"requests","completed","failed","durationS","requestThroughput","inputTokensPerS","outputTokensPerS","ttftMs":${DISTRIBUTION},"tpotMs":${DISTRIBUTION},"itlMs":${DISTRIBUTION},"preemptions"}`,
+      `{"requests","completed","failed","durationS","requestThroughput","inputTokensPerS","outputTokensPerS","ttftMs":${DISTRIBUTION},"tpotMs":${DISTRIBUTION},"itlMs":${DISTRIBUTION},"e2elMs":${DISTRIBUTION},"preemptions"}`,
     ),
     "write-tokenizer": jsonShape('{"dir","files":[names],"modelMaxLength"}'),
   },
@@ -90,4 +90,12 @@ export type ShapedCommand = keyof typeof JSON_SHAPES;
 /** The declaration of one document, as the help text shows it. */
 export function shapeText<C extends ShapedCommand>(command: C, variant: keyof (typeof JSON_SHAPES)[C]): string {
   return (JSON_SHAPES[command][variant] as JsonShape).text;
+}
+
+/**
+ * The declaration for a help text: wrapped at commas to lines of about `width` characters,
+ * continued `indent` spaces in (where the flag's description column starts).
+ */
+export function helpShape<C extends ShapedCommand>(command: C, variant: keyof (typeof JSON_SHAPES)[C], indent: number, width = 100 - indent): string {
+  return wrapShape(shapeText(command, variant), width, " ".repeat(indent));
 }

@@ -4,6 +4,7 @@
  * convention is in cli/checkpoints/manifest.ts and docs/checkpoints.md).
  */
 import { ExitCode, UsageError, parseFlags, printJson, progress, requiredFlag, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { latest, type CheckpointReport } from "../checkpoints/manifest";
 import { StoreRefusal, StoreUnreachable, inspectCheckpoints, restoreVersion, s3Client, type StoreOptions } from "../checkpoints/store";
 
@@ -25,7 +26,10 @@ SHA-256, or a Ray checkpoint_* folder without one (docs/checkpoints.md).
   --checkpoint <prefix> verify this checkpoint instead of the latest
   --key <key>           restore: the object to restore
   --to <version|time>   restore: a version id of the key, or a time (the version current then)
-  --json                one JSON document on stdout
+  --json                one JSON document on stdout:
+                        list:    ${helpShape("checkpoints", "list", 33)}
+                        verify:  ${helpShape("checkpoints", "verify", 33)}
+                        restore: ${helpShape("checkpoints", "restore", 33)}
 Credentials: the AWS SDK's default chain (AWS_ACCESS_KEY_ID/…, profiles, SSO, pod identity).
 Exit codes: 0 ok, 1 a torn or unverifiable checkpoint or a refused restore, 2 bad usage or an
 endpoint that cannot be reached.`;

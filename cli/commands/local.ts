@@ -13,6 +13,7 @@ import { stringify } from "yaml";
 import { ConfigError, parseConfigMap } from "../../stacks/load-config";
 import type { StackConfig } from "../../stacks/config";
 import { ExitCode, UsageError, checkFolder, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
@@ -53,12 +54,12 @@ down     destroys the stack's resources, stops the cluster and removes its state
                     other actions: the runtime the stack's cluster was started with
 --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
---json  up:      {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
-                 "processes":[{"name","pid","port"}],"nodes":[{"name","runtime":"kubelet"|"kwok"}],
-                 "images":[{"name","ref"}],"update":{<resource changes>}}
-        preview: {"stack","runtime","changeSummary":{<resource changes>}}
-        destroy: {"stack","runtime","update":{<resource changes>}}
-        down:    {"stack","runtime","stopped":[names],"portsLeft":[ports],"leftovers":[what]}
+--json  up:          ${helpShape("local", "up", 21)}
+        up (kind):   ${helpShape("local", "up (kind)", 21)}
+        preview:     ${helpShape("local", "preview", 21)}
+        destroy:     ${helpShape("local", "destroy", 21)}
+        down:        ${helpShape("local", "down", 21)}
+        down (kind): ${helpShape("local", "down (kind)", 21)}
 
 Secrets of the local stack use PULUMI_CONFIG_PASSPHRASE (empty when unset).`;
 

@@ -11,6 +11,7 @@ import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
 import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
 import { ExitCode, FlagError, UsageError, checkFolderToWrite, numberFlag, parseFlags, printJson, progress, readFileArgument, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 
 /** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
 const OFFLINE_FLAGS = {
@@ -31,8 +32,7 @@ chunked prefill, preemption, bounded queue with 429 + Retry-After — on a simul
 Generated text is deterministic filler; token counts, timings and memory behaviour are modelled.
 
 ${SERVE_USAGE}
-  --json                           once listening, print {"url","openaiBaseUrl","model","servedModelName",
-                                   "gpu","tensorParallelSize","maxNumSeqs","maxWaiting","kvCacheBlocks","blockSize"}
+  --json                           once listening, print ${helpShape("serve", "serve", 35)}
 
 Replay (no server): gpk serve --replay <workload.jsonl> [engine flags] [--request-rate R] [--max-concurrency C]
                     [--seed 0] [--json]
@@ -44,16 +44,15 @@ reports for a run against a server, with its definitions. Latencies include the 
   --request-rate R                 Poisson arrivals at R requests/s, seeded (default inf: all at once)
   --max-concurrency C              at most C requests in flight; the rest wait their turn
   --seed 0                         seed of the Poisson arrivals
-  --json                           print {"requests","completed","failed","durationS","requestThroughput",
-                                   "inputTokensPerS","outputTokensPerS","ttftMs":{"mean","p50","p99"},
-                                   "tpotMs":{...},"itlMs":{...},"e2elMs":{...},"preemptions"}; same file and seed, same bytes
+  --json                           print ${helpShape("serve", "replay", 35)};
+                                   same file and seed, same bytes
 A malformed line is exit 2 naming file:line.
 
 Tokenizer: gpk serve --write-tokenizer <dir> [--model <preset>] [--json]
 writes gpk-wordpiece-v1 as a Hugging Face tokenizer (tokenizer.json, tokenizer_config.json) that
 transformers.AutoTokenizer.from_pretrained(<dir>) loads offline and that counts tokens exactly as
 the server does (ids differ), for benchmark clients that count with transformers. --json prints
-{"dir","files","modelMaxLength"}.
+${helpShape("serve", "write-tokenizer", 0)}.
 `,
   async run(argv) {
     const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...OFFLINE_FLAGS, json: { type: "boolean", default: false } }, false);

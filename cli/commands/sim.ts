@@ -4,6 +4,7 @@
  * for the real tool behave the same; `--sim-*` flags shape the simulated node first.
  */
 import { FlagError, UsageError, numberFlag, printJson, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { closest } from "../../runtime/flags";
 import { SimNode, SimConfigError, nodeFromEnv, parseProduct, readNodeState } from "../../runtime/gpu-sim";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
@@ -26,7 +27,8 @@ Simulation flags (also from the environment):
   --sim-load <0-100>    run every GPU at this utilization before printing
   --sim-airflow <0-1>   fraction of nominal airflow (cooling failure below 1)
   --sim-seconds <s>     simulated seconds to run before printing (default 120 with --sim-load)
-  --json                print the model's readings as JSON instead of nvidia-smi output
+  --json                print the model's readings instead of nvidia-smi output:
+                        ${helpShape("sim", "nvidia-smi", 24)}
 NVIDIA_VISIBLE_DEVICES filters and renumbers GPUs as in a container.
 
 Exit codes: nvidia-smi's own (0 ok, 2 invalid argument, 6 no devices); 2 for a bad --sim-* flag.

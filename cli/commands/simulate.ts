@@ -13,6 +13,7 @@ import { maxOfferedLoad } from "../../runtime/cluster-sim/arrivals";
 import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
 import { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "../../runtime/scheduling/registry";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, readFileArgument, requiredFlag, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3]
                     [--percentage-of-nodes-to-score 100] [--json]
@@ -33,8 +34,7 @@ fails). Prints the allocated share of GPUs at each whole percent of arrived GPU 
                     the policy ranks only the feasible nodes kube-scheduler would pass its extender:
                     from a rotating start, until p% of the nodes (at least 100) are found; 0 is
                     kube-scheduler's adaptive default (50 - nodes/125, at least 5); default 100: all
-  --json            print {"policy","seed","percentageOfNodesToScore","nodes","totalGpus","pods","failedPods",
-                    "allocation","fragmentationRate","wallSeconds"} on stdout
+  --json            print ${helpShape("simulate", "artifact", 20)}
 
 Replay mode (--mode replay): pods arrive at creation_time / --time-scale and run for
 deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO with backfill).
@@ -46,9 +46,8 @@ deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO w
                     the start, the others arrive in a seeded order as a Poisson process whose
                     rate offers x of the GPU capacity (0 < x < the list's whole request)
   --budget <n>      gpk: most pods one plan moves (default 4)
-  --json            print {"mode","policy","defrag","timeScale","load"?,"seed","allocationTimeWeighted",
-                    "queueDelaySeconds":{"fractional"|"1"|"2"|"4"|"8":{"p50","p99","count"}},
-                    "waitingAtEnd","migrations","wallSeconds"}; a class with no pods is absent
+  --json            print ${helpShape("simulate", "replay", 20)};
+                    a class with no pods is absent
 
 Policies:
 ${POLICY_NAMES.map((n) => `  ${n.padEnd(15)} ${POLICIES[n].summary}`).join("\n")}

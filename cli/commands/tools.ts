@@ -6,6 +6,7 @@
  * $GPK_TOOLS_DIR). `npm run tools` builds. `images` builds the images real nodes run.
  */
 import { ExitCode, UsageError, checkFolderToWrite, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { ToolBuildError, ensureTools } from "../tools/build";
 import { ALL_TOOL_NAMES, HAMI_SOURCE_ENV, OPTIONAL_TOOL_NAMES, PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
 import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
@@ -39,10 +40,11 @@ then PATH. Builds need Go 1.26 and the Go module proxy; a cold build of all of t
 takes about 35 minutes on 2 cores (docs/real-engines.md has the measured times).
 
   --only <list>   comma-separated subset of the tools
-  --json          print [{"tool","version","built","seconds","binaries":[{"name","path","source"}]}]
-                  (status: [{"tool","version","binaries","missing"}];
-                  python: [{"name","dir","created","seconds","requirements"}];
-                  images: [{"name","ref","archive"}])`;
+  --json          build:  ${helpShape("tools", "build", 26)}
+                  status: ${helpShape("tools", "status", 26)}
+                  python: ${helpShape("tools", "python", 26)}
+                  system: ${helpShape("tools", "system", 26)}
+                  images: ${helpShape("tools", "images", 26)}`;
 
 function selected(raw: string | undefined): ToolName[] {
   if (raw === undefined) return TOOL_NAMES;

@@ -1,6 +1,6 @@
 /** `gpk version [--json]` (and `gpk --version`): the kit's version and the Node.js running it. */
 import { ExitCode, parseFlags, printJson, type Command } from "../contract";
-import { shapeText } from "../json-shapes";
+import { helpShape } from "../json-shapes";
 import { kitVersion } from "../version";
 
 export const command: Command = {
@@ -8,7 +8,7 @@ export const command: Command = {
 
 Prints the kit's version (package.json) and the Node.js version running it.
 
-  --json   print ${shapeText("version", "version")}`,
+  --json   print ${helpShape("version", "version", 11)}`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: "boolean", default: false } }, false);
     const version = kitVersion();
