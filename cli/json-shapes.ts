@@ -19,6 +19,8 @@ const PLAN = `{"trigger":${TRIGGER},"node","hold","moves":[{"namespace","name","
 const DEFRAG_PLAN = `"budget","plans":[${PLAN}],"unplanned":[{"trigger":${TRIGGER},"reason"}],"telemetry":[${PROBE}]`;
 const CHECKPOINT = '{"prefix","state":"complete"|"torn"|"missing-manifest","lastModified","files","bytes","problems":[lines]}';
 const LOCATED = '[{"name","path","source"}]';
+const CANDIDATE = '{"gpu","instanceType","tensorParallelSize","maxNumSeqs","maxNumBatchedTokens","maxRatePerReplica","replicas","gpus","nodes","dollarsPerHour","dollarsPerMillionOutputTokens","meetsSlo","ttftP99MsAtPeak","limit","reason"?}';
+const CONFIG_CHANGE = '{"entry","set":{"tensorParallelSize","maxNumSeqs","maxNumBatchedTokens","minReplicas","maxReplicas"},"pool":{"name","instanceType","change"}}';
 
 export const JSON_SHAPES = {
   version: {
@@ -79,6 +81,9 @@ export const JSON_SHAPES = {
   },
   ray: {
     "start-args": jsonShape(`{"stack","rayVersion"?,"clusterName","namespace","head":${RAY_START},"workerGroups":[{"groupName","minReplicas","maxReplicas","args","env","shell"}]}`),
+  },
+  plan: {
+    serving: jsonShape(`{"stack"?,"entry"?,"candidates":[${CANDIDATE}],"best":${CANDIDATE}|null,"pareto":[${CANDIDATE}],"backend":"threads"|"ray","wallSeconds","configChange"?:${CONFIG_CHANGE}|null}`),
   },
   sim: {
     "nvidia-smi": jsonShape('{"hostname","product","timeS","gpus":[{<one GPU\'s readings: index, uuid, gpuTempC, powerW, smClockMHz, clockEventReasons, …>}]}'),
