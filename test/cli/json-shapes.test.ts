@@ -61,6 +61,7 @@ describe("README.md and docs/*.md quote only declared shapes", () => {
   // Shapes of other things than a gpk --json document: input formats and HTTP bodies.
   const NOT_OUTPUT = [
     '{"input_tokens","output_tokens","arrival_s"?}', // serve --replay's input lines
+    '{"input_tokens","output_tokens"}', // gpk plan serving's workload lines
     '{"error":{"message","type","param","code"}}', // the OpenAI API's error body
     '{"role":"assistant","content":""}', // a chat delta
   ].map(squeeze);
