@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { FlagError, closest, numberValue, parseFlagArgs, requiredValue } from "../../runtime/flags";
+import { COMMANDS } from "../../cli/main";
 import { runGpk } from "./run-gpk";
 
 const SPECS = {
@@ -83,7 +84,7 @@ describe("gpk flag errors", () => {
     [["sim", "nvidia-smi", "--sim-gpu", "2"], "gpk sim: unknown flag --sim-gpu (did you mean --sim-gpus?); see `gpk sim --help`"],
     [["extender", "--bogus"], "gpk extender: unknown flag --bogus; see `gpk extender --help`"],
     [["--verbose"], "gpk: unknown flag --verbose before a command; see `gpk --help`"],
-    [["simulte"], 'gpk: unknown command "simulte" (did you mean simulate?); commands: preview, check, local, tools, simulate, extender, serve, telemetry, checkpoints, diagnose, defrag, ray, sim, version'],
+    [["simulte"], `gpk: unknown command "simulte" (did you mean simulate?); commands: ${Object.keys(COMMANDS).join(", ")}`],
     // missing value
     [["simulate", "--policy", "fgd", "--nodes"], "gpk simulate: --nodes: missing value; see `gpk simulate --help`"],
     [["tools", "status", "--only", "--json"], "gpk tools: --only: missing value; see `gpk tools --help`"],
