@@ -2,7 +2,8 @@
  * `gpk` entry point: one registry table from command name to its module, loaded lazily
  * so `gpk simulate` does not pay for loading Pulumi.
  */
-import { ExitCode, UsageError, type Command } from "./contract";
+import { ExitCode, FlagError, UsageError, type Command } from "./contract";
+import { closest } from "../runtime/flags";
 
 interface CommandEntry {
   summary: string;
@@ -24,7 +25,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => commandModule("check"),
   },
   local: {
-    summary: "Create a kind cluster for a kind stack and pulumi up it (gpk local up|down [--stack local])",
+    summary: "A local cluster for a kind stack (kind, or the upstream binaries as processes) and pulumi up of the stack on it: gpk local up|preview|destroy|down",
     load: () => commandModule("local"),
   },
   tools: {
@@ -71,6 +72,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "Simulated GPU tools: gpk sim nvidia-smi <args> (table, -L, --query-gpu CSV, -q -x) on a modelled node",
     load: () => commandModule("sim"),
   },
+  version: {
+    summary: "Print the kit's version (also gpk --version)",
+    load: () => commandModule("version"),
+  },
 };
 
 function topLevelUsage(): string {
@@ -79,7 +84,7 @@ function topLevelUsage(): string {
   return [
     "gpk — gpu-platform-kit command line",
     "",
-    "Usage: gpk <command> [flags]   (gpk <command> --help for a command's flags)",
+    "Usage: gpk <command> [flags]   (gpk <command> --help for a command's flags; gpk --version)",
     "",
     "Commands:",
     ...lines,
@@ -99,9 +104,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${topLevelUsage()}\n`);
     return ExitCode.Ok;
   }
-  const entry = COMMANDS[name];
+  if (name === "--version") return main(["version", ...rest]);
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    process.stderr.write(`gpk: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(", ")}\n`);
+    if (name.startsWith("-")) {
+      process.stderr.write(`gpk: unknown flag ${name} before a command; see \`gpk --help\`\n`);
+      return ExitCode.Usage;
+    }
+    const guess = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`gpk: unknown command ${JSON.stringify(name)}${guess ? ` (did you mean ${guess}?)` : ""}; commands: ${Object.keys(COMMANDS).join(", ")}\n`);
     return ExitCode.Usage;
   }
   const command = entry.load();
@@ -112,6 +123,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (err) {
+    if (err instanceof FlagError) {
+      // A flag error points at the command's flags, where the right spelling or value is.
+      process.stderr.write(`gpk ${name}: ${err.message}; see \`gpk ${name} --help\`\n`);
+      return ExitCode.Usage;
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`gpk ${name}: ${err.message}\n`);
       return ExitCode.Usage;

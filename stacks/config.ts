@@ -18,6 +18,9 @@ import { workloadsSchema } from "./config-workloads";
 /** Config namespace of every key the kit reads (`gpk:target`, `gpk:nodePools`, ...). */
 export const CONFIG_NAMESPACE = "gpk";
 
+/** The Pulumi project (Pulumi.yaml's `name`): Pulumi files a config key without a namespace under it. */
+export const PROJECT_NAME = "gpu-platform-kit";
+
 export { dnsLabel, expect, nonNegativeInt, oneOf, positiveInt, quantity } from "./config-parts";
 
 const kindClusterSchema = z
@@ -239,16 +242,20 @@ const baseShape = {
   ...workloadsSchema,
 };
 
-export const stackConfigSchema = z
-  .discriminatedUnion(
-    "target",
-    [
-      z.object({ target: z.literal("kind"), cluster: kindClusterSchema.prefault({}), ...baseShape }).strict(),
-      z.object({ target: z.literal("eks"), cluster: eksClusterSchema, ...baseShape }).strict(),
-    ],
-    expect('"kind" or "eks"'),
-  )
-  .superRefine(checkCrossReferences);
+/**
+ * Every key and value on its own, without the rules that span keys: a config that fails here
+ * is reported without those rules' findings, which would mostly follow from its mistakes.
+ */
+export const stackConfigShape = z.discriminatedUnion(
+  "target",
+  [
+    z.object({ target: z.literal("kind"), cluster: kindClusterSchema.prefault({}), ...baseShape }).strict(),
+    z.object({ target: z.literal("eks"), cluster: eksClusterSchema, ...baseShape }).strict(),
+  ],
+  expect('"kind" or "eks"'),
+);
+
+export const stackConfigSchema = stackConfigShape.superRefine(checkCrossReferences);
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type NodePoolConfig = StackConfig["nodePools"][number];

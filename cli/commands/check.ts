@@ -7,6 +7,7 @@ import { ConfigError } from "../../stacks/load-config";
 import { PACKS, checkStack, closePacks, hasMandatory, startPacks } from "../check";
 import { formatViolations } from "../check/format";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { renderStack, type RenderedStack } from "../render";
 import { stackFile } from "../render/stack-files";
 
@@ -17,7 +18,7 @@ Renders stacks/Pulumi.<stack>.yaml under Pulumi's mock runtime and runs the poli
 \`pulumi preview --policy-pack policies/<pack>\` does. Thresholds come from the stack's
 \`gpk:policy\` config (headroomPercent, maxGpuTempC, thermalAwareAboveGpus, ...).
 
-  --json              print {"stack","violations":[{"pack","policy","enforcementLevel","urn","message"}]}
+  --json              print ${helpShape("check", "check", 22)}
   --pack <name>       run only this pack (repeatable)
   --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 

@@ -3,7 +3,8 @@
  * and undo an overwrite, over any S3-compatible endpoint (cli/checkpoints; the manifest
  * convention is in cli/checkpoints/manifest.ts and docs/checkpoints.md).
  */
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, parseFlags, printJson, progress, requiredFlag, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { latest, type CheckpointReport } from "../checkpoints/manifest";
 import { StoreRefusal, StoreUnreachable, inspectCheckpoints, restoreVersion, s3Client, type StoreOptions } from "../checkpoints/store";
 
@@ -25,7 +26,10 @@ SHA-256, or a Ray checkpoint_* folder without one (docs/checkpoints.md).
   --checkpoint <prefix> verify this checkpoint instead of the latest
   --key <key>           restore: the object to restore
   --to <version|time>   restore: a version id of the key, or a time (the version current then)
-  --json                one JSON document on stdout
+  --json                one JSON document on stdout:
+                        list:    ${helpShape("checkpoints", "list", 33)}
+                        verify:  ${helpShape("checkpoints", "verify", 33)}
+                        restore: ${helpShape("checkpoints", "restore", 33)}
 Credentials: the AWS SDK's default chain (AWS_ACCESS_KEY_ID/…, profiles, SSO, pod identity).
 Exit codes: 0 ok, 1 a torn or unverifiable checkpoint or a refused restore, 2 bad usage or an
 endpoint that cannot be reached.`;
@@ -50,17 +54,17 @@ export const command: Command = {
     });
     const action = positionals[0];
     if (positionals.length !== 1 || !["list", "verify", "restore"].includes(action!)) throw new UsageError("expected one of list, verify, restore");
-    if (!values.bucket) throw new UsageError("--bucket: required");
+    const bucket = requiredFlag("bucket", values.bucket);
     if (values.endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(values.endpoint)) throw new UsageError(`--endpoint: expected an http(s) URL, got ${JSON.stringify(values.endpoint)}`);
     if (action !== "restore" && (values.key !== undefined || values.to !== undefined)) throw new UsageError("--key and --to go with restore only");
     if (action !== "verify" && values.checkpoint !== undefined) throw new UsageError("--checkpoint goes with verify only");
-    const opts: StoreOptions = { bucket: values.bucket, prefix: values.prefix, endpoint: values.endpoint, region: values.region };
+    const opts: StoreOptions = { bucket, prefix: values.prefix, endpoint: values.endpoint, region: values.region };
     const client = s3Client(opts);
     try {
       if (action === "restore") {
-        if (!values.key) throw new UsageError("restore: --key is required");
-        if (!values.to) throw new UsageError("restore: --to <version-id|ISO time> is required");
-        const result = await restoreVersion(client, opts, values.key, values.to);
+        const key = requiredFlag("key", values.key, "restore names the object to restore");
+        const to = requiredFlag("to", values.to, "a version id of the key, or an ISO time");
+        const result = await restoreVersion(client, opts, key, to);
         if (values.json) printJson(result);
         else if (result.newVersionId === undefined) progress(`${result.key}: version ${result.fromVersionId} (${result.fromLastModified}) is current already; nothing copied`);
         else progress(`${result.key}: copied version ${result.fromVersionId} (${result.fromLastModified}) back as ${result.newVersionId}; the versions in between are kept`);

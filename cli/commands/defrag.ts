@@ -17,6 +17,7 @@ import { KIT_ANNOTATIONS, KIT_LABELS } from "../../gpu";
 import { KubeApiError, type KubeClient } from "../../runtime/scheduler-extender/kube";
 import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
 import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { controllerOf, planDefrag, type DefragPlan, type DefragTrigger, type K8sPodDisruptionBudget, type PlannedStep } from "../defrag/plan";
 import { checkUrls, connect, describeError, hotTemperatureFlag, kubeconfigPath, listNodesAndPods, scrapeTelemetry, type Probe } from "../diagnose/live";
 
@@ -46,13 +47,9 @@ allows zero disruptions. At most --budget pods move in one run.
   --kubeconfig <file>    default: $KUBECONFIG, then ~/.kube/config
   --telemetry-url <url>  a GPU exporter's metrics URL; repeatable
   --hot-temperature <C>  default 83, the extender's
-  --json                 print {"budget","plans":[{"trigger","node","hold","moves":[{"namespace","name",
-                         "from","to","gpus"}],"staying":[{"namespace","name","reason"}]}],
-                         "unplanned":[{"trigger","reason"}],"telemetry":[{"url","ok","error"}]};
-                         trigger is {"kind":"fragmented","namespace","name","gpus"} or
-                         {"kind":"hot-node","node","gpus"}. --apply adds "applied":[{"trigger","node",
-                         "moved":[{"namespace","name","from","replacement","to"}],"bound":<node>|null,
-                         "error":<message>|null}] and "ok"
+  --json                 print ${helpShape("defrag", "plan", 25)}
+                         --apply: ${helpShape("defrag", "apply", 25)}
+                         ("bound": the node the pending pod went to, or null; "error": null or why the step stopped)
 
 Exit: 0 planned or applied, 1 a step of --apply failed (what moved is reported),
 2 bad flags or a cluster it cannot reach.`;
@@ -191,7 +188,7 @@ export const command: Command = {
     const timeoutS = numberFlag("timeout", values.timeout, 300, { min: 1, max: 86_400 });
     const hotTemperatureC = hotTemperatureFlag(values["hot-temperature"]);
     const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
-    checkUrls(urls);
+    checkUrls("--telemetry-url", urls);
     const kubeconfig = kubeconfigPath(values.kubeconfig);
 
     let client: KubeClient | undefined;

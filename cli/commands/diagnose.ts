@@ -5,6 +5,7 @@
  * (cli/diagnose/diagnosis.ts holds the rules).
  */
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { diagnose, type Diagnosis } from "../diagnose/diagnosis";
 import {
   checkUrls, connect, describeError, fetchText, hotTemperatureFlag, kubeconfigPath, listNodesAndPods, scrapeTelemetry, type Probe,
@@ -31,10 +32,7 @@ A pod over its namespace's GPU quota is refused at creation, so no pending pod e
   --telemetry-url <url>    a GPU exporter's metrics URL; repeatable
   --extender-url <url>     the scheduler extender's /healthz, to tell extender-down apart
   --hot-temperature <C>    default 83, the extender's
-  --json                   print {"pools":[{"pool","nodes","gpus","allocated","idle","fragmented","cpuStranded"}],
-                           "pending":[{"namespace","name","gpus","reason","detail"}],
-                           "hotGpus":[{"node","gpu","uuid","temperatureC","powerCapped","thermalSlowdown"}],
-                           "telemetry":[{"url","ok","error"}],"extender":{"url","ok","error"}|null}
+  --json                   print ${helpShape("diagnose", "diagnose", 27)}
 
 Exit: 0 reported (findings are data, not failures), 2 bad flags or a cluster it cannot reach.`;
 
@@ -68,7 +66,8 @@ export const command: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const hotTemperatureC = hotTemperatureFlag(values["hot-temperature"]);
     const urls = (values["telemetry-url"] as string[] | undefined) ?? [];
-    checkUrls([...urls, ...(values["extender-url"] ? [values["extender-url"]] : [])]);
+    checkUrls("--telemetry-url", urls);
+    checkUrls("--extender-url", values["extender-url"] ? [values["extender-url"]] : []);
     const kubeconfig = kubeconfigPath(values.kubeconfig);
 
     let nodes: K8sNode[];

@@ -2,7 +2,7 @@
  * `gpk extender`: the kube-scheduler extender server (filter, prioritize, bind), the same server
  * the SchedulerExtender component runs in-cluster (runtime/scheduler-extender/main.ts).
  */
-import { UsageError, progress, type Command } from "../contract";
+import { UsageError, checkFile, progress, type Command } from "../contract";
 import { POLICY_NAMES } from "../../runtime/scheduling";
 import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
 import { ExtenderConfigError, parseExtenderArgs } from "../../runtime/scheduler-extender/options";
@@ -64,6 +64,13 @@ export const command: Command = {
     } catch (err) {
       if (err instanceof ExtenderConfigError) throw new UsageError(err.message);
       throw err;
+    }
+    // The files named, before anything starts: a missing one or a folder is one line naming its flag.
+    if (config.source.kind === "snapshot" || config.source.kind === "kubeconfig") checkFile(`--${config.source.kind}`, config.source.file);
+    if (config.tls) {
+      checkFile("--tls-cert", config.tls.certFile);
+      checkFile("--tls-key", config.tls.keyFile);
+      checkFile("--client-ca", config.tls.clientCaFile);
     }
     let running;
     try {

@@ -10,9 +10,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ConfigError, gpkKeys, parseStackConfig } from "../../stacks/load-config";
+import { ConfigError, parseConfigMap } from "../../stacks/load-config";
 import type { StackConfig } from "../../stacks/config";
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, checkFolder, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { kindClusterConfig } from "../local/kind-config";
 import { REQUIRED_TOOLS, kindCreateStep, kindDeleteStep, localBackend, pulumiEnv, type Step } from "../local/plan";
 import { REPO_ROOT, readStackConfig, stackFile } from "../render/stack-files";
@@ -53,12 +54,12 @@ down     destroys the stack's resources, stops the cluster and removes its state
                     other actions: the runtime the stack's cluster was started with
 --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
---json  up:      {"stack","runtime","kubeconfig","pulumi":{"bin","home","backend","workDir","env"},
-                 "processes":[{"name","pid","port"}],"nodes":[{"name","runtime":"kubelet"|"kwok"}],
-                 "images":[{"name","ref"}],"update":{<resource changes>}}
-        preview: {"stack","runtime","changeSummary":{<resource changes>}}
-        destroy: {"stack","runtime","update":{<resource changes>}}
-        down:    {"stack","runtime","stopped":[names],"portsLeft":[ports],"leftovers":[what]}
+--json  up:          ${helpShape("local", "up", 21)}
+        up (kind):   ${helpShape("local", "up (kind)", 21)}
+        preview:     ${helpShape("local", "preview", 21)}
+        destroy:     ${helpShape("local", "destroy", 21)}
+        down:        ${helpShape("local", "down", 21)}
+        down (kind): ${helpShape("local", "down (kind)", 21)}
 
 Secrets of the local stack use PULUMI_CONFIG_PASSPHRASE (empty when unset).`;
 
@@ -258,13 +259,23 @@ async function binariesDown(run: BinariesRun): Promise<number> {
   return ExitCode.Ok;
 }
 
-async function chooseRuntime(requested: string, action: Action, stack: string): Promise<Runtime> {
+/** Whether kind runs a cluster of this name (false when kind itself is missing). */
+async function kindClusterExists(name: string): Promise<boolean> {
+  const { execa } = await import("execa");
+  const result = await execa("kind", ["get", "clusters"], { reject: false, timeout: 20_000 });
+  return result.exitCode === 0 && String(result.stdout).split("\n").includes(name);
+}
+
+async function chooseRuntime(requested: string, action: Action, stack: string, clusterName: string): Promise<Runtime> {
   if (requested === "kind" || requested === "binaries") return requested;
   if (requested !== "auto") throw new UsageError(`--runtime: expected auto, kind or binaries, got ${JSON.stringify(requested)}`);
-  if (action !== "up") {
-    return fs.existsSync(layoutOf(REPO_ROOT, stack).state) ? "binaries" : "kind";
-  }
-  return (await missingKindTools()).length === 0 ? "kind" : "binaries";
+  if (action === "up") return (await missingKindTools()).length === 0 ? "kind" : "binaries";
+  // Other actions act on the cluster the stack runs on: the binaries one (its state file says so), or kind's.
+  if (fs.existsSync(layoutOf(REPO_ROOT, stack).state)) return "binaries";
+  if (await kindClusterExists(clusterName)) return "kind";
+  // No cluster at all: down still clears what a crashed binaries run may have left; the others have nothing to act on.
+  if (action === "down") return "binaries";
+  throw new UsageError(`no local cluster for stack ${stack}: start one with \`gpk local up --stack ${stack}\``);
 }
 
 const ACTIONS = ["up", "preview", "destroy", "down"] as const;
@@ -285,30 +296,29 @@ export const command: Command = {
     const action = positionals[0] as Action;
     if (positionals.length !== 1 || !ACTIONS.includes(action)) throw new UsageError(`expected one of ${ACTIONS.join(", ")}, e.g. \`gpk local up\``);
     const stack = values.stack!;
+    const realNodes = numberFlag("real-nodes", values["real-nodes"], 1, { min: 0, integer: true });
     const file = stackFile(stack, values["stacks-dir"]);
     let config;
     try {
-      config = parseStackConfig(gpkKeys(readStackConfig(file)));
+      config = parseConfigMap(readStackConfig(file));
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.lines.join("; "));
       throw err;
     }
     if (config.target !== "kind") throw new UsageError(`stack ${stack} targets ${config.target}; \`gpk local\` runs kind stacks only`);
     for (const pack of values["policy-pack"]!) {
+      checkFolder("--policy-pack", pack);
       if (!fs.existsSync(path.join(pack, "PulumiPolicy.yaml"))) throw new UsageError(`--policy-pack: ${pack} has no PulumiPolicy.yaml`);
     }
-    const runtime = await chooseRuntime(values.runtime!, action, stack);
+    const runtime = await chooseRuntime(values.runtime!, action, stack, config.cluster.name);
     const run: BinariesRun = { stack, file, json: values.json! };
     if (runtime === "kind") {
       if (action === "preview" || action === "destroy") throw new UsageError(`\`gpk local ${action}\` runs on the binaries runtime; on kind, run \`pulumi ${action} --stack ${stack}\``);
       return kindUpOrDown(action, stack, config, values.json!);
     }
     switch (action) {
-      case "up": {
-        const realNodes = values["real-nodes"]!;
-        if (!/^\d+$/.test(realNodes)) throw new UsageError(`--real-nodes: expected a count (0 or 1), got ${JSON.stringify(realNodes)}`);
-        return binariesUp(run, config, Number(realNodes));
-      }
+      case "up":
+        return binariesUp(run, config, realNodes);
       case "preview":
         return binariesPreview(run, values["expect-no-changes"]!, values["policy-pack"]!);
       case "destroy":

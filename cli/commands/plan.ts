@@ -18,8 +18,10 @@ import { ReplayInputError, type ReplayRequest } from "../../runtime/serving/repl
 import { CONFIG as POLICY_CONFIG } from "../../policies/lib/config";
 import type { ServingEntry } from "../../stacks/config-serving";
 import { STACK_TRAFFIC_SEED, workloadRequests } from "../../stacks/config-serving";
-import { ConfigError, gpkKeys, parseStackConfig } from "../../stacks/load-config";
-import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { ConfigError, parseConfigMap } from "../../stacks/load-config";
+import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, requiredFlag, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
+import { writablePathProblem } from "../../runtime/flags";
 import { planReportHtml } from "../plan/html";
 import { RayBackendError, rayRunner } from "../plan/ray";
 import { threadsRunner } from "../plan/threads";
@@ -69,10 +71,8 @@ Backends (the same results):
 Output:
   --html <file>             a self-contained page: rate vs p99 TTFT per candidate, the Pareto chart,
                             the recommendation (echarts)
-  --json                    {"candidates":[{"gpu","instanceType","tensorParallelSize","maxNumSeqs",
-                            "maxNumBatchedTokens","maxRatePerReplica","replicas","gpus","nodes","dollarsPerHour",
-                            "dollarsPerMillionOutputTokens","meetsSlo","ttftP99MsAtPeak","limit"}],"best","pareto",
-                            "backend":"threads"|"ray","wallSeconds"} (+ "stack","entry","configChange")
+  --json                    ${helpShape("plan", "serving", 28)}
+                            ("stack", "entry" and "configChange" with a stack; "reason": why a candidate does not start)
 
 Exit: 0 planned (also when no candidate meets the SLO: best is null), 2 bad flags, stack or workload.`;
 
@@ -128,6 +128,8 @@ function parseSettings(raw: string | undefined): EngineSetting[] {
 
 function flagWorkload(raw: string, seed: number): ReplayRequest[] {
   if (isShapeName(raw)) return shapeRequests(raw, seed);
+  const expected = `expected a .jsonl file or a shape (${WORKLOAD_SHAPE_NAMES.join(", ")})`;
+  if (fs.existsSync(raw) && fs.statSync(raw).isDirectory()) throw new UsageError(`--workload: ${raw} is a folder; ${expected}`);
   let text: string;
   try {
     text = fs.readFileSync(raw, "utf8");
@@ -154,7 +156,7 @@ function stackTarget(stack: string, entryName: string | undefined, stacksDir: st
   const file = stackFile(stack, stacksDir);
   let config;
   try {
-    config = parseStackConfig(gpkKeys(readStackConfig(file)));
+    config = parseConfigMap(readStackConfig(file));
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(`stack ${stack}: ${err.lines.join("; ")}`);
     throw err;
@@ -238,9 +240,7 @@ export const command: Command = {
       };
     } else {
       if (flags.entry !== undefined || flags["stacks-dir"] !== undefined) throw new UsageError("--entry and --stacks-dir go with a stack: gpk plan serving <stack> --entry <name>");
-      for (const flag of ["workload", "rate", "slo", "model"] as const) {
-        if (flags[flag] === undefined) throw new UsageError(`--${flag} is required without a stack (gpk plan serving --workload <jsonl> --rate <r> --slo ttft-p99=<ms> --model <preset>)`);
-      }
+      for (const flag of ["workload", "rate", "slo", "model"] as const) requiredFlag(flag, flags[flag], "without a stack, gpk plan serving takes --workload, --rate, --slo and --model");
       if (!findModel(flags.model!)) throw new UsageError(`--model: unknown model ${JSON.stringify(flags.model)}; presets: ${modelNames().join(", ")}`);
       let slo: Slo;
       try {
@@ -259,6 +259,9 @@ export const command: Command = {
     if (rayAddress !== undefined && flags.workers !== undefined) throw new UsageError("--workers and --ray-address exclude each other");
     if (rayAddress === undefined && (flags["ray-python"] !== undefined || flags["ray-task-cpus"] !== undefined)) throw new UsageError("--ray-python and --ray-task-cpus go with --ray-address");
     if (rayAddress !== undefined && rayAddress.trim() === "") throw new UsageError("--ray-address: expected an address such as 10.0.0.5:6379, ray://host:10001 or auto");
+    // The report's path before the search, which takes minutes.
+    const htmlProblem = flags.html === undefined ? undefined : writablePathProblem("--html", flags.html, "file");
+    if (htmlProblem) throw new UsageError(htmlProblem);
     const workers = numberFlag("workers", flags.workers, os.availableParallelism(), { min: 1, max: 1024, integer: true });
     const rayNodes = new Set<string>();
     const runner: Runner = rayAddress !== undefined

@@ -7,6 +7,7 @@ import { ConfigError } from "../../stacks/load-config";
 import { PACKS, checkStack, closePacks, hasMandatory, startPacks, type Violation } from "../check";
 import { formatViolations } from "../check/format";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { renderStack, type RenderedResource, type RenderedStack } from "../render";
 import { validateResources, type ValidationReport } from "../render/validate";
 import { stackFile } from "../render/stack-files";
@@ -19,7 +20,7 @@ runtime (no CLI, cloud or cluster), validates every Kubernetes object against th
 schemas and the KubeRay CRDs, runs the policy packs over it (as \`gpk check\` does), and
 prints the resource tree.
 
-  --json              print {"stack","resources","schemaErrors","violations"} on stdout
+  --json              print ${helpShape("preview", "preview", 22)}
   --no-policies       skip the policy packs (faster; \`gpk check\` runs them alone)
   --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 

@@ -8,6 +8,7 @@ import { kuberayProblems, kuberayStart, type EnvValue, type RayClusterObject, ty
 import { K8S_TYPES } from "../../policies/lib/k8s";
 import { ConfigError } from "../../stacks/load-config";
 import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { renderStack } from "../render";
 import { stackFile } from "../render/stack-files";
 
@@ -19,8 +20,7 @@ after \`ray start\` (after the shell's quote removal; \`$NAME\` is expanded from
 the container's shell) and the environment it sets, with addresses and ports as KubeRay sets
 them in-cluster. Env values from Secrets or the pod are shown as their \`valueFrom\`.
 
-  --json              print {"stack","rayVersion","head":{"args","env","shell"},
-                      "workerGroups":[{"groupName","minReplicas","maxReplicas","args","env","shell"}]}
+  --json              print ${helpShape("ray", "start-args", 22)}
   --stacks-dir <dir>  folder with the Pulumi.<stack>.yaml files (default: the kit's stacks/)
 
 Exit: 0 printed, 1 KubeRay's validation would refuse the cluster (each problem on stderr),

@@ -2,15 +2,16 @@
  * `gpk serve`: the vLLM-style OpenAI server (runtime/serving) on a simulated GPU, in this
  * process. Prints the listening address on stderr and serves until interrupted.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { hfTokenizerFiles } from "../../runtime/serving/engine/hf-tokenizer";
-import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "../../runtime/serving/args";
-import { EngineConfigError, resolveEngineConfig } from "../../runtime/serving/engine/config";
+import { SERVE_FLAGS, SERVE_USAGE, resolveServeConfig, serveSettings } from "../../runtime/serving/args";
+import { EngineConfigError } from "../../runtime/serving/engine/config";
 import { describeConfig } from "../../runtime/serving/describe";
 import { startServer } from "../../runtime/serving/http";
 import { ReplayInputError, parseReplayFile, replayWorkload } from "../../runtime/serving/replay";
-import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, FlagError, UsageError, checkFolderToWrite, numberFlag, parseFlags, printJson, progress, readFileArgument, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 
 /** Flags of the two modes that run without a server: --replay and --write-tokenizer. */
 const OFFLINE_FLAGS = {
@@ -31,8 +32,7 @@ chunked prefill, preemption, bounded queue with 429 + Retry-After — on a simul
 Generated text is deterministic filler; token counts, timings and memory behaviour are modelled.
 
 ${SERVE_USAGE}
-  --json                           once listening, print {"url","openaiBaseUrl","model","servedModelName",
-                                   "gpu","tensorParallelSize","maxNumSeqs","maxWaiting","kvCacheBlocks","blockSize"}
+  --json                           once listening, print ${helpShape("serve", "serve", 35)}
 
 Replay (no server): gpk serve --replay <workload.jsonl> [engine flags] [--request-rate R] [--max-concurrency C]
                     [--seed 0] [--json]
@@ -44,16 +44,15 @@ reports for a run against a server, with its definitions. Latencies include the 
   --request-rate R                 Poisson arrivals at R requests/s, seeded (default inf: all at once)
   --max-concurrency C              at most C requests in flight; the rest wait their turn
   --seed 0                         seed of the Poisson arrivals
-  --json                           print {"requests","completed","failed","durationS","requestThroughput",
-                                   "inputTokensPerS","outputTokensPerS","ttftMs":{"mean","p50","p99"},
-                                   "tpotMs":{...},"itlMs":{...},"e2elMs":{...},"preemptions"}; same file and seed, same bytes
+  --json                           print ${helpShape("serve", "replay", 35)};
+                                   same file and seed, same bytes
 A malformed line is exit 2 naming file:line.
 
 Tokenizer: gpk serve --write-tokenizer <dir> [--model <preset>] [--json]
 writes gpk-wordpiece-v1 as a Hugging Face tokenizer (tokenizer.json, tokenizer_config.json) that
 transformers.AutoTokenizer.from_pretrained(<dir>) loads offline and that counts tokens exactly as
 the server does (ids differ), for benchmark clients that count with transformers. --json prints
-{"dir","files","modelMaxLength"}.
+${helpShape("serve", "write-tokenizer", 0)}.
 `,
   async run(argv) {
     const { values: flags, positionals } = parseFlags(argv, { ...SERVE_FLAGS, ...OFFLINE_FLAGS, json: { type: "boolean", default: false } }, false);
@@ -70,12 +69,12 @@ the server does (ids differ), for benchmark clients that count with transformers
     let servedModelName: string | undefined;
     try {
       const settings = serveSettings(values);
-      config = resolveEngineConfig(settings.engine);
+      config = resolveServeConfig(settings);
       servedModelName = settings.servedModelName;
       server = await startServer({ config, clock: settings.clock, port: settings.port, host: settings.host, servedModelName });
       progress(describeConfig(config));
     } catch (err) {
-      if (err instanceof EngineConfigError) throw new UsageError(err.message);
+      if (err instanceof EngineConfigError) throw new FlagError(err.flag, err.message);
       if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port: ${(err as Error).message}`);
       throw err;
     }
@@ -104,12 +103,7 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
   const requestRate = rawRate === undefined || rawRate === "inf" ? Infinity : numberFlag("request-rate", rawRate, Infinity, { min: 1e-6, max: 1e9 });
   const maxConcurrency = numberFlag("max-concurrency", replayFlags.concurrency as string | undefined, Infinity, { min: 1, max: 1e9, integer: true });
   const seed = numberFlag("seed", replayFlags.seed as string | undefined, 0, { min: 0, max: 2 ** 32 - 1, integer: true });
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`--replay: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readFileArgument("--replay", file);
   let requests;
   try {
     requests = parseReplayFile(file, text);
@@ -137,14 +131,15 @@ function runReplay(file: string, values: Record<string, string | boolean | undef
 /** The engine configuration the flags describe; a bad flag is a UsageError naming it. */
 function engineConfig(values: Record<string, string | boolean | undefined>) {
   try {
-    return resolveEngineConfig(serveSettings(values).engine);
+    return resolveServeConfig(serveSettings(values));
   } catch (err) {
-    if (err instanceof EngineConfigError) throw new UsageError(err.message);
+    if (err instanceof EngineConfigError) throw new FlagError(err.flag, err.message);
     throw err;
   }
 }
 
 function writeTokenizer(dir: string, values: Record<string, string | boolean | undefined>, json: boolean): number {
+  checkFolderToWrite("--write-tokenizer", dir);
   const config = engineConfig(values);
   const files = hfTokenizerFiles(config.maxModelLen);
   try {

@@ -3,7 +3,9 @@
  * Output and exit codes are nvidia-smi's (2 invalid argument, 6 no devices), so scripts written
  * for the real tool behave the same; `--sim-*` flags shape the simulated node first.
  */
-import { UsageError, numberFlag, printJson, type Command } from "../contract";
+import { FlagError, UsageError, numberFlag, printJson, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
+import { closest } from "../../runtime/flags";
 import { SimNode, SimConfigError, nodeFromEnv, parseProduct, readNodeState } from "../../runtime/gpu-sim";
 import { runNvidiaSmi } from "../../runtime/gpu-sim/smi/run";
 import { parseMigLayout, type MigSpec } from "../../gpu/mig";
@@ -25,7 +27,8 @@ Simulation flags (also from the environment):
   --sim-load <0-100>    run every GPU at this utilization before printing
   --sim-airflow <0-1>   fraction of nominal airflow (cooling failure below 1)
   --sim-seconds <s>     simulated seconds to run before printing (default 120 with --sim-load)
-  --json                print the model's readings as JSON instead of nvidia-smi output
+  --json                print the model's readings instead of nvidia-smi output:
+                        ${helpShape("sim", "nvidia-smi", 24)}
 NVIDIA_VISIBLE_DEVICES filters and renumbers GPUs as in a container.
 
 Exit codes: nvidia-smi's own (0 ok, 2 invalid argument, 6 no devices); 2 for a bad --sim-* flag.
@@ -43,9 +46,12 @@ function splitArgs(argv: string[]): { sim: Record<string, string>; json: boolean
     if (arg === "--json") { json = true; continue; }
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     if (!flag.startsWith("--sim-")) { rest.push(arg); continue; }
-    if (!SIM_FLAGS.includes(flag)) throw new UsageError(`unknown flag ${flag}; simulation flags: ${SIM_FLAGS.join(", ")}`);
+    if (!SIM_FLAGS.includes(flag)) {
+      const guess = closest(flag.slice(2), SIM_FLAGS.map((f) => f.slice(2)));
+      throw new FlagError(flag, `unknown flag ${flag} (${guess ? `did you mean --${guess}?` : `simulation flags: ${SIM_FLAGS.join(", ")}`})`);
+    }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`${flag}: missing value`);
+    if (value === undefined || (inline === undefined && value.startsWith("-") && !/^-[\d.]/.test(value))) throw new FlagError(flag, `${flag}: missing value`);
     sim[flag.slice(2)] = value;
   }
   return { sim, json, rest };
@@ -61,7 +67,7 @@ function migFlag(flag: string, raw: string): MigSpec["profile"] {
 function buildNode(sim: Record<string, string>): SimNode {
   const env = process.env;
   let node: SimNode;
-  if (sim["sim-state"]) node = readNodeState(sim["sim-state"]);
+  if (sim["sim-state"]) node = readNodeState(sim["sim-state"], "--sim-state");
   else {
     const overrides: ConstructorParameters<typeof SimNode>[0] = {};
     if (sim["sim-gpus"] !== undefined) overrides.count = numberFlag("sim-gpus", sim["sim-gpus"], 8, { min: 1, max: 64, integer: true });

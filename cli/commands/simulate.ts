@@ -7,13 +7,13 @@
  * `--mode replay` replays it with departures and a queue instead (runtime/cluster-sim/replay.ts),
  * with a defragmenter: none, the descheduler's HighNodeUtilization, or gpk's migration planner.
  */
-import { readFileSync } from "node:fs";
 import { CsvError, parseNodes, parsePods, parseTimedPods } from "../../runtime/cluster-sim/csv";
 import { simulate } from "../../runtime/cluster-sim/simulate";
 import { maxOfferedLoad } from "../../runtime/cluster-sim/arrivals";
 import { DEFRAG_MODES, REPLAY_DEFAULTS, replay, type DefragMode } from "../../runtime/cluster-sim/replay";
 import { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "../../runtime/scheduling/registry";
-import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, numberFlag, parseFlags, printJson, progress, readFileArgument, requiredFlag, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 
 const usage = `Usage: gpk simulate --nodes <csv> --pods <csv> --policy <name> [--seed 42] [--arrival 1.3]
                     [--percentage-of-nodes-to-score 100] [--json]
@@ -34,8 +34,7 @@ fails). Prints the allocated share of GPUs at each whole percent of arrived GPU 
                     the policy ranks only the feasible nodes kube-scheduler would pass its extender:
                     from a rotating start, until p% of the nodes (at least 100) are found; 0 is
                     kube-scheduler's adaptive default (50 - nodes/125, at least 5); default 100: all
-  --json            print {"policy","seed","percentageOfNodesToScore","nodes","totalGpus","pods","failedPods",
-                    "allocation","fragmentationRate","wallSeconds"} on stdout
+  --json            print ${helpShape("simulate", "artifact", 20)}
 
 Replay mode (--mode replay): pods arrive at creation_time / --time-scale and run for
 deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO with backfill).
@@ -47,9 +46,8 @@ deletion_time - creation_time once placed; a pod that fits nowhere waits (FIFO w
                     the start, the others arrive in a seeded order as a Poisson process whose
                     rate offers x of the GPU capacity (0 < x < the list's whole request)
   --budget <n>      gpk: most pods one plan moves (default 4)
-  --json            print {"mode","policy","defrag","timeScale","load"?,"seed","allocationTimeWeighted",
-                    "queueDelaySeconds":{"fractional"|"1"|"2"|"4"|"8":{"p50","p99","count"}},
-                    "waitingAtEnd","migrations","wallSeconds"}; a class with no pods is absent
+  --json            print ${helpShape("simulate", "replay", 20)};
+                    a class with no pods is absent
 
 Policies:
 ${POLICY_NAMES.map((n) => `  ${n.padEnd(15)} ${POLICIES[n].summary}`).join("\n")}
@@ -57,12 +55,8 @@ ${POLICY_NAMES.map((n) => `  ${n.padEnd(15)} ${POLICIES[n].summary}`).join("\n")
 Exit: 0 done, 2 bad flags or a bad CSV row (file:line:column named).`;
 
 function readCsv(flag: string, path: string | undefined): { path: string; text: string } {
-  if (!path) throw new UsageError(`--${flag} <csv> is required`);
-  try {
-    return { path, text: readFileSync(path, "utf8") };
-  } catch (err) {
-    throw new UsageError(`--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const file = requiredFlag(flag, path);
+  return { path: file, text: readFileArgument(`--${flag}`, file) };
 }
 
 /** The node and pod CSVs, parsed; a bad row, an unreadable file or an empty list is a UsageError. */
@@ -105,8 +99,7 @@ export const command: Command = {
       false,
     );
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const policy = values.policy;
-    if (!policy) throw new UsageError(`--policy is required; valid policies: ${POLICY_NAMES.join(", ")}`);
+    const policy = requiredFlag("policy", values.policy, `one of ${POLICY_NAMES.join(", ")}`);
     if (!isPolicyName(policy)) {
       throw new UsageError(`--policy: unknown policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
     }

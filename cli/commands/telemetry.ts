@@ -3,6 +3,7 @@
  * the same server the kind stack runs in-cluster (runtime/telemetry/main.ts).
  */
 import { UsageError, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { buildSource, exporterOptions, parseTelemetryArgs, TelemetryConfigError } from "../../runtime/telemetry/options";
 import { startExporter } from "../../runtime/telemetry/server";
 
@@ -19,7 +20,7 @@ on GET /metrics.
   --state-file <file>   sim: keep the node state in this file, so GPK_SIM_STATE=<file> gpk sim nvidia-smi
                         shows the same GPUs
   --follow-state <file> sim: export a node another process owns (the device plugin's state file; GPK_SIM_STATE)
-  --json                once listening, print {"url","source","hostname"} on stdout
+  --json                once listening, print ${helpShape("telemetry", "telemetry", 24)}
 An unreadable source exports gpk_telemetry_source_up 0 and gpk_telemetry_source_last_error; the server keeps running.
 
 Exit codes: 2 bad flags; otherwise runs until interrupted (0).

@@ -5,7 +5,8 @@
  * tools/pins.json and built from their Go modules into ~/.cache/gpk/tools (or
  * $GPK_TOOLS_DIR). `npm run tools` builds. `images` builds the images real nodes run.
  */
-import { ExitCode, UsageError, parseFlags, printJson, progress, type Command } from "../contract";
+import { ExitCode, UsageError, checkFolderToWrite, parseFlags, printJson, progress, type Command } from "../contract";
+import { helpShape } from "../json-shapes";
 import { ToolBuildError, ensureTools } from "../tools/build";
 import { ALL_TOOL_NAMES, HAMI_SOURCE_ENV, OPTIONAL_TOOL_NAMES, PINS_FILE, TOOL_NAMES, readPins, type ToolName } from "../tools/recipes";
 import { DEBIAN_PACKAGES, DebianToolsError, ensureDebianPackages } from "../tools/debian";
@@ -39,10 +40,11 @@ then PATH. Builds need Go 1.26 and the Go module proxy; a cold build of all of t
 takes about 35 minutes on 2 cores (docs/real-engines.md has the measured times).
 
   --only <list>   comma-separated subset of the tools
-  --json          print [{"tool","version","built","seconds","binaries":[{"name","path","source"}]}]
-                  (status: [{"tool","version","binaries","missing"}];
-                  python: [{"name","dir","created","seconds","requirements"}];
-                  images: [{"name","ref","archive"}])`;
+  --json          build:  ${helpShape("tools", "build", 26)}
+                  status: ${helpShape("tools", "status", 26)}
+                  python: ${helpShape("tools", "python", 26)}
+                  system: ${helpShape("tools", "system", 26)}
+                  images: ${helpShape("tools", "images", 26)}`;
 
 function selected(raw: string | undefined): ToolName[] {
   if (raw === undefined) return TOOL_NAMES;
@@ -55,6 +57,8 @@ function selected(raw: string | undefined): ToolName[] {
 }
 
 const toolLog = (line: string) => progress(`[tools] ${line}`);
+/** A line of the result, for people: stdout, where `gpk tools status | grep missing` finds it (progress stays on stderr). */
+const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Runs one setup action: exit 0, or 1 with the one-line reason of a build, Python or apt failure. */
 async function runSetup(work: () => void | Promise<void>): Promise<ExitCode> {
@@ -74,6 +78,8 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, { only: { type: "string" }, json: { type: "boolean", default: false } });
+    const toolsDir = process.env.GPK_TOOLS_DIR;
+    if (toolsDir) checkFolderToWrite("GPK_TOOLS_DIR", toolsDir);
     const action = positionals[0] ?? "build";
     if (positionals.length > 1 || !["build", "status", "python", "system", "images"].includes(action)) throw new UsageError("expected `build`, `status`, `python`, `system` or `images`");
     if (action === "images") {
@@ -81,7 +87,7 @@ export const command: Command = {
       return runSetup(() => {
         const images = [buildPauseImage(readPins().kubernetes), buildRuntimeImage(kitVersion())];
         if (values.json) printJson(images.map((i) => ({ name: i.name, ref: i.ref, archive: i.archive })));
-        else for (const i of images) progress(`${i.ref}: ${i.archive}`);
+        else for (const i of images) say(`${i.ref}: ${i.archive}`);
       });
     }
     if (action === "system" || action === "python") {
@@ -90,12 +96,12 @@ export const command: Command = {
         if (action === "system") {
           const reports = ensureDebianPackages(toolLog);
           if (values.json) printJson(reports);
-          else for (const r of reports) progress(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
+          else for (const r of reports) say(`${r.package}: ${r.path}${r.installed ? " (installed now)" : ""}`);
           return;
         }
         const made = PYTHON_TOOLSETS.map((toolset) => {
           const tools = ensurePythonTools(toolLog, process.env, toolset);
-          if (!values.json && !tools.created) progress(`python ${toolset.name}: ${tools.dir} (already complete)`);
+          if (!values.json) say(`python ${toolset.name}: ${tools.dir}${tools.created ? ` (created in ${tools.seconds} s)` : " (already complete)"}`);
           return { name: toolset.name, dir: tools.dir, created: tools.created, seconds: tools.seconds, requirements: toolset.requirements };
         });
         if (values.json) printJson(made);
@@ -106,7 +112,7 @@ export const command: Command = {
     if (action === "status") {
       const statuses = allToolStatus(pins, process.env, tools);
       if (values.json) printJson(statuses);
-      else for (const s of statuses) progress(`${s.tool} ${s.version}: ${s.missing.length ? `missing ${s.missing.join(", ")}` : s.binaries.map((b) => `${b.name} (${b.source}) ${b.path}`).join("; ")}`);
+      else for (const s of statuses) say(`${s.tool} ${s.version}: ${s.missing.length ? `missing ${s.missing.join(", ")}` : s.binaries.map((b) => `${b.name} (${b.source}) ${b.path}`).join("; ")}`);
       return statuses.some((s) => s.missing.length > 0) ? ExitCode.Finding : ExitCode.Ok;
     }
     progress(`tools cache: ${toolsCacheRoot()}`);

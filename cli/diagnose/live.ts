@@ -3,13 +3,14 @@
  * list of nodes and pods (and PodDisruptionBudgets for defrag) through the extender's own
  * Kubernetes client, and the DCGM exporters' metrics.
  */
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { kubeconfigConnection } from "../../runtime/scheduler-extender/kubeconfig";
 import { KubeClient } from "../../runtime/scheduler-extender/kube";
 import type { K8sNode, K8sPod } from "../../runtime/scheduler-extender/wire";
 import { parseDcgmMetrics, type GpuTelemetry } from "../../runtime/telemetry/parse";
-import { UsageError } from "../contract";
+import { UsageError, checkFile } from "../contract";
 
 /** An HTTP endpoint asked once, and whether it answered. */
 export interface Probe {
@@ -18,14 +19,22 @@ export interface Probe {
   error?: string;
 }
 
-/** The kubeconfig to use: the flag, then $KUBECONFIG's first file, then ~/.kube/config. */
+/**
+ * The kubeconfig to use: the flag, then $KUBECONFIG's first file, then ~/.kube/config; one
+ * that is missing or a folder is a UsageError naming where the path came from.
+ */
 export function kubeconfigPath(flag: string | undefined): string {
-  return flag ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
+  if (flag !== undefined) return checkFile("--kubeconfig", flag);
+  const fromEnv = process.env.KUBECONFIG?.split(path.delimiter)[0];
+  if (fromEnv) return checkFile("KUBECONFIG", fromEnv);
+  const home = path.join(os.homedir(), ".kube", "config");
+  if (!fs.existsSync(home)) throw new UsageError(`no kubeconfig: ${home} does not exist; give --kubeconfig <file> or set KUBECONFIG`);
+  return checkFile("kubeconfig", home);
 }
 
-/** The URL flags, each an http(s) URL, or a UsageError naming the bad one. */
-export function checkUrls(urls: readonly string[]): void {
-  for (const url of urls) if (!/^https?:\/\/\S+$/.test(url)) throw new UsageError(`expected an http(s) URL, got ${JSON.stringify(url)}`);
+/** A URL flag's values, each an http(s) URL, or a UsageError naming the flag and the bad one. */
+export function checkUrls(flag: string, urls: readonly string[]): void {
+  for (const url of urls) if (!/^https?:\/\/\S+$/.test(url)) throw new UsageError(`${flag}: expected an http(s) URL, got ${JSON.stringify(url)}`);
 }
 
 /** `--hot-temperature`, in °C (default 83, the extender's). */

@@ -15,6 +15,9 @@ import { toolsCacheRoot } from "../tools/resolve";
 import type { KubernetesPin } from "../tools/recipes";
 import { ImageBuildError, writeOciArchive, type BuiltImage } from "./oci";
 
+/** The runtime image's tag is the kit's version. */
+export { kitVersion } from "../version";
+
 /** The repository prefix of images built here: never a registry anyone can pull from. */
 export const LOCAL_IMAGE_PREFIX = "gpk.local";
 const ENV_BINARY = "/usr/bin/env";
@@ -26,10 +29,6 @@ export interface KitImages {
   pause: BuiltImage;
 }
 
-/** The kit's version (package.json): the runtime image's tag. */
-export function kitVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.resolve(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
-}
 
 export function imagesCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(toolsCacheRoot(env), "images");

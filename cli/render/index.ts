@@ -16,7 +16,9 @@ import type { RenderedResource, RenderedStack } from "./types";
 export type { RenderedResource, RenderedStack, SchemaError } from "./types";
 export { listStacks } from "./stack-files";
 
-export const PROJECT_NAME = "gpu-platform-kit";
+import { PROJECT_NAME } from "../../stacks/config";
+
+export { PROJECT_NAME };
 
 export interface RenderOptions {
   /** Folder holding `Pulumi.<stack>.yaml` files. Default: the repo's stacks/. */

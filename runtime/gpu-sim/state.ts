@@ -10,6 +10,7 @@
  *   GPK_SIM_MIG      MIG layout of every GPU: all-<profile> or <profile>=<count>,... (gpu/mig.ts)
  *   GPK_SIM_SEED     identity seed, when it should differ from the node name
  */
+import { pathProblem } from "../flags";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { SimNode, type NodeSnapshot, type SimNodeOptions } from "./node";
@@ -50,7 +51,9 @@ export function parseProduct(raw: string, what: string): GpuProduct {
 }
 
 /** Reads a state file written by `writeNodeState`, with errors that name the file and the field. */
-export function readNodeState(path: string): SimNode {
+export function readNodeState(path: string, label = "state file"): SimNode {
+  const problem = pathProblem(label, path, "file");
+  if (problem) throw new SimConfigError(problem);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
@@ -79,6 +82,6 @@ export function writeNodeState(path: string, node: SimNode): void {
 
 /** The node this process should show: the state file when GPK_SIM_STATE is set, else a fresh one from env. */
 export function nodeFromEnv(env: NodeJS.ProcessEnv, overrides: SimNodeOptions = {}): SimNode {
-  if (env.GPK_SIM_STATE) return readNodeState(env.GPK_SIM_STATE);
+  if (env.GPK_SIM_STATE) return readNodeState(env.GPK_SIM_STATE, "GPK_SIM_STATE");
   return new SimNode({ ...nodeOptionsFromEnv(env), ...overrides });
 }

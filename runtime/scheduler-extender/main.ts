@@ -4,6 +4,7 @@
  * --telemetry-pods app.kubernetes.io/name=dcgm-exporter`).
  * Exits 2 on bad configuration; serves until SIGTERM.
  */
+import { FlagError } from "../flags";
 import { ExtenderConfigError, parseExtenderArgs } from "./options";
 import { startExtender } from "./run";
 import { SnapshotError } from "./snapshot";
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   try {
     config = parseExtenderArgs(process.argv.slice(2), process.env, { allowKubeconfig: false });
   } catch (err) {
-    if (err instanceof ExtenderConfigError) {
+    if (err instanceof ExtenderConfigError || err instanceof FlagError) {
       log(err.message);
       process.exit(2);
     }

@@ -29,7 +29,7 @@
  * port bind pods with the extender's credentials (docs/scheduler-extender.md).
  */
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
+import { FlagError, numberValue, parseFlagArgs } from "../flags";
 import { isPolicyName, POLICY_NAMES, type PolicyName } from "../scheduling";
 
 /** What filter answers when the pod fits: only the policy's pick (extender.ts), or every node it fits. */
@@ -92,35 +92,23 @@ export interface ExtenderConfig {
 export const DEFAULT_KUBE_QPS = 50;
 export const DEFAULT_KUBE_BURST = 100;
 
-function intIn(name: string, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-    throw new ExtenderConfigError(`--${name}: expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
+/** The flags; a bad one is a FlagError naming it, or the GPK_* variable its value came from. */
 export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: { allowKubeconfig: boolean }): ExtenderConfig {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
-      options: {
-        port: { type: "string" }, host: { type: "string" }, policy: { type: "string" },
-        snapshot: { type: "string" }, kubeconfig: { type: "string" }, "in-cluster": { type: "boolean" },
-        "telemetry-url": { type: "string", multiple: true }, "telemetry-pods": { type: "string", multiple: true },
-        "telemetry-port": { type: "string" }, "telemetry-interval": { type: "string" },
-        "hot-temperature": { type: "string" }, seed: { type: "string" },
-        "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "client-ca": { type: "string" },
-        "client-name": { type: "string", multiple: true }, "health-port": { type: "string" },
-        "filter-answer": { type: "string" }, "kube-qps": { type: "string" }, "kube-burst": { type: "string" },
-      },
-    }).values;
-  } catch (err) {
-    throw new ExtenderConfigError((err as Error).message);
-  }
-  const policy = values.policy ?? env.GPK_EXTENDER_POLICY ?? "gpk";
-  if (!isPolicyName(policy)) throw new ExtenderConfigError(`--policy: unknown placement policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
+  const { values, label } = parseFlagArgs(argv, {
+    port: { type: "string", env: "GPK_EXTENDER_PORT", default: "8888" }, host: { type: "string", default: "0.0.0.0" },
+    policy: { type: "string", env: "GPK_EXTENDER_POLICY", default: "gpk" },
+    snapshot: { type: "string" }, kubeconfig: { type: "string" }, "in-cluster": { type: "boolean" },
+    "telemetry-url": { type: "string", multiple: true }, "telemetry-pods": { type: "string", multiple: true },
+    "telemetry-port": { type: "string", default: "9400" }, "telemetry-interval": { type: "string", default: "15" },
+    "hot-temperature": { type: "string", env: "GPK_EXTENDER_HOT_TEMPERATURE_C" }, seed: { type: "string", default: "42" },
+    "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "client-ca": { type: "string" },
+    "client-name": { type: "string", multiple: true }, "health-port": { type: "string" },
+    "filter-answer": { type: "string", default: "pick" },
+    "kube-qps": { type: "string", default: String(DEFAULT_KUBE_QPS) }, "kube-burst": { type: "string", default: String(DEFAULT_KUBE_BURST) },
+  }, { allowPositionals: false, env });
+  const intIn = (name: Parameters<typeof label>[0], raw: string, min: number, max: number) => numberValue(label(name), raw, { min, max, integer: true });
+  const policy = values.policy;
+  if (!isPolicyName(policy)) throw new FlagError(label("policy"), `${label("policy")}: unknown placement policy ${JSON.stringify(policy)}; valid policies: ${POLICY_NAMES.join(", ")}`);
   const given = [values.snapshot !== undefined && "--snapshot", values.kubeconfig !== undefined && "--kubeconfig", values["in-cluster"] === true && "--in-cluster"].filter(Boolean);
   if (given.length > 1) throw new ExtenderConfigError(`${given.join(" and ")}: give at most one cluster state source`);
   if (values.kubeconfig !== undefined && !opts.allowKubeconfig) throw new ExtenderConfigError("--kubeconfig: not available in the in-cluster bundle; use --in-cluster");
@@ -142,12 +130,12 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
     if (!m) throw new ExtenderConfigError(`--telemetry-pods: expected a label key=value, got ${JSON.stringify(sel)}`);
     return { key: m[1]!, value: m[2]! };
   });
-  const hotRaw = values["hot-temperature"] ?? env.GPK_EXTENDER_HOT_TEMPERATURE_C;
+  const hotRaw = values["hot-temperature"];
   let hotTemperatureC: number | undefined;
   if (hotRaw !== undefined) {
     hotTemperatureC = Number(hotRaw);
     if (hotRaw.trim() === "" || !Number.isFinite(hotTemperatureC) || hotTemperatureC <= 0 || hotTemperatureC > 150) {
-      throw new ExtenderConfigError(`--hot-temperature: expected degrees Celsius between 0 and 150, got ${JSON.stringify(hotRaw)}`);
+      throw new FlagError(label("hot-temperature"), `${label("hot-temperature")}: expected degrees Celsius between 0 and 150, got ${JSON.stringify(hotRaw)}`);
     }
   }
   const tlsFlags = { "tls-cert": values["tls-cert"], "tls-key": values["tls-key"], "client-ca": values["client-ca"] };
@@ -172,25 +160,25 @@ export function parseExtenderArgs(argv: string[], env: NodeJS.ProcessEnv, opts: 
       throw new ExtenderConfigError("--in-cluster: the in-cluster extender serves only mutual TLS; give --tls-cert, --tls-key and --client-ca (plain HTTP is for local use)");
     }
   }
-  const filterAnswer = values["filter-answer"] ?? "pick";
+  const filterAnswer = values["filter-answer"];
   if (!(FILTER_ANSWERS as readonly string[]).includes(filterAnswer)) {
     throw new ExtenderConfigError(`--filter-answer: expected one of ${FILTER_ANSWERS.join(", ")}, got ${JSON.stringify(filterAnswer)}`);
   }
   return {
-    port: intIn("port", values.port ?? env.GPK_EXTENDER_PORT ?? "8888", 0, 65535),
-    host: values.host ?? "0.0.0.0",
+    port: intIn("port", values.port, 0, 65535),
+    host: values.host,
     tls,
     policy,
     source,
     telemetryUrls,
     telemetryPods,
-    telemetryPort: intIn("telemetry-port", values["telemetry-port"] ?? "9400", 1, 65535),
-    telemetryIntervalMs: intIn("telemetry-interval", values["telemetry-interval"] ?? "15", 1, 3600) * 1000,
+    telemetryPort: intIn("telemetry-port", values["telemetry-port"], 1, 65535),
+    telemetryIntervalMs: intIn("telemetry-interval", values["telemetry-interval"], 1, 3600) * 1000,
     hotTemperatureC,
-    seed: intIn("seed", values.seed ?? "42", 0, 2 ** 32 - 1),
+    seed: intIn("seed", values.seed, 0, 2 ** 32 - 1),
     filterAnswer: filterAnswer as FilterAnswer,
-    kubeQps: intIn("kube-qps", values["kube-qps"] ?? String(DEFAULT_KUBE_QPS), 1, 100_000),
-    kubeBurst: intIn("kube-burst", values["kube-burst"] ?? String(DEFAULT_KUBE_BURST), 1, 100_000),
+    kubeQps: intIn("kube-qps", values["kube-qps"], 1, 100_000),
+    kubeBurst: intIn("kube-burst", values["kube-burst"], 1, 100_000),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { GPU_PRODUCT_IDS, type GpuProduct } from "../../gpu";
 import { VirtualClock, WallClock, type Clock } from "./engine/clock";
-import { ENGINE_VERSIONS, EngineConfigError, type EngineArgs, type EngineVersion, type KvCacheDtype } from "./engine/config";
+import { ENGINE_VERSIONS, EngineConfigError, resolveEngineConfig, type EngineArgs, type EngineConfig, type EngineVersion, type KvCacheDtype } from "./engine/config";
 import type { PreemptionMode } from "./engine/scheduler";
 
 export const SERVE_FLAGS = {
@@ -70,6 +70,8 @@ export const SERVE_USAGE = `Flags (vLLM's names; each also read from GPK_SERVING
 
 export interface ServeSettings {
   engine: EngineArgs;
+  /** How a message names a flag's value: `max-num-seqs`, or `GPK_SERVING_MAX_NUM_SEQS` when it came from there. */
+  label(flag: string): string;
   port: number;
   host: string;
   servedModelName: string | undefined;
@@ -82,6 +84,7 @@ function envName(flag: string): string {
 
 /** Flag values merged over environment values; throws EngineConfigError naming the flag. */
 export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = process.env): ServeSettings {
+  const label = (flag: string): string => (values[flag as ServeFlagName] === undefined && env[envName(flag)] ? envName(flag) : flag);
   const str = (flag: ServeFlagName): string | undefined => {
     const v = values[flag];
     if (typeof v === "string") return v;
@@ -93,7 +96,7 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
     if (raw === undefined) return undefined;
     const n = Number(raw);
     if (raw.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-      throw new EngineConfigError(flag, `expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+      throw new EngineConfigError(label(flag), `expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
     }
     return n;
   };
@@ -101,13 +104,13 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
     if (values[flag] === true) return true;
     const e = env[envName(flag)];
     if (e === undefined || e === "") return undefined;
-    if (!["true", "false", "1", "0"].includes(e)) throw new EngineConfigError(flag, `expected true or false in ${envName(flag)}, got ${JSON.stringify(e)}`);
+    if (!["true", "false", "1", "0"].includes(e)) throw new EngineConfigError(envName(flag), `expected true or false, got ${JSON.stringify(e)}`);
     return e === "true" || e === "1";
   };
 
   const gpu = str("gpu");
   if (gpu !== undefined && !GPU_PRODUCT_IDS.includes(gpu as GpuProduct)) {
-    throw new EngineConfigError("gpu", `unknown GPU ${JSON.stringify(gpu)}; one of ${GPU_PRODUCT_IDS.join(", ")}`);
+    throw new EngineConfigError(label("gpu"), `unknown GPU ${JSON.stringify(gpu)}; one of ${GPU_PRODUCT_IDS.join(", ")}`);
   }
   const prefixOn = bool("enable-prefix-caching");
   const prefixOff = bool("no-enable-prefix-caching");
@@ -115,7 +118,7 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
 
   const engineVersion = str("engine");
   if (engineVersion !== undefined && !ENGINE_VERSIONS.includes(engineVersion as EngineVersion)) {
-    throw new EngineConfigError("engine", `expected one of ${ENGINE_VERSIONS.join(", ")}, got ${JSON.stringify(engineVersion)}`);
+    throw new EngineConfigError(label("engine"), `expected one of ${ENGINE_VERSIONS.join(", ")}, got ${JSON.stringify(engineVersion)}`);
   }
 
   const engine: EngineArgs = {};
@@ -143,13 +146,26 @@ export function serveSettings(values: ServeFlagValues, env: NodeJS.ProcessEnv = 
   set("swapSpaceGiB", num("swap-space", false));
 
   const port = num("port", true) ?? 8000;
-  if (port < 0 || port > 65535) throw new EngineConfigError("port", `expected 0–65535, got ${port}`);
+  if (port < 0 || port > 65535) throw new EngineConfigError(label("port"), `expected an integer between 0 and 65535, got ${port}`);
   const clockName = str("clock") ?? "real";
   const speedup = num("speedup", false) ?? 1;
-  if (!(speedup > 0)) throw new EngineConfigError("speedup", `expected a positive number, got ${speedup}`);
+  if (!(speedup > 0)) throw new EngineConfigError(label("speedup"), `expected a positive number, got ${speedup}`);
   let clock: Clock;
   if (clockName === "real") clock = new WallClock(speedup);
   else if (clockName === "virtual") clock = new VirtualClock();
-  else throw new EngineConfigError("clock", `expected real or virtual, got ${JSON.stringify(clockName)}`);
-  return { engine, port, host: str("host") ?? "0.0.0.0", servedModelName: str("served-model-name"), clock };
+  else throw new EngineConfigError(label("clock"), `expected real or virtual, got ${JSON.stringify(clockName)}`);
+  return { engine, label, port, host: str("host") ?? "0.0.0.0", servedModelName: str("served-model-name"), clock };
+}
+
+/**
+ * The engine configuration the settings describe; an engine argument it refuses is reported
+ * under the flag, or the GPK_SERVING_* variable, it came from.
+ */
+export function resolveServeConfig(settings: ServeSettings): EngineConfig {
+  try {
+    return resolveEngineConfig(settings.engine);
+  } catch (err) {
+    if (err instanceof EngineConfigError) throw new EngineConfigError(settings.label(err.flag), err.detail);
+    throw err;
+  }
 }

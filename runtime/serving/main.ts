@@ -4,23 +4,24 @@
  * GPK_SERVING_* variables. Bad arguments exit 2 with one line naming the flag; SIGTERM drains
  * nothing and exits 0 (Kubernetes sends it when the pod stops).
  */
-import { parseArgs } from "node:util";
-import { SERVE_FLAGS, SERVE_USAGE, serveSettings } from "./args";
-import { EngineConfigError, resolveEngineConfig } from "./engine/config";
+import { FlagError, parseFlagArgs } from "../flags";
+import { SERVE_FLAGS, SERVE_USAGE, resolveServeConfig, serveSettings } from "./args";
+import { EngineConfigError } from "./engine/config";
 import { describeConfig } from "./describe";
 import { startServer } from "./http";
 
 async function main(): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args: process.argv.slice(2), options: SERVE_FLAGS, strict: true, allowPositionals: false }).values;
+    values = parseFlagArgs(process.argv.slice(2), SERVE_FLAGS, { allowPositionals: false }).values;
   } catch (err) {
-    process.stderr.write(`serving: ${(err as Error).message}\n${SERVE_USAGE}\n`);
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`serving: ${err.message}\n${SERVE_USAGE}\n`);
     return 2;
   }
   try {
     const settings = serveSettings(values);
-    const config = resolveEngineConfig(settings.engine);
+    const config = resolveServeConfig(settings);
     const server = await startServer({ config, clock: settings.clock, port: settings.port, host: settings.host, servedModelName: settings.servedModelName });
     process.stderr.write(`${describeConfig(config)}\nserving on ${server.url} (OpenAI API: ${server.url}/v1)\n`);
     const stop = () => void server.close().then(() => process.exit(0));

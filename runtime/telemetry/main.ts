@@ -2,6 +2,7 @@
  * In-cluster entry of the DCGM-compatible exporter (`node /opt/gpk/telemetry.js [flags]`).
  * Flags and environment: see options.ts. Exits 2 on bad configuration, serves until SIGTERM.
  */
+import { FlagError } from "../flags";
 import { buildSource, exporterOptions, parseTelemetryArgs, TelemetryConfigError } from "./options";
 import { startExporter } from "./server";
 
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
     config = parseTelemetryArgs(process.argv.slice(2), process.env);
     source = buildSource(config, process.env);
   } catch (err) {
-    if (err instanceof TelemetryConfigError) {
+    if (err instanceof TelemetryConfigError || err instanceof FlagError) {
       process.stderr.write(`telemetry: ${err.message}\n`);
       process.exit(2);
     }

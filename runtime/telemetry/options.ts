@@ -13,7 +13,7 @@
  */
 import { existsSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { parseArgs } from "node:util";
+import { FlagError, numberValue, parseFlagArgs, pathProblem, writablePathProblem } from "../flags";
 import { SimNode } from "../gpu-sim/node";
 import { nodeOptionsFromEnv, readNodeState, SimConfigError } from "../gpu-sim/state";
 import type { ExporterOptions } from "./server";
@@ -34,31 +34,33 @@ export interface TelemetryConfig {
   followState?: string;
 }
 
+/** The flags; a bad one is a FlagError naming it, or the GPK_* variable its value came from. */
 export function parseTelemetryArgs(argv: string[], env: NodeJS.ProcessEnv): TelemetryConfig {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
-      options: {
-        port: { type: "string" }, host: { type: "string" }, source: { type: "string" },
-        hostname: { type: "string" }, "nvidia-smi": { type: "string" }, "state-file": { type: "string" }, "follow-state": { type: "string" },
-      },
-    }).values;
-  } catch (err) {
-    throw new TelemetryConfigError((err as Error).message);
-  }
-  const rawPort = values.port ?? env.GPK_TELEMETRY_PORT ?? "9400";
-  const port = Number(rawPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TelemetryConfigError(`--port: expected an integer between 0 and 65535, got ${JSON.stringify(rawPort)}`);
-  const source = values.source ?? env.GPK_TELEMETRY_SOURCE ?? "sim";
-  if (source !== "sim" && source !== "nvidia-smi") throw new TelemetryConfigError(`--source: expected sim or nvidia-smi, got ${JSON.stringify(source)}`);
+  const { values, label } = parseFlagArgs(argv, {
+    port: { type: "string", env: "GPK_TELEMETRY_PORT", default: "9400" },
+    host: { type: "string", default: "0.0.0.0" },
+    source: { type: "string", env: "GPK_TELEMETRY_SOURCE", default: "sim" },
+    hostname: { type: "string" },
+    "nvidia-smi": { type: "string" },
+    "state-file": { type: "string", env: "GPK_SIM_STATE_FILE" },
+    "follow-state": { type: "string", env: "GPK_SIM_STATE" },
+  }, { allowPositionals: false, env });
+  const port = numberValue(label("port"), values.port, { min: 0, max: 65535, integer: true });
+  const source = values.source;
+  if (source !== "sim" && source !== "nvidia-smi") throw new FlagError(label("source"), `${label("source")}: expected sim or nvidia-smi, got ${JSON.stringify(source)}`);
+  // Paths: a tool to run, a state file this process writes, one another process owns (which may
+  // not exist yet: the exporter reports gpk_telemetry_source_up 0 until it does).
+  const problem = (values["nvidia-smi"]?.includes("/") ? pathProblem("--nvidia-smi", values["nvidia-smi"], "file") : undefined)
+    ?? (values["state-file"] === undefined ? undefined : writablePathProblem(label("state-file"), values["state-file"], "file"))
+    ?? (values["follow-state"] === undefined ? undefined : writablePathProblem(label("follow-state"), values["follow-state"], "file"));
+  if (problem) throw new TelemetryConfigError(problem);
   return {
-    port, source, host: values.host ?? "0.0.0.0",
+    port, source, host: values.host,
     // A simulated node defaults to the name `gpk sim nvidia-smi` uses, so both show the same UUIDs.
     hostname: values.hostname ?? env.NODE_NAME ?? (source === "sim" ? env.GPK_SIM_NODE ?? "gpk-sim-node" : osHostname()),
     nvidiaSmi: values["nvidia-smi"],
-    stateFile: values["state-file"] ?? env.GPK_SIM_STATE_FILE,
-    followState: values["follow-state"] ?? env.GPK_SIM_STATE,
+    stateFile: values["state-file"],
+    followState: values["follow-state"],
   };
 }
 

@@ -14,6 +14,7 @@ import { replayWorkload } from "../../runtime/serving/replay";
 import { MISS_FACTOR, roundRate } from "../../runtime/serving/capacity/search";
 import { shapeRequests, toReplayJsonl, type WorkloadShapeName } from "../../runtime/serving/capacity/workload";
 import { runGpk } from "../cli/run-gpk";
+import { expectJsonShape } from "../cli/json-shape-assert";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-plan-test-"));
 const MODEL = "llama-3-8b";
@@ -81,7 +82,7 @@ describe("gpk plan serving: backends and determinism", () => {
     expect(two.status, two.stderr).toBe(0);
     const strip = (s: string) => ({ ...JSON.parse(s), wallSeconds: undefined });
     expect(strip(two.stdout)).toEqual(strip(one.stdout));
-    const doc = JSON.parse(one.stdout);
+    const doc = expectJsonShape("plan", "serving", one.stdout);
     expect(doc.backend).toBe("threads");
     expect(Object.keys(doc.candidates[0])).toEqual(expect.arrayContaining([
       "gpu", "instanceType", "tensorParallelSize", "maxNumSeqs", "maxNumBatchedTokens", "maxRatePerReplica", "replicas", "gpus", "dollarsPerHour", "dollarsPerMillionOutputTokens", "meetsSlo",
@@ -98,7 +99,7 @@ describe("gpk plan serving: backends and determinism", () => {
   it("sizes a stack entry from its traffic and slo and prints the config change that applies the best candidate", () => {
     const run = runGpk(["plan", "serving", "local", "--gpus", "h100", "--tp", "1", "--engine-settings", "64:2048", "--json"]);
     expect(run.status, run.stderr).toBe(0);
-    const doc = JSON.parse(run.stdout);
+    const doc = expectJsonShape("plan", "serving", run.stdout);
     expect(doc).toMatchObject({ stack: "local", entry: "chat" });
     if (doc.best) {
       expect(doc.configChange).toMatchObject({ entry: "gpk:serving[0]", set: { tensorParallelSize: 1, maxNumSeqs: 64, maxNumBatchedTokens: 2048, maxReplicas: doc.best.replicas } });
@@ -115,6 +116,9 @@ describe("gpk plan serving: bad input", () => {
     [["--workload", "/nonexistent.jsonl"], /^gpk plan: --workload: cannot read \/nonexistent\.jsonl \(ENOENT\)/],
     [["--model", "gpt-9"], /^gpk plan: --model: unknown model "gpt-9"/],
     [["--workers", "2", "--ray-address", "auto"], /^gpk plan: --workers and --ray-address exclude each other\n$/],
+    [["--workload", "/tmp"], /^gpk plan: --workload: \/tmp is a folder; expected a \.jsonl file or a shape \(chat, rag, summarize\)\n$/],
+    [["--html", "/tmp"], /^gpk plan: --html: \/tmp is a folder; expected a file\n$/],
+    [["--rate", "-5"], /^gpk plan: --rate: expected a number between 0\.000001 and 1000000000, got -5; see `gpk plan --help`\n$/],
   ])("%j: one line, exit 2", (extra, message) => {
     const flags = [...base];
     for (let i = 0; i < extra.length; i += 2) {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_FORMAT, MANIFEST_NAME } from "../../cli/checkpoints/manifest";
 import { runGpk } from "../cli/run-gpk";
 import { startS3Peer, TEST_CREDENTIALS, type S3Peer } from "./s3-peer";
+import { expectJsonShape } from "../cli/json-shape-assert";
 
 const BUCKET = "research-checkpoints";
 const RUN = "llama-ft/";
@@ -66,7 +67,7 @@ describe("gpk checkpoints against a real S3-protocol server", () => {
   it("lists each checkpoint as complete, torn or missing-manifest, naming what is wrong", () => {
     const run = gpk("list", "--prefix", RUN, "--json");
     expect(run.status, run.stderr).toBe(0);
-    const reports = JSON.parse(run.stdout);
+    const reports = expectJsonShape("checkpoints", "list", run.stdout);
     expect(reports.map((r: any) => [r.prefix, r.state])).toEqual([
       [`${RUN}checkpoint_000001/`, "complete"],
       [`${RUN}checkpoint_000002/`, "torn"],
@@ -86,7 +87,7 @@ describe("gpk checkpoints against a real S3-protocol server", () => {
     expect(latestRun.stdout).toContain("extra.pt: upload started and never completed");
     const torn = gpk("verify", "--prefix", RUN, "--checkpoint", `${RUN}checkpoint_000002`, "--json");
     expect(torn.status).toBe(1);
-    expect(JSON.parse(torn.stdout).checkpoint.problems).toContain("shard-1.pt: missing");
+    expect(expectJsonShape("checkpoints", "verify", torn.stdout).checkpoint.problems).toContain("shard-1.pt: missing");
     const whole = gpk("verify", "--prefix", RUN, "--checkpoint", `${RUN}checkpoint_000001/`);
     expect(whole.status, whole.stdout + whole.stderr).toBe(0);
     expect(whole.stdout).toMatch(/^complete +llama-ft\/checkpoint_000001\/ +2 files, 906 bytes/);
@@ -115,7 +116,7 @@ describe("gpk checkpoints against a real S3-protocol server", () => {
     expect(gpk("list", "--prefix", `${RUN}checkpoint_000004/`, "--json").stdout).toContain("not JSON");
     const run = gpk("restore", "--key", key, "--to", cutoff.toISOString(), "--json");
     expect(run.status, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout);
+    const result = expectJsonShape("checkpoints", "restore", run.stdout);
     expect(result).toMatchObject({ key, fromVersionId: good.VersionId });
     expect(result.newVersionId).toEqual(expect.any(String));
     const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();

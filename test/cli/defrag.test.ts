@@ -11,6 +11,7 @@ import type { GpuTelemetry } from "../../runtime/telemetry/parse";
 import { ApiPeer } from "../scheduler-extender/api-peer";
 import { k8sNode, k8sPod } from "../scheduler-extender/fixtures";
 import { runGpk, runGpkAsync } from "./run-gpk";
+import { expectJsonShape } from "./json-shape-assert";
 
 const node = (name: string) => {
   const n = k8sNode(name);
@@ -167,7 +168,7 @@ describe("gpk defrag", () => {
   it("--plan --json reads nodes, pods and PodDisruptionBudgets through a kubeconfig and prints the documented shape", async () => {
     const result = await runGpkAsync(["defrag", "--kubeconfig", peer.kubeconfig(), "--plan", "--json"]);
     expect(result.status, result.stderr).toBe(0);
-    const doc = JSON.parse(result.stdout);
+    const doc = expectJsonShape("defrag", "plan", result.stdout);
     expect(Object.keys(doc)).toEqual(["budget", "plans", "unplanned", "telemetry"]);
     expect(doc.plans).toHaveLength(1);
     // n1's guarded pods leave only two movable there: moving two off n0 is as cheap, and n1's two as well; either way no guarded pod moves.

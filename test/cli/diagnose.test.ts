@@ -12,6 +12,7 @@ import type { GpuTelemetry } from "../../runtime/telemetry/parse";
 import { ApiPeer } from "../scheduler-extender/api-peer";
 import { k8sNode, k8sPod } from "../scheduler-extender/fixtures";
 import { GPK, runGpk, runGpkAsync } from "./run-gpk";
+import { expectJsonShape } from "./json-shape-assert";
 
 function pooled(node: ReturnType<typeof k8sNode>, pool: string, taint?: { key: string; value: string }) {
   return {
@@ -100,7 +101,7 @@ describe("gpk diagnose", () => {
     const closed = await freePort();
     const result = await runGpkAsync(["diagnose", "--kubeconfig", peer.kubeconfig(), "--json", "--telemetry-url", `http://127.0.0.1:${telemetryPort}/metrics`, "--extender-url", `http://127.0.0.1:${closed}/healthz`]);
     expect(result.status, result.stderr).toBe(0);
-    const doc = JSON.parse(result.stdout);
+    const doc = expectJsonShape("diagnose", "diagnose", result.stdout);
     expect(Object.keys(doc)).toEqual(["pools", "pending", "hotGpus", "telemetry", "extender"]);
     expect(doc.pools.map((p: any) => p.pool)).toEqual(["dedicated", "train"]);
     expect(doc.pending).toEqual([expect.objectContaining({ name: "three", reason: "fragmented" })]);

@@ -76,7 +76,7 @@ describe("gpk local", () => {
     const env = { PATH: empty, GPK_TOOLS_DIR: empty };
     const word = runGpk(["local", "up", "--runtime", "binaries", "--real-nodes", "x"], { env });
     expect(word.status).toBe(2);
-    expect(word.stderr.trim()).toBe('gpk local: --real-nodes: expected a count (0 or 1), got "x"');
+    expect(word.stderr.trim()).toBe('gpk local: --real-nodes: expected an integer, got "x"; see `gpk local --help`');
     const many = runGpk(["local", "up", "--runtime", "binaries", "--real-nodes", "2"], { env });
     expect(many.status).toBe(2);
     expect(many.stderr.trim()).toBe("gpk local: --real-nodes: expected 0 to 1 (the first node of the first GPU pool), got 2");

@@ -66,7 +66,7 @@ describe("gpk preview", () => {
     expect(runGpk(["preview"]).status).toBe(2);
     const run = runGpk(["preview", "local", "--jsn"]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^gpk preview: Unknown option '--jsn'/);
+    expect(run.stderr).toBe("gpk preview: unknown flag --jsn (did you mean --json?); see `gpk preview --help`\n");
     expect(runGpk(["preview", "--help"]).stdout).toMatch(/^Usage: gpk preview <stack>/);
   });
 });

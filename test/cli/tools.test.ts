@@ -24,6 +24,7 @@ import {
 import { DEBIAN_PACKAGES, ensureDebianPackages, findCommand, onPath, parseDebianPackages } from "../../cli/tools/debian";
 import { locateBinary, toolCacheDir, toolsCacheRoot } from "../../cli/tools/resolve";
 import { runGpk } from "./run-gpk";
+import { expectJsonShape } from "./json-shape-assert";
 
 const K8S_MOD = `module k8s.io/kubernetes
 
@@ -167,7 +168,7 @@ describe("binary lookup", () => {
     const empty = dir("empty");
     const run = runGpk(["tools", "status", "--json"], { env: { GPK_TOOLS_DIR: empty, PATH: empty, KUBEBUILDER_ASSETS: "" } });
     expect(run.status).toBe(1);
-    const statuses = JSON.parse(run.stdout) as { tool: string; missing: string[] }[];
+    const statuses = expectJsonShape("tools", "status", run.stdout) as { tool: string; missing: string[] }[];
     expect(statuses.find((s) => s.tool === "kubernetes")?.missing).toEqual(["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
     const bad = runGpk(["tools", "build", "--only", "etcd"]);
     expect(bad.status).toBe(2);
@@ -226,7 +227,7 @@ describe("gpk tools images", () => {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), "gpk-images-"));
     const run = runGpk(["tools", "images", "--json"], { env: { GPK_TOOLS_DIR: cache } });
     expect(run.status, run.stderr).toBe(0);
-    const images = JSON.parse(run.stdout) as { name: string; ref: string; archive: string }[];
+    const images = expectJsonShape("tools", "images", run.stdout) as { name: string; ref: string; archive: string }[];
     expect(images.map((i) => i.name.replace(/:.*/, ""))).toEqual(["gpk.local/pause", "gpk.local/gpk-runtime"]);
     for (const image of images) {
       expect(image.ref).toMatch(new RegExp(`^${image.name.replace(/[.]/g, "\\.")}@sha256:[0-9a-f]{64}$`));

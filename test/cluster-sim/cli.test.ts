@@ -45,10 +45,10 @@ describe("gpk simulate", () => {
   });
 
   it.each([
-    [["--policy", "fgd", "--frobnicate"], /^gpk simulate: Unknown option '--frobnicate'/],
+    [["--policy", "fgd", "--frobnicate"], /^gpk simulate: unknown flag --frobnicate; see `gpk simulate --help`$/],
     [["--policy", "tetris"], /^gpk simulate: --policy: unknown policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity$/],
-    [["--policy", "fgd", "--seed", "x"], /^gpk simulate: --seed: expected an integer, got "x"$/],
-    [["--policy", "fgd", "--arrival", "0"], /^gpk simulate: --arrival: expected a number between 0.01 and 10, got 0$/],
+    [["--policy", "fgd", "--seed", "x"], /^gpk simulate: --seed: expected an integer, got "x"; see `gpk simulate --help`$/],
+    [["--policy", "fgd", "--arrival", "0"], /^gpk simulate: --arrival: expected a number between 0.01 and 10, got 0; see `gpk simulate --help`$/],
   ])("exits 2 with a one-line reason for bad flags %j", (flags, message) => {
     const r = gpk("--nodes", nodes, "--pods", pods, ...flags);
     expect(r.code).toBe(2);
@@ -69,7 +69,7 @@ describe("gpk simulate", () => {
   it("exits 2 when a file cannot be read", () => {
     const r = gpk("--nodes", path.join(dir, "missing.csv"), "--pods", pods, "--policy", "fgd");
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`gpk simulate: --nodes: cannot read ${path.join(dir, "missing.csv")}: ENOENT`);
+    expect(r.stderr.trim()).toBe(`gpk simulate: --nodes: no such file: ${path.join(dir, "missing.csv")}`);
   });
 
   it("replays with departures in --mode replay and prints its contract JSON", () => {
@@ -101,10 +101,10 @@ describe("gpk simulate", () => {
     [["--mode", "replay", "--policy", "gpk", "--defrag", "gpk", "--arrival", "1.3"], /^gpk simulate: --arrival goes with the artifact mode/],
     [["--policy", "gpk", "--defrag", "gpk"], /^gpk simulate: --defrag goes with --mode replay$/],
     [["--mode", "fast", "--policy", "gpk"], /^gpk simulate: --mode: expected artifact or replay, got "fast"$/],
-    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--time-scale", "0"], /^gpk simulate: --time-scale: expected a number between 0.001 and 1000000000, got 0$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--time-scale", "0"], /^gpk simulate: --time-scale: expected a number between 0.001 and 1000000000, got 0; see `gpk simulate --help`$/],
     [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "0.5", "--time-scale", "10"], /^gpk simulate: --load and --time-scale exclude each other/],
     [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "50"], /^gpk simulate: --load: 50 is out of reach; these pods offer at most \d+\.\d{3} of the GPU capacity, all at once$/],
-    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "high"], /^gpk simulate: --load: expected a number, got "high"$/],
+    [["--mode", "replay", "--policy", "gpk", "--defrag", "none", "--load", "high"], /^gpk simulate: --load: expected a number, got "high"; see `gpk simulate --help`$/],
     [["--policy", "gpk", "--load", "0.5"], /^gpk simulate: --load goes with --mode replay$/],
   ])("replay mode exits 2 with a one-line reason for %j", (flags, message) => {
     const r = gpk("--nodes", nodes, "--pods", pods, ...flags);

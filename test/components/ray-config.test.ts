@@ -88,7 +88,7 @@ describe("gpk:ray", () => {
     ["a non-numeric CPU", (c) => (c.ray.workerGroups[0].cpu = "lots"), ['gpk:ray.workerGroups[0].cpu: expected a Kubernetes quantity such as "64" or "256Gi", got "lots"']],
     ["zero max replicas", (c) => (c.ray.workerGroups[0].maxReplicas = 0), ["gpk:ray.workerGroups[0].maxReplicas: expected a positive integer, got 0"]],
     ["no worker groups", (c) => (c.ray.workerGroups = []), ["gpk:ray.workerGroups: expected at least one worker group"]],
-    ["a misspelt key", (c) => (c.ray.workerGroups[0].gpus = 8), ["gpk:ray.workerGroups[0].gpus: unknown key"]],
+    ["a misspelt key", (c) => (c.ray.workerGroups[0].gpus = 8), ["unknown key `gpk:ray.workerGroups[0].gpus`; did you mean `gpk:ray.workerGroups[0].gpusPerWorker`?"]],
     ["an unknown upscaling mode", (c) => (c.ray.autoscaler = { upscalingMode: "Fast" }), ['gpk:ray.autoscaler.upscalingMode: expected one of "Conservative", "Default", "Aggressive", got "Fast"']],
     ["GPUs beyond the tenant's quota", (c) => (c.tenants[0].gpuQuota = 16), [`gpk:ray.workerGroups: expected at most tenant "research"'s gpuQuota of 16 GPUs at max scale, got 24 (3 × 8)`]],
     ["CPU beyond the tenant's quota", (c) => (c.tenants[0].cpuQuota = "480"), [`gpk:ray.workerGroups: expected at most tenant "research"'s cpuQuota of 480 CPUs at max scale, got 484.5 (head 4 + autoscaler 500m + 3 × 160)`]],

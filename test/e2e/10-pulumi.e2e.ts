@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { GFD_LABELS, KIT_LABELS } from "../../gpu";
 import { REPO_ROOT, cluster, createObject, gpk, kubectl, kubectlOk } from "./cluster";
+import { expectJsonShape } from "../cli/json-shape-assert";
 
 /** The real CLI, from the workspace `gpk local up` reported, with its environment. */
 function pulumi(args: string[]) {
@@ -21,6 +22,10 @@ function pulumi(args: string[]) {
 }
 
 describe("pulumi up of the local stack", () => {
+  it("gpk local up --json printed the declared shape (nodes, images, processes)", () => {
+    expectJsonShape("local", "up", JSON.stringify(cluster()));
+  });
+
   it("created every resource the program declares, and the state holds exactly those", () => {
     const { update } = cluster();
     expect(update.create).toBeGreaterThan(50);
@@ -49,7 +54,7 @@ describe("pulumi up of the local stack", () => {
   it("a second preview reports no changes (--expect-no-changes)", () => {
     const run = gpk(["local", "preview", "--runtime", "binaries", "--expect-no-changes", "--json"]);
     expect(run.status, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout).changeSummary as Record<string, number>;
+    const summary = expectJsonShape("local", "preview", run.stdout).changeSummary as Record<string, number>;
     expect(Object.keys(summary).filter((op) => op !== "same")).toEqual([]);
     expect(summary.same).toBeGreaterThan(50);
   });

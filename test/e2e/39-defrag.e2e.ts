@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../cli/local/binaries/processes";
 import { GFD_LABELS, GPK_SCHEDULER_NAME, GPU_PRODUCTS, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS } from "../../gpu";
 import { GPK, cluster, createNamespace, createObject, gpk, gpuPod, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
+import { expectJsonShape } from "../cli/json-shape-assert";
 
 const NS = "e2e-defrag";
 const NODES = ["e2e-defrag-0", "e2e-defrag-1"];
@@ -108,7 +109,7 @@ describe("gpk defrag on the live cluster", () => {
       podJson(NS, "big")?.status.conditions?.some((c: any) => c.type === "PodScheduled" && c.status === "False"), 60_000);
     const run = gpk(["diagnose", "--kubeconfig", cluster().kubeconfig, "--json"]);
     expect(run.status, run.stderr).toBe(0);
-    const big = JSON.parse(run.stdout).pending.find((p: any) => p.name === "big");
+    const big = expectJsonShape("diagnose", "diagnose", run.stdout).pending.find((p: any) => p.name === "big");
     expect(big).toMatchObject({ namespace: NS, gpus: 4, reason: "fragmented" });
     expect(big.detail).toContain("4 whole GPU(s) free across");
   });
@@ -117,7 +118,7 @@ describe("gpk defrag on the live cluster", () => {
     // --pool keeps the run to this test's nodes, whatever the other files left pending elsewhere.
     const planned = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--pool", POOL, "--plan", "--json"]);
     expect(planned.status, planned.stderr).toBe(0);
-    const plan = JSON.parse(planned.stdout);
+    const plan = expectJsonShape("defrag", "plan", planned.stdout);
     const step = plan.plans.find((p: any) => p.trigger.kind === "fragmented" && p.trigger.name === "big");
     expect(step, planned.stdout).toBeDefined();
     expect(step.moves).toHaveLength(2);
@@ -127,7 +128,7 @@ describe("gpk defrag on the live cluster", () => {
 
     const applied = gpk(["defrag", "--kubeconfig", cluster().kubeconfig, "--pool", POOL, "--apply", "--timeout", "120", "--json"]);
     expect(applied.status, `${applied.stdout}\n${applied.stderr}`).toBe(0);
-    const report = JSON.parse(applied.stdout);
+    const report = expectJsonShape("defrag", "apply", applied.stdout);
     expect(report.ok).toBe(true);
     const done = report.applied.find((a: any) => a.trigger.kind === "fragmented");
     expect(done).toMatchObject({ node: target, bound: target, error: null });

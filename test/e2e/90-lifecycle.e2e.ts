@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { KIT_LABELS, MANAGED_BY } from "../../gpu";
 import { REPO_ROOT, cluster, gpk, kubectl, kubectlOk, waitUntil } from "./cluster";
+import { expectJsonShape } from "../cli/json-shape-assert";
 
 /** Every listable kind, namespaced or not, holding an object labelled as the kit's. */
 function kitObjects(): string[] {
@@ -41,7 +42,7 @@ describe("tearing down", () => {
     expect(kitObjects().length).toBeGreaterThan(20);
     const run = gpk(["local", "destroy", "--runtime", "binaries", "--json"]);
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    expect(JSON.parse(run.stdout).update.delete).toBe(cluster().update.create);
+    expect(expectJsonShape("local", "destroy", run.stdout).update.delete).toBe(cluster().update.create);
     // Namespaces finalize asynchronously (the namespace controller empties them first).
     await waitUntil("kit namespaces gone", () => {
       const names = (kubectlOk(["get", "namespaces", "-o", "json"]).items as any[]).map((n) => n.metadata.name);
@@ -56,7 +57,7 @@ describe("tearing down", () => {
     expect(processes.map((p) => p.name).sort()).toEqual(["gpk-extender", "gpk-scheduler", "kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]);
     const run = gpk(["local", "down", "--runtime", "binaries", "--json"]);
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
-    const report = JSON.parse(run.stdout);
+    const report = expectJsonShape("local", "down", run.stdout);
     expect(report.portsLeft).toEqual([]);
     expect(report.leftovers).toEqual([]);
     for (const p of processes) {

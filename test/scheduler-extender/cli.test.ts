@@ -54,15 +54,15 @@ describe("gpk extender", () => {
   it("exits 2 with one line on a bad flag, an unknown policy or a bad snapshot", () => {
     const flag = runGpk(["extender", "--port", "eighty"]);
     expect(flag.status).toBe(2);
-    expect(flag.stderr).toBe('gpk extender: --port: expected an integer between 0 and 65535, got "eighty"\n');
+    expect(flag.stderr).toBe('gpk extender: --port: expected an integer, got "eighty"; see `gpk extender --help`\n');
     const policy = runGpk(["extender", "--policy", "tetris"]);
     expect(policy.status).toBe(2);
-    expect(policy.stderr).toBe('gpk extender: --policy: unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity\n');
+    expect(policy.stderr).toBe('gpk extender: --policy: unknown placement policy "tetris"; valid policies: random, dotprod, gpu-clustering, gpu-packing, best-fit, fgd, gpk, gpk-scarcity; see `gpk extender --help`\n');
     const answer = runGpk(["extender", "--filter-answer", "best"]);
     expect(answer.status).toBe(2);
     expect(answer.stderr).toBe('gpk extender: --filter-answer: expected one of pick, all, got "best"\n');
     const qps = runGpk(["extender", "--kube-qps", "0"]);
-    expect(qps.stderr).toBe('gpk extender: --kube-qps: expected an integer between 1 and 100000, got "0"\n');
+    expect(qps.stderr).toBe("gpk extender: --kube-qps: expected an integer between 1 and 100000, got 0; see `gpk extender --help`\n");
     const both = runGpk(["extender", "--snapshot", "x.json", "--in-cluster"]);
     expect(both.stderr).toBe("gpk extender: --snapshot and --in-cluster: give at most one cluster state source\n");
     const dir = mkdtempSync(path.join(tmpdir(), "gpk-bad-snap-"));

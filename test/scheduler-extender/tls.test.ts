@@ -94,14 +94,14 @@ describe("TLS configuration", () => {
     expect(() => parse(["--tls-cert", "a.pem", "--client-ca", "c.pem"])).toThrow(new ExtenderConfigError("--tls-cert, --client-ca: mutual TLS needs --tls-cert, --tls-key and --client-ca together; missing --tls-key"));
     expect(() => parse(["--client-name", "x"])).toThrow(new ExtenderConfigError("--client-name: only with mutual TLS (--tls-cert, --tls-key, --client-ca)"));
     expect(() => parse([...tlsFlags(), "--client-name", " "])).toThrow("--client-name: expected a certificate subject CN, got an empty string");
-    expect(() => parse([...tlsFlags(), "--health-port", "http"])).toThrow('--health-port: expected an integer between 0 and 65535, got "http"');
+    expect(() => parse([...tlsFlags(), "--health-port", "http"])).toThrow('--health-port: expected an integer, got "http"');
     expect(parse([...tlsFlags(), "--client-name", "a", "--client-name", "b"]).tls).toMatchObject({ clientNames: ["a", "b"], healthPort: 8889 });
   });
 
   it("exits 2 naming the flag for an unreadable file, a file without PEM, and a key that is not the certificate's", () => {
     const [, , , , , caFile] = tlsFlags();
     const cases: [string[], RegExp][] = [
-      [["--tls-cert", path.join(dir, "missing.crt"), "--tls-key", file("k1", server.keyPem), "--client-ca", caFile!], /^--tls-cert: cannot read .*missing\.crt: ENOENT$/],
+      [["--tls-cert", path.join(dir, "missing.crt"), "--tls-key", file("k1", server.keyPem), "--client-ca", caFile!], /^--tls-cert: no such file: .*missing\.crt$/],
       [["--tls-cert", file("c2", server.certPem), "--tls-key", file("k2", "not a key"), "--client-ca", caFile!], /^--tls-key: .*k2 holds no PEM block$/],
       [["--tls-cert", file("c3", server.certPem), "--tls-key", file("k3", scheduler.keyPem), "--client-ca", caFile!], /^--tls-cert, --tls-key, --client-ca: .*\(ERR_OSSL_.*\)$/],
     ];

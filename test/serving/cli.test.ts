@@ -52,7 +52,7 @@ describe("gpk serve", () => {
   it("exits 2 with one line naming a bad flag", async () => {
     const bad = await exited(spawn(process.execPath, ["bin/gpk.js", "serve", "--gpu", "v100"], { cwd: ROOT }));
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^gpk serve: --gpu: unknown GPU "v100"; one of h100, a100, l40s, a10g, l4$/)]);
+    expect(bad.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^gpk serve: --gpu: unknown GPU "v100"; one of h100, a100, l40s, a10g, l4; see `gpk serve --help`$/)]);
     const tooBig = await exited(spawn(process.execPath, ["bin/gpk.js", "serve", "--model", "llama-3-70b", "--tensor-parallel-size", "1"], { cwd: ROOT }));
     expect(tooBig.code).toBe(2);
     expect(tooBig.stderr).toMatch(/--gpu-memory-utilization: no memory left for the KV cache/);

@@ -183,7 +183,7 @@ describe("gpk serve --replay", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr.trim()).toBe(`gpk serve: --replay: ${bad}:2: "output_tokens" must be an integer of at least 0, got "many"`);
     for (const [args, message] of [
-      [["--replay", path.join(dir, "missing.jsonl")], "--replay: cannot read"],
+      [["--replay", path.join(dir, "missing.jsonl")], "--replay: no such file: "],
       [["--replay", file, "--port", "8000"], "--port does not apply to --replay"],
       [["--replay", file, "--max-concurrency", "0"], "--max-concurrency"],
       [["--replay", file, "--request-rate", "fast"], '--request-rate: expected a number, got "fast"'],

@@ -76,6 +76,6 @@ describe("gpk-wordpiece-v1 in Hugging Face format", () => {
     const under = path.join(dir, "tokenizer.json", "x");
     const bad = runGpk(["serve", "--write-tokenizer", under]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain(`--write-tokenizer: cannot write ${under}: ENOTDIR`);
+    expect(bad.stderr).toBe(`gpk serve: --write-tokenizer: cannot create ${under}: ${path.join(dir, "tokenizer.json")} is a file\n`);
   });
 });

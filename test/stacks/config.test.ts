@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CONFIG as POLICY_CONFIG } from "../../policies/lib/config";
-import { ConfigError, parseStackConfig } from "../../stacks/load-config";
+import { ConfigError, parseConfigMap, parseStackConfig } from "../../stacks/load-config";
 
 /** A valid kind stack; each bad-input case changes one thing. */
 function kindStack(): Record<string, any> {
@@ -63,8 +63,8 @@ describe("stack config", () => {
     ["zero GPUs per node", (c) => (c.nodePools[0].gpusPerNode = 0), "gpk:nodePools[0].gpusPerNode: expected a positive integer, got 0", kindStack],
     ["unknown target", (c) => (c.target = "gke"), 'gpk:target: expected "kind" or "eks", got "gke"', kindStack],
     ["unknown product", (c) => (c.nodePools[0].product = "b200"), 'gpk:nodePools[0].product: expected one of "h100", "a100", "l40s", "a10g", "l4", got "b200"', kindStack],
-    ["misspelt pool key", (c) => (c.nodePools[0].gpuCount = 4), "gpk:nodePools[0].gpuCount: unknown key", kindStack],
-    ["unknown top-level key", (c) => (c.tenant = []), "gpk:tenant: unknown key", kindStack],
+    ["misspelt pool key", (c) => (c.nodePools[0].gpuCount = 4), "unknown key `gpk:nodePools[0].gpuCount`; keys here: name, product, instanceType, gpusPerNode, minNodes, desiredNodes, maxNodes, timeSlicingReplicas, mig, migStrategy, dedicatedTenant, capacityType, diskSizeGiB", kindStack],
+    ["unknown top-level key", (c) => (c.tenant = []), "unknown key `gpk:tenant`; did you mean `gpk:tenants`?", kindStack],
     ["desired above max", (c) => (c.nodePools[0].desiredNodes = 3), "gpk:nodePools[0].desiredNodes: expected minNodes ≤ desiredNodes ≤ maxNodes, got 0 ≤ 3 ≤ 2", kindStack],
     ["tenant on an unknown pool", (c) => (c.tenants[0].allowedPools = ["sim-h100", "nope"]), 'gpk:tenants[0].allowedPools[1]: expected one of the pools sim-h100, sim-l4, got "nope"', kindStack],
     ["pool dedicated to an unknown tenant", (c) => (c.nodePools[1].dedicatedTenant = "ghost"), 'gpk:nodePools[1].dedicatedTenant: expected one of the tenants team-a, got "ghost"', kindStack],
@@ -156,5 +156,69 @@ describe("stack config", () => {
       'gpk:nodePools[0].gpusPerNode: expected a positive integer, got "8x"',
       'gpk:tenants[0].gpuQuota: expected a non-negative integer, got "lots"',
     ]);
+  });
+
+  describe("a mistake is reported once, as the mistake it is", () => {
+    it("names the key a misspelt key meant, and checks the rest as if it were spelt so", () => {
+      const raw = kindStack();
+      raw.nodePools[0].desiredNode = raw.nodePools[0].desiredNodes;
+      delete raw.nodePools[0].desiredNodes;
+      // Not also "desiredNodes: expected a non-negative integer, got nothing".
+      expect(problems(raw)).toEqual(["unknown key `gpk:nodePools[0].desiredNode`; did you mean `gpk:nodePools[0].desiredNodes`?"]);
+    });
+
+    it("does not report the rules a misspelt key would break for want of its value", () => {
+      const raw = kindStack();
+      raw.nodePools[0].gpusPerNod = 4;
+      delete raw.nodePools[0].gpusPerNode;
+      // Not also "gpusPerNode: expected a positive integer (required on kind)".
+      expect(problems(raw)).toEqual(["unknown key `gpk:nodePools[0].gpusPerNod`; did you mean `gpk:nodePools[0].gpusPerNode`?"]);
+    });
+
+    it("still reports a value that is wrong under the key meant", () => {
+      const raw = kindStack();
+      raw.nodePools[0].gpusPerNod = "four";
+      delete raw.nodePools[0].gpusPerNode;
+      expect(problems(raw)).toEqual([
+        "unknown key `gpk:nodePools[0].gpusPerNod`; did you mean `gpk:nodePools[0].gpusPerNode`?",
+        'gpk:nodePools[0].gpusPerNode: expected a positive integer, got "four"',
+      ]);
+    });
+
+    it("leaves the rules that span keys until every value is right: they would blame a correct value", () => {
+      const raw = kindStack();
+      raw.nodePools[0].name = "Sim_H100";
+      // Not also tenants[0].allowedPools[0]: expected one of the pools Sim_H100, sim-l4, got "sim-h100".
+      expect(problems(raw)).toEqual([expect.stringMatching(/^gpk:nodePools\[0\]\.name: expected a DNS label/)]);
+    });
+  });
+
+  describe("keys outside the gpk namespace", () => {
+    const asPulumi = (raw: Record<string, unknown>, rename: Record<string, string>) =>
+      Object.fromEntries(Object.entries(raw).map(([k, v]) => [rename[k] ?? `gpk:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+    const mapProblems = (all: Record<string, string>) => {
+      try {
+        parseConfigMap(all);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).lines;
+      }
+      throw new Error("config was accepted");
+    };
+
+    it("names a misspelt namespace, with the key meant, and nothing that follows from it", () => {
+      expect(mapProblems(asPulumi(kindStack(), { target: "gkp:target" }))).toEqual(["unknown key `gkp:target`; did you mean `gpk:target`?"]);
+      expect(mapProblems(asPulumi(kindStack(), { tenants: "gp:tenant" }))).toEqual(["unknown key `gp:tenant`; did you mean `gpk:tenants`?"]);
+    });
+
+    it("names a kit key written without its namespace", () => {
+      expect(mapProblems(asPulumi(kindStack(), { target: "target" }))).toEqual(["unknown key `target`; did you mean `gpk:target`?"]);
+      expect(mapProblems(asPulumi(kindStack(), { target: "gpu-platform-kit:target" }))).toEqual(["unknown key `gpu-platform-kit:target`; did you mean `gpk:target`?"]);
+    });
+
+    it("leaves other providers' keys alone", () => {
+      const all = { ...asPulumi(kindStack(), {}), "aws:region": "us-east-1", "gcp:project": "p", "kubernetes:context": "kind-gpk" };
+      expect(parseConfigMap(all).target).toBe("kind");
+    });
   });
 });

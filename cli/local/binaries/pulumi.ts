@@ -19,7 +19,9 @@ import { REPO_ROOT } from "../../render/stack-files";
 import type { Layout } from "./plan";
 
 /** The project name the kit's Pulumi.yaml declares: URNs match those of a `pulumi up` from the repository. */
-export const PROJECT_NAME = "gpu-platform-kit";
+import { PROJECT_NAME } from "../../../stacks/config";
+
+export { PROJECT_NAME };
 
 export interface PulumiSetup {
   bin: string;

@@ -59,10 +59,14 @@ export interface EngineArgs {
   swapSpaceGiB?: number;
 }
 
-/** Bad engine arguments; `flag` names the offending argument the way the CLI spells it. */
+/**
+ * Bad engine arguments; `flag` names the offending argument the way the CLI spells it
+ * (`max-num-seqs`, shown as `--max-num-seqs`), or the variable its value came from
+ * (`GPK_SERVING_MAX_NUM_SEQS`, shown as it is).
+ */
 export class EngineConfigError extends Error {
-  constructor(readonly flag: string, message: string) {
-    super(`--${flag}: ${message}`);
+  constructor(readonly flag: string, readonly detail: string) {
+    super(`${/^[A-Z]/.test(flag) ? flag : `--${flag}`}: ${detail}`);
   }
 }
 
@@ -117,7 +121,8 @@ function kvElementBytes(dtype: KvCacheDtype, model: ModelSpec): number {
 
 function int(flag: string, v: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const x = v ?? fallback;
-  if (!Number.isInteger(x) || x < min || x > max) throw new EngineConfigError(flag, `expected an integer between ${min} and ${max}, got ${x}`);
+  const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `between ${min} and ${max}`;
+  if (!Number.isInteger(x) || x < min || x > max) throw new EngineConfigError(flag, `expected an integer ${range}, got ${x}`);
   return x;
 }
 
