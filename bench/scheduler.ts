@@ -20,7 +20,8 @@
  *
  * Flags: --sizes 1000,5000 --pods 1000 --runs 3 [--qps 5000 --burst 5000] [--percentage N:
  * gpk-scheduler's percentageOfNodesToScore, default the kit's] [--hami: HAMi's scheduler
- * extender as a third profile, bench/hami-profile.ts] [--json] [--keep].
+ * extender as a third profile, bench/hami-profile.ts] [--json] [--keep] [--from <json>: print
+ * the tables of an earlier run].
  * --json prints {"runs":[{nodes,profile,podsPerSecond,attemptP50Ms,attemptP99Ms,...}],"ratio":{"<nodes>":...}}
  * on stdout; progress goes to stderr. Writes docs/scheduler-bench.json.
  * Needs the tools (`npm run tools`). Everything listens on 127.0.0.1.
@@ -52,7 +53,7 @@ const ROOT = path.resolve(__dirname, "..");
 const { values } = parseArgs({
   options: {
     sizes: { type: "string" }, pods: { type: "string" }, runs: { type: "string" }, keep: { type: "boolean" }, percentage: { type: "string" },
-    qps: { type: "string" }, burst: { type: "string" }, json: { type: "boolean" }, hami: { type: "boolean" },
+    qps: { type: "string" }, burst: { type: "string" }, json: { type: "boolean" }, hami: { type: "boolean" }, from: { type: "string" },
   },
 });
 function count(flag: string, raw: string | undefined, fallback: number, min: number): number {
@@ -389,6 +390,12 @@ const median = (xs: number[]) => {
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
+  if (values.from) {
+    // Re-render the tables of an earlier run's JSON.
+    const saved = JSON.parse(fs.readFileSync(values.from, "utf8")) as { runs: RunResult[]; summary: Summary[] };
+    printTables(saved.runs, saved.summary);
+    return;
+  }
   const tools = resolveTools(readPins(), process.env, HAMI ? ["kubernetes", "kine", "kwok", "hami"] : ["kubernetes", "kine", "kwok"]);
   const runs: RunResult[] = [];
   for (const [i, size] of SIZES.entries()) {
@@ -446,13 +453,26 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ runs, ratio })}\n`);
     return;
   }
-  console.log("| nodes | run | profile | pods/s | attempt p50 / p99 ms | algorithm p50 / p99 ms |");
-  console.log("|---|---|---|---|---|---|");
-  for (const r of runs) console.log(`| ${r.nodes} | ${r.run + 1} | ${r.profile} | ${r.podsPerSecond} | ${r.attemptP50Ms} / ${r.attemptP99Ms} | ${r.algorithmP50Ms} / ${r.algorithmP99Ms} |`);
-  for (const s of summary) {
-    console.log(`| ${s.nodes} | median | gpk ÷ default | ${s.ratio} | | |`);
-    if (s.hamiRatio !== undefined) console.log(`| ${s.nodes} | median | HAMi ÷ default | ${s.hamiRatio} | | |`);
+  printTables(runs, summary);
+}
+
+type Summary = { nodes: number; ratio: number; hamiRatio?: number; gpkMin: number; gpkMax: number; defaultMin: number; defaultMax: number };
+
+/** Markdown: every run with where its time went, then the medians (docs/real-engines.md quotes both). */
+function printTables(runs: RunResult[], summary: Summary[]): void {
+  const schedulerCpu = (r: RunResult) => r.cpuSeconds["gpk-scheduler"] ?? r.cpuSeconds["kube-scheduler"] ?? r.cpuSeconds["hami-kube-scheduler"] ?? 0;
+  const point = (r: RunResult, name: string) => r.extensionPointMeanMs[name] ?? "–";
+  console.log("| nodes | run | profile | order | pods/s | attempt p50 / p99 ms | algorithm p50 / p99 ms | Filter / Score / Bind mean ms | extender filter / bind mean ms | CPU s: scheduler, extender, API server, kine |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of runs) {
+    const ext = r.extenderMeanMs ? `${r.extenderMeanMs.filter ?? "–"} / ${r.extenderMeanMs.bind ?? "–"}` : "–";
+    const cpu = `${schedulerCpu(r)}, ${r.profile === GPK_SCHEDULER_NAME ? r.cpuSeconds["gpk-extender"] : r.profile === HAMI_SCHEDULER_NAME ? r.cpuSeconds["hami-scheduler"] : "–"}, ${r.cpuSeconds["kube-apiserver"]}, ${r.cpuSeconds.kine}`;
+    console.log(`| ${r.nodes} | ${r.run + 1} | ${r.profile} | ${r.order} | ${r.podsPerSecond} | ${r.attemptP50Ms} / ${r.attemptP99Ms} | ${r.algorithmP50Ms} / ${r.algorithmP99Ms} | ${point(r, "Filter")} / ${point(r, "Score")} / ${point(r, "Bind")} | ${ext} | ${cpu} |`);
   }
+  console.log("");
+  console.log("| nodes | gpk-scheduler pods/s (min–max) | default-scheduler pods/s (min–max) | median gpk ÷ default |");
+  console.log("|---|---|---|---|");
+  for (const s of summary) console.log(`| ${s.nodes} | ${s.gpkMin}–${s.gpkMax} | ${s.defaultMin}–${s.defaultMax} | **${s.ratio}**${s.hamiRatio !== undefined ? ` (HAMi ÷ default ${s.hamiRatio})` : ""} |`);
 }
 
 main().catch((err) => {

@@ -62,6 +62,7 @@ export const EXTENDER_METRICS = {
   binds: "gpk_extender_binds_total",
   refusals: "gpk_extender_refusals_total",
   tlsHandshakeFailures: "gpk_extender_tls_handshake_failures_total",
+  tlsConnections: "gpk_extender_tls_connections_total",
   nodes: "gpk_extender_nodes",
   /**
    * GPUs per pool by state (`allocated`, `idle`, `fragmented`, `cpu_stranded`), from its cache;

@@ -18,7 +18,7 @@
  * never crashes on input and keeps its state.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createSecureServer, type Http2SecureServer, type Http2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -60,7 +60,7 @@ export interface RunningExtenderServer {
   port: number;
   /** Where /healthz and /metrics are served: `port` unless TLS moved them. */
   healthPort: number;
-  server: Server;
+  server: Server | Http2SecureServer;
   registry: Registry;
   close(): Promise<void>;
 }
@@ -70,15 +70,22 @@ const VERBS: readonly string[] = ["filter", "prioritize", "bind"];
 
 function send(res: ServerResponse, status: number, body: unknown, close = false, json = false, startedMs?: number): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  // A flat [name, value, ...] list: the cheapest form writeHead takes.
+  // A flat [name, value, ...] list: the cheapest form HTTP/1.1's writeHead takes.
   const headers = [
     "content-type", typeof body === "string" && !json ? "text/plain; charset=utf-8" : "application/json",
     "content-length", String(Buffer.byteLength(text)),
   ];
   // Time from the whole body read to the answer built, for clients that separate it from transport.
   if (startedMs !== undefined) headers.push("server-timing", `app;dur=${(performance.now() - startedMs).toFixed(3)}`);
-  if (close) headers.push("connection", "close");
-  res.writeHead(status, headers);
+  if (res.req?.httpVersionMajor === 2) {
+    // HTTP/2's compatibility response takes an object, and no connection-specific header.
+    const named: Record<string, string> = {};
+    for (let i = 0; i < headers.length; i += 2) named[headers[i]!] = headers[i + 1]!;
+    res.writeHead(status, named);
+  } else {
+    if (close) headers.push("connection", "close");
+    res.writeHead(status, headers);
+  }
   res.end(text);
 }
 
@@ -132,6 +139,7 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     labelNames: ["verb", "reason"], registers: [registry],
   });
   const handshakeFailures = new Counter({ name: EXTENDER_METRICS.tlsHandshakeFailures, help: "TLS handshakes that failed (no or untrusted client certificate).", registers: [registry] });
+  const tlsConnections = new Counter({ name: EXTENDER_METRICS.tlsConnections, help: "TLS connections accepted on the verb port, by the protocol the caller chose (h2 or http/1.1).", labelNames: ["protocol"], registers: [registry] });
   new Gauge({
     name: EXTENDER_METRICS.nodes, help: "Nodes in the extender's cache.", registers: [registry],
     collect() {
@@ -196,7 +204,7 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
   }
 
   const tls = options.tls;
-  const peerNames = new WeakMap<TLSSocket, string>();
+  const peerNames = new WeakMap<object, string>();
   const pathOf = (req: IncomingMessage) => (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
   const notFound = (res: ServerResponse, path: string) =>
     send(res, 404, { Error: `${path}: not found; verbs are POST /filter, /prioritize, /bind${tls ? " on the TLS port" : ""}` });
@@ -223,11 +231,12 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     if (tls) {
       // The handshake proved the certificate chains to the client CA; the identity is its CN,
       // read once per connection (getPeerCertificate builds the whole certificate object).
-      const socket = req.socket as TLSSocket;
-      let name = peerNames.get(socket);
+      // Over HTTP/2 every request of a connection shares its session; over HTTP/1.1, its socket.
+      const connection: object = (req as unknown as { stream?: { session?: Http2Session } }).stream?.session ?? req.socket;
+      let name = peerNames.get(connection);
       if (name === undefined) {
-        const cn = socket.getPeerCertificate().subject?.CN;
-        peerNames.set(socket, (name = typeof cn === "string" ? cn : ""));
+        const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+        peerNames.set(connection, (name = typeof cn === "string" ? cn : ""));
       }
       if (!tls.clientNames.includes(name)) {
         refusals.inc({ verb, reason: "client-identity" });
@@ -237,26 +246,45 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     }
     void handleVerb(verb as Verb, req, res);
   };
-  const server = tls
-    ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, verbs)
-    : createServer(verbs);
+  // Over TLS the verbs speak HTTP/2 as well as HTTP/1.1. kube-scheduler's extender client offers
+  // h2 (k8s.io/apimachinery util/net SetTransportDefaults) and then multiplexes every filter and
+  // every concurrent bind over one connection; on HTTP/1.1 it keeps at most 2 idle connections
+  // (Go's default), so the binds that overlap a filter each paid a new mutual-TLS handshake.
+  const secure = tls
+    ? createSecureServer({ cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2", allowHTTP1: true }, verbs as never)
+    : undefined;
+  const plain = secure ? undefined : createServer(verbs);
+  const server: Server | Http2SecureServer = secure ?? plain!;
   const healthServer = tls ? createServer(health) : undefined;
   // Keep-alive connections from kube-scheduler are reused across cycles.
-  server.keepAliveTimeout = 65_000;
-  server.on("clientError", (_err, socket) => {
+  if (plain) plain.keepAliveTimeout = 65_000;
+  const connections = new Set<{ destroy(): void }>();
+  server.on("clientError", (_err: Error, socket: { writable: boolean; end(text: string): void }) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
   });
-  server.on("tlsClientError", () => handshakeFailures.inc());
+  if (secure) {
+    secure.on("tlsClientError", () => handshakeFailures.inc());
+    secure.on("secureConnection", (socket: TLSSocket) => {
+      tlsConnections.inc({ protocol: socket.alpnProtocol || "http/1.1" });
+      connections.add(socket);
+      socket.on("close", () => connections.delete(socket));
+    });
+    secure.on("session", (session: Http2Session) => {
+      connections.add(session);
+      session.on("close", () => connections.delete(session));
+    });
+  }
 
-  const listen = (s: Server, port: number) => new Promise<number>((resolve, reject) => {
+  const listen = (s: Server | Http2SecureServer, port: number) => new Promise<number>((resolve, reject) => {
     s.once("error", reject);
     s.listen(port, options.host ?? "0.0.0.0", () => {
       s.off("error", reject);
       resolve((s.address() as AddressInfo).port);
     });
   });
-  const closeServer = (s: Server) => new Promise<void>((done) => {
-    s.closeAllConnections();
+  const closeServer = (s: Server | Http2SecureServer) => new Promise<void>((done) => {
+    if ("closeAllConnections" in s) s.closeAllConnections();
+    else for (const c of connections) c.destroy();
     s.close(() => done());
   });
   const port = await listen(server, options.port);

@@ -7,7 +7,8 @@
  */
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME } from "../../gpu";
+import { DEFAULT_MONITORING_NAMESPACE, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME } from "../../gpu";
+import { TELEMETRY_PORT, telemetryExporterLabels } from "../../components/gpu-telemetry";
 import { readPins } from "../../cli/tools/recipes";
 import { simUuid } from "../../runtime/gpu-sim/node";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, cluster, createNamespace, createObject, kubectl, kubectlOk, podJson, waitUntil } from "./cluster";
@@ -20,6 +21,7 @@ const PLUGIN = `gpk-device-plugin-${POOL}`;
 
 const allocatableGpus = (): string | undefined => kubectlOk(["get", "node", realNode(), "-o", "json"]).status?.allocatable?.[GPU_RESOURCE];
 const pluginPods = () => (kubectlOk(["get", "pods", "-n", NODE_AGENT_NAMESPACE, "-l", `app.kubernetes.io/name=gpk-device-plugin,${KIT_LABELS.pool}=${POOL}`, "--field-selector", `spec.nodeName=${realNode()}`, "-o", "json"]).items as any[]);
+const labelSelector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
 const runningReady = (pod: any) => pod.status?.phase === "Running" && pod.status.containerStatuses?.every((c: any) => c.ready);
 /**
  * A plugin pod that has registered with the kubelet (its log says so, read through the kubelet).
@@ -173,6 +175,52 @@ describe("the real GPU node", () => {
       expect(answer.body.usage.total_tokens).toBe(answer.body.usage.prompt_tokens + answer.body.usage.completion_tokens);
     } finally {
       kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
+  });
+
+  it("runs the telemetry DaemonSet's exporter, which serves DCGM metrics of the node's GPUs on its pod IP", async () => {
+    const exporter = await waitUntil("the GPU telemetry exporter Running and Ready on the real node", () =>
+      (kubectlOk(["get", "pods", "-n", NODE_AGENT_NAMESPACE, "-l", labelSelector(telemetryExporterLabels("kind")), "--field-selector", `spec.nodeName=${realNode()}`, "-o", "json"]).items as any[]).find(runningReady), 180_000, 1000);
+    expect(exporter.spec.containers[0].image).toBe(runtimeImage());
+    const url = `http://${exporter.status.podIP}:${TELEMETRY_PORT}/metrics`;
+    // The scrapers' namespace the exporters' NetworkPolicy admits; labelled as a tenant's so its pod may tolerate the GPU taint.
+    const ns = DEFAULT_MONITORING_NAMESPACE;
+    const created = kubectl(["get", "namespace", ns]).status !== 0;
+    if (created) await createNamespace(ns, { gpu: true });
+    // The temperature lines only: a termination message holds at most 4 KiB.
+    const scrape = [
+      `fetch(${JSON.stringify(url)}).then(async (r) => require('node:fs').writeFileSync('/dev/termination-log',`,
+      "JSON.stringify({ status: r.status, lines: (await r.text()).split('\\n').filter((l) => l.startsWith('DCGM_FI_DEV_GPU_TEMP{')) })))",
+      ".catch((e) => { require('node:fs').writeFileSync('/dev/termination-log', 'ERR ' + e.message); process.exit(1); });",
+    ].join(" ");
+    try {
+      const made = createObject({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "scraper", namespace: ns },
+        spec: {
+          restartPolicy: "Never",
+          nodeSelector: { "kubernetes.io/hostname": realNode() },
+          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+          securityContext: RESTRICTED_POD_SECURITY,
+          containers: [{ name: "main", image: runtimeImage(), command: ["node", "-e", scrape], securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { limits: { cpu: "200m", memory: "128Mi" } } }],
+        },
+      });
+      expect(made.status, made.stderr).toBe(0);
+      const done = await waitUntil("the scraper pod finished", () => {
+        const p = podJson(ns, "scraper");
+        return (p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed") && p;
+      }, 180_000, 1000);
+      const message = done.status.containerStatuses[0].state.terminated.message;
+      expect(done.status.phase, message).toBe("Succeeded");
+      const { status, lines } = JSON.parse(message) as { status: number; lines: string[] };
+      expect(status).toBe(200);
+      // One temperature per GPU of the node, named by the UUIDs the device plugin gave the kubelet.
+      const uuids = lines.map((l) => /UUID="([^"]+)"/.exec(l)?.[1]).sort();
+      expect(uuids).toEqual(Array.from({ length: GPUS_PER_NODE }, (_, i) => simUuid(realNode(), i)).sort());
+      for (const line of lines) expect(line).toContain(`Hostname="${realNode()}"`);
+    } finally {
+      kubectl(created ? ["delete", "namespace", ns, "--wait=false"] : ["delete", "pod", "scraper", "-n", ns, "--wait=false"]);
     }
   });
 

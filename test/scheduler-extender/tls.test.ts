@@ -6,6 +6,7 @@
  * bad TLS flags and files are configuration errors naming the flag.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
+import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +55,32 @@ describe("mutual TLS", () => {
     const res = await callVerb(ext.port, "filter", filterBody, scheduler);
     expect(res.status).toBe(200);
     expect(res.body.NodeNames).toEqual(["n1"]);
+  });
+
+  it("speaks HTTP/2 to a caller that offers it, every request of the caller on one connection, as kube-scheduler's client does", async () => {
+    const before = await metric(ext.healthPort, "gpk_extender_tls_connections_total");
+    const session = http2.connect(`https://127.0.0.1:${ext.port}`, { ca: ca.certPem, cert: scheduler.certPem, key: scheduler.keyPem, servername: SERVER_NAME });
+    const call = (verb: string, body: unknown) => new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": `/${verb}`, "content-type": "application/json" });
+      let text = "";
+      let status = 0;
+      req.on("response", (headers) => (status = Number(headers[":status"])));
+      req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      req.on("end", () => resolve({ status, body: JSON.parse(text) }));
+      req.on("error", reject);
+      req.end(JSON.stringify(body));
+    });
+    try {
+      // Concurrent requests, as a filter and the binds of earlier pods overlap.
+      const answers = await Promise.all([1, 2, 3].map((i) => call("filter", { Pod: k8sPod(`h2-${i}`, { gpus: 1 }), NodeNames: ["n1"] })));
+      for (const a of answers) expect(a).toMatchObject({ status: 200, body: { NodeNames: ["n1"], Error: "" } });
+      const refused = await call("bind", { PodName: "never-filtered", PodNamespace: "team-a", PodUID: "uid-never", Node: "n1" });
+      expect(refused.status).toBe(403);
+    } finally {
+      session.close();
+    }
+    const count = (lines: string[]) => Number(lines.find((l) => l.includes('protocol="h2"'))?.split(" ")[1] ?? 0);
+    expect(count(await metric(ext.healthPort, "gpk_extender_tls_connections_total"))).toBe(count(before) + 1);
   });
 
   it("refuses in the handshake a caller without a certificate, with another CA's, or with the server's own, and counts each", async () => {
