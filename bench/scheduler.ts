@@ -300,13 +300,16 @@ async function prepareProfiles(cluster: BinariesCluster, stack: string, tools: R
   return { profiles, hami };
 }
 
+/** The pause after the nodes come up and after each run's cleanup. */
+const SETTLE_MS = 20_000;
+
 /** Every node Ready, then a pause so node heartbeats and controllers have settled. */
 async function settle(api: ApiEndpoint, size: number): Promise<void> {
   await waitFor(`${size} nodes Ready`, async () => {
     const list = (await apiRequest(api, "GET", "/api/v1/nodes")) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
     return list.items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length >= size;
   }, 600_000, 1000);
-  await new Promise((r) => setTimeout(r, 15_000));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
 }
 
 async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: string, profile: Profile, size: number, run: number, order: number): Promise<RunResult> {
@@ -380,6 +383,8 @@ async function runProfile(api: ApiEndpoint, cluster: BinariesCluster, stack: str
         return true;
       }
     }, 600_000, 500);
+    // Let the deletion's aftermath (garbage collection, KWOK, kine's compaction) pass before the next run.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
   }
 }
 

@@ -50,6 +50,8 @@ describe("gpu-capacity pack over its real analyzer gRPC server", () => {
       "gpu-pods-target-gpu-nodes": ["mandatory", false],
       "cpu-pods-avoid-gpu-nodes": ["mandatory", false],
       "gpu-pool-has-device-plugin": ["mandatory", true],
+      "serving-capacity": ["mandatory", true],
+      "serving-capacity-cost": ["advisory", true],
     });
     expect(info.policies.find((p) => p.name === "gpu-pool-quota-headroom")!.configSchema!.headroomPercent.default).toBe(20);
   });

@@ -65,6 +65,6 @@ describe("runtime bundles", () => {
       failure = err as { status: number; stderr: string };
     }
     expect(failure?.status).toBe(2);
-    expect(failure?.stderr).toBe('gpk telemetry: --source: expected sim or nvidia-smi, got "dcgm"\n');
+    expect(failure?.stderr).toBe('gpk telemetry: --source: expected sim or nvidia-smi, got "dcgm"; see `gpk telemetry --help`\n');
   });
 });
