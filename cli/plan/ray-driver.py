@@ -5,14 +5,29 @@ by argv[1]. Each candidate is one Ray task; Ray's runtime_env carries `workingDi
 simulator bundled into capacity-task.js, and tasks.json) to the workers, where each task runs
 `node capacity-task.js <its task file>`: the simulator is JavaScript, so a worker needs Node.js
 (`node`, or $GPK_NODE, on its PATH). Each result is printed to stdout as one JSON line as it
-arrives; exit 3 when the Ray here is not the version the kit pins.
+arrives; exit 3 when the Ray here is not the version the kit pins, exit 4 when nothing answers at
+the address (ray.init would wait for minutes before it gives up).
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import ray
+
+
+def unreachable(address):
+    """Why a `host:port` or `ray://host:port` address refuses a TCP connection within 5 s; None when it answers (or is "auto")."""
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            return None
+    except OSError as err:
+        return err.strerror or str(err)
 
 
 def main():
@@ -21,6 +36,10 @@ def main():
     if ray.__version__ != spec["rayVersion"]:
         sys.stderr.write(f"ray {ray.__version__} is installed; the kit pins ray=={spec['rayVersion']} (tools/python-requirements.txt)\n")
         sys.exit(3)
+    reason = unreachable(spec["address"])
+    if reason:
+        sys.stderr.write(f"nothing answers at {spec['address']}: {reason}\n")
+        sys.exit(4)
     ray.init(
         address=spec["address"],
         runtime_env={"working_dir": spec["workingDir"], "env_vars": {"GPK_NODE": os.environ.get("GPK_NODE", "node")}},
