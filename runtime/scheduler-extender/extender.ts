@@ -20,8 +20,7 @@
  *   annotations onto the pod atomically with the node name); a failed Binding is undone.
  */
 import { KIT_ANNOTATIONS } from "../../gpu";
-import type { PodRequest } from "../scheduling";
-import { bestIndexWith, extenderScoresWith, fits, unfitReason } from "../scheduling";
+import { bestIndexWith, extenderScoresWith, fits, unfitReason, type PodRequest } from "../scheduling";
 import { FilterLedger, defragHoldRefusal } from "./bind-guard";
 import type { FilterAnswer } from "./options";
 import type { ClusterCache, NodeSlot } from "./cache";
