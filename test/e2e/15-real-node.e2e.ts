@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MONITORING_NAMESPACE, GPU_RESOURCE, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME } from "../../gpu";
+import { DEFAULT_MONITORING_NAMESPACE, GPU_RESOURCE, GPU_TAINT, KIT_ANNOTATIONS, KIT_LABELS, NODE_AGENT_NAMESPACE, GPK_SCHEDULER_NAME, tolerationFor } from "../../gpu";
 import { TELEMETRY_PORT, telemetryExporterLabels } from "../../components/gpu-telemetry";
 import { readPins } from "../../cli/tools/recipes";
 import { simUuid } from "../../runtime/gpu-sim/node";
@@ -30,6 +30,36 @@ const runningReady = (pod: any) => pod.status?.phase === "Running" && pod.status
  * registered, and a GPU pod admitted then is refused ("no healthy devices").
  */
 const registeredPlugin = () => pluginPods().find((p) => runningReady(p) && kubectl(["logs", "-n", NODE_AGENT_NAMESPACE, p.metadata.name]).stdout.includes("registered nvidia.com/gpu with kubelet"));
+
+/**
+ * Runs `node -e` in a restricted pod on the real node (namespace `ns` must be labelled as a
+ * tenant's, so its pod may tolerate the GPU taint): `promise` is a JavaScript expression whose
+ * value comes back as JSON through the termination message (at most 4 KiB). The pod must succeed.
+ */
+async function runOnRealNode(ns: string, name: string, promise: string): Promise<any> {
+  const script = `(${promise}).then((v) => require('node:fs').writeFileSync('/dev/termination-log', JSON.stringify(v)))` +
+    ".catch((e) => { require('node:fs').writeFileSync('/dev/termination-log', 'ERR ' + e.message); process.exit(1); });";
+  const made = createObject({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns },
+    spec: {
+      restartPolicy: "Never",
+      nodeSelector: { "kubernetes.io/hostname": realNode() },
+      tolerations: [tolerationFor(GPU_TAINT)],
+      securityContext: RESTRICTED_POD_SECURITY,
+      containers: [{ name: "main", image: runtimeImage(), command: ["node", "-e", script], securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { limits: { cpu: "200m", memory: "128Mi" } } }],
+    },
+  });
+  expect(made.status, made.stderr).toBe(0);
+  const done = await waitUntil(`the ${name} pod finished`, () => {
+    const p = podJson(ns, name);
+    return (p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed") && p;
+  }, 180_000, 1000);
+  const message = done.status.containerStatuses[0].state.terminated.message;
+  expect(done.status.phase, message).toBe("Succeeded");
+  return JSON.parse(message);
+}
 
 describe("the real GPU node", () => {
   it("is one of the cluster's nodes, run by the pinned kubelet on containerd, with the pool's labels and taints", () => {
@@ -87,7 +117,7 @@ describe("the real GPU node", () => {
         restartPolicy: "Never",
         nodeSelector: { "kubernetes.io/hostname": realNode() },
         securityContext: RESTRICTED_POD_SECURITY,
-        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+        tolerations: [tolerationFor(GPU_TAINT)],
         containers: [{
           name: "main",
           image: runtimeImage(),
@@ -142,33 +172,12 @@ describe("the real GPU node", () => {
     const ns = "e2e-real-client";
     // A tenant's namespace (labelled as an admin would): only those may tolerate the GPU taint.
     await createNamespace(ns, { gpu: true });
-    const request = [
-      `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json' },`,
-      "body: JSON.stringify({ model: 'qwen2.5-0.5b', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 8 }) })",
-      ".then(async (r) => require('node:fs').writeFileSync('/dev/termination-log', JSON.stringify({ status: r.status, body: await r.json() })))",
-      ".catch((e) => { require('node:fs').writeFileSync('/dev/termination-log', 'ERR ' + e.message); process.exit(1); });",
-    ].join(" ");
+    // The answer's status and body (a termination message holds at most 4 KiB).
+    const request = `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json' }, ` +
+      "body: JSON.stringify({ model: 'qwen2.5-0.5b', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 8 }) })" +
+      ".then(async (r) => ({ status: r.status, body: await r.json() }))";
     try {
-      const created = createObject({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "client", namespace: ns },
-        spec: {
-          restartPolicy: "Never",
-          nodeSelector: { "kubernetes.io/hostname": realNode() },
-          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
-          securityContext: RESTRICTED_POD_SECURITY,
-          containers: [{ name: "main", image: runtimeImage(), command: ["node", "-e", request], securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { limits: { cpu: "200m", memory: "128Mi" } } }],
-        },
-      });
-      expect(created.status, created.stderr).toBe(0);
-      const done = await waitUntil("the client pod finished", () => {
-        const p = podJson(ns, "client");
-        return (p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed") && p;
-      }, 180_000, 1000);
-      const message = done.status.containerStatuses[0].state.terminated.message;
-      expect(done.status.phase, message).toBe("Succeeded");
-      const answer = JSON.parse(message);
+      const answer = await runOnRealNode(ns, "client", request);
       expect(answer.status).toBe(200);
       expect(answer.body.object).toBe("chat.completion");
       expect(answer.body.usage.completion_tokens).toBeGreaterThan(0);
@@ -188,32 +197,10 @@ describe("the real GPU node", () => {
     const created = kubectl(["get", "namespace", ns]).status !== 0;
     if (created) await createNamespace(ns, { gpu: true });
     // The temperature lines only: a termination message holds at most 4 KiB.
-    const scrape = [
-      `fetch(${JSON.stringify(url)}).then(async (r) => require('node:fs').writeFileSync('/dev/termination-log',`,
-      "JSON.stringify({ status: r.status, lines: (await r.text()).split('\\n').filter((l) => l.startsWith('DCGM_FI_DEV_GPU_TEMP{')) })))",
-      ".catch((e) => { require('node:fs').writeFileSync('/dev/termination-log', 'ERR ' + e.message); process.exit(1); });",
-    ].join(" ");
+    const scrape = `fetch(${JSON.stringify(url)}).then(async (r) => ({ status: r.status, ` +
+      "lines: (await r.text()).split('\\n').filter((l) => l.startsWith('DCGM_FI_DEV_GPU_TEMP{')) }))";
     try {
-      const made = createObject({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "scraper", namespace: ns },
-        spec: {
-          restartPolicy: "Never",
-          nodeSelector: { "kubernetes.io/hostname": realNode() },
-          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
-          securityContext: RESTRICTED_POD_SECURITY,
-          containers: [{ name: "main", image: runtimeImage(), command: ["node", "-e", scrape], securityContext: RESTRICTED_CONTAINER_SECURITY, resources: { limits: { cpu: "200m", memory: "128Mi" } } }],
-        },
-      });
-      expect(made.status, made.stderr).toBe(0);
-      const done = await waitUntil("the scraper pod finished", () => {
-        const p = podJson(ns, "scraper");
-        return (p?.status?.phase === "Succeeded" || p?.status?.phase === "Failed") && p;
-      }, 180_000, 1000);
-      const message = done.status.containerStatuses[0].state.terminated.message;
-      expect(done.status.phase, message).toBe("Succeeded");
-      const { status, lines } = JSON.parse(message) as { status: number; lines: string[] };
+      const { status, lines } = (await runOnRealNode(ns, "scraper", scrape)) as { status: number; lines: string[] };
       expect(status).toBe(200);
       // One temperature per GPU of the node, named by the UUIDs the device plugin gave the kubelet.
       const uuids = lines.map((l) => /UUID="([^"]+)"/.exec(l)?.[1]).sort();
